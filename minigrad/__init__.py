@@ -1,0 +1,34 @@
+"""minigrad: a small reverse-mode autograd on numpy, for learning recurrent networks.
+
+>>> import minigrad as mg
+>>> x = mg.Tensor([1.0, 2.0], requires_grad=True)
+>>> (x * x).sum().backward()
+>>> x.grad
+array([2., 4.])
+"""
+
+from minigrad import functional, kernels
+from minigrad.function import Function, detect_anomaly, is_grad_enabled, no_grad
+from minigrad.ops import concatenate, stack, where
+from minigrad.random import manual_seed, rand, randn
+from minigrad.tensor import Tensor, ones, zeros
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Function",
+    "Tensor",
+    "concatenate",
+    "detect_anomaly",
+    "functional",
+    "kernels",
+    "is_grad_enabled",
+    "manual_seed",
+    "no_grad",
+    "ones",
+    "rand",
+    "randn",
+    "stack",
+    "where",
+    "zeros",
+]

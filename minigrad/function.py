@@ -1,0 +1,116 @@
+"""The base class of every differentiable op, and the switches that govern recording.
+
+A ``Function`` sees only numpy arrays: ``forward`` computes the output from the input
+arrays and keeps on ``self`` whatever ``backward`` will need; ``backward`` receives the
+gradient of the loss with respect to the output and returns one gradient per input
+(the chain rule: dL/dinput = dL/doutput * doutput/dinput).  ``apply`` wraps the two in
+Tensors and records the op in the graph when a gradient will be wanted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from minigrad.tensor import Tensor
+
+_grad_enabled = True
+_anomaly_enabled = False
+
+
+@contextmanager
+def no_grad() -> Iterator[None]:
+    """Inside this block no op is recorded, so no graph is built and nothing can backprop."""
+    global _grad_enabled
+    previous, _grad_enabled = _grad_enabled, False
+    try:
+        yield
+    finally:
+        _grad_enabled = previous
+
+
+def is_grad_enabled() -> bool:
+    """True unless inside ``no_grad()``."""
+    return _grad_enabled
+
+
+@contextmanager
+def detect_anomaly() -> Iterator[None]:
+    """Inside this block the first op whose forward or backward makes NaN or inf raises."""
+    global _anomaly_enabled
+    previous, _anomaly_enabled = _anomaly_enabled, True
+    try:
+        yield
+    finally:
+        _anomaly_enabled = previous
+
+
+def _check_finite(array: np.ndarray, what: str) -> None:
+    if _anomaly_enabled and not np.all(np.isfinite(array)):
+        raise FloatingPointError(f"detect_anomaly: {what} produced NaN or inf")
+
+
+class Function:
+    """One differentiable op.  Subclasses define ``forward`` and ``backward``."""
+
+    def __init__(self) -> None:
+        self.parents: tuple[Tensor, ...] = ()
+        self.needs_input_grad: tuple[bool, ...] = ()
+        self.released = False
+
+    def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
+        raise NotImplementedError
+
+    def backward(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        raise NotImplementedError
+
+    @classmethod
+    def apply(cls, *inputs: Any, **params: Any) -> Tensor:
+        """Run the op on Tensors (or scalars and arrays, lifted to Tensors) and record it."""
+        from minigrad.tensor import Tensor, as_tensor
+
+        like = next((x for x in inputs if isinstance(x, Tensor)), None)
+        tensors = tuple(as_tensor(x, like) for x in inputs)
+        fn = cls()
+        fn.needs_input_grad = tuple(t.requires_grad for t in tensors)
+        data = fn.forward(*(t.data for t in tensors), **params)
+        _check_finite(data, f"the forward of {cls.__name__}")
+        record = _grad_enabled and any(fn.needs_input_grad)
+        out = Tensor._make(data, requires_grad=record)
+        if record:
+            fn.parents = tensors
+            out._ctx = fn
+        return out
+
+    def run_backward(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        """Call ``backward`` and check that it returned one well-formed gradient per input."""
+        name = type(self).__name__
+        grads = self.backward(grad)
+        if not isinstance(grads, tuple):
+            grads = (grads,)
+        if len(grads) != len(self.parents):
+            raise RuntimeError(
+                f"{name}.backward returned {len(grads)} gradients for {len(self.parents)} inputs"
+            )
+        checked = []
+        for i, (g, parent) in enumerate(zip(grads, self.parents, strict=True)):
+            if g is None or not parent.requires_grad:
+                checked.append(None)
+                continue
+            g = np.asarray(g, dtype=parent.dtype)
+            if g.shape != parent.shape:
+                raise RuntimeError(
+                    f"{name}.backward returned a gradient of shape {g.shape} "
+                    f"for input {i} of shape {parent.shape}"
+                )
+            _check_finite(g, f"the backward of {name} (gradient of input {i})")
+            checked.append(g)
+        return tuple(checked)
+
+    def release(self) -> None:
+        """Drop the inputs and saved arrays so the graph can be freed after backward."""
+        self.__dict__ = {"parents": (), "needs_input_grad": self.needs_input_grad, "released": True}

@@ -1,0 +1,111 @@
+"""Compositions of the primitive ops: softmax, log-softmax and the losses.
+
+``softmax`` and ``log_softmax`` are written with primitives only, so their gradients
+come from the ops' own backward.  ``cross_entropy`` is one fused op (softmax and
+negative log-likelihood in a single kernel); the tests check that it equals the
+composition ``-log_softmax(logits)[target]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad import kernels
+from minigrad.function import Function
+from minigrad.tensor import Tensor, as_tensor
+
+
+def _stable_shift(x: Tensor, axis: int) -> Tensor:
+    # log_softmax(x) = log_softmax(x - c) for any constant c; taking c = max(x) keeps
+    # exp() from overflowing.  c is detached: its gradient through the result is zero.
+    return x - x.max(axis=axis, keepdims=True).detach()
+
+
+def log_softmax(x: Any, axis: int = -1) -> Tensor:
+    """log(softmax(x)) = x - log(sum(exp(x))), stable for logits of any size.
+
+    x : (..., classes) -> (..., classes)
+    """
+    shifted = _stable_shift(as_tensor(x), axis)
+    return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
+
+
+def softmax(x: Any, axis: int = -1) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``axis``.
+
+    x : (..., classes) -> (..., classes), each slice along ``axis`` summing to 1
+    """
+    exps = _stable_shift(as_tensor(x), axis).exp()
+    return exps / exps.sum(axis=axis, keepdims=True)
+
+
+class SoftmaxCrossEntropy(Function):
+    """Per-row loss -log softmax(logits)[target] for logits (n, classes), targets (n,)."""
+
+    def forward(self, logits, targets):
+        self.targets = targets
+        losses, self.probs = kernels.softmax_xent_forward(logits, targets)
+        return losses
+
+    def backward(self, g):
+        # d loss_i / d logits_i = softmax(logits_i) - onehot(target_i)
+        return (kernels.softmax_xent_backward(self.probs, self.targets, g),)
+
+
+_REDUCTIONS = ("mean", "sum", "none")
+
+
+def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
+    """Softmax cross-entropy with integer class targets.
+
+    Parameters
+    ----------
+    logits : (..., classes)
+    targets : (...), integers in [0, classes)
+    reduction : "mean", "sum" or "none" (keep the loss of every position, shape (...))
+    """
+    logits = as_tensor(logits)
+    targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
+    if reduction not in _REDUCTIONS:
+        raise ValueError(
+            f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}"
+        )
+    if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
+        raise ValueError(
+            f"cross_entropy: targets must have the logits' shape without the class axis, "
+            f"{logits.shape[:-1]}, got {targets.shape}"
+        )
+    if targets.dtype.kind not in "iu":
+        if targets.size and not np.array_equal(targets, np.round(targets)):
+            raise ValueError(
+                f"cross_entropy: targets must be integer class ids, got {targets.dtype}"
+            )
+    targets = targets.astype(np.int64)
+    classes = logits.shape[-1]
+    if targets.size and (targets.min() < 0 or targets.max() >= classes):
+        raise ValueError(
+            f"cross_entropy: targets must lie in [0, {classes}), got values from "
+            f"{targets.min()} to {targets.max()}"
+        )
+    rows = SoftmaxCrossEntropy.apply(logits.reshape(-1, classes), targets=targets.reshape(-1))
+    if reduction == "none":
+        return rows.reshape(targets.shape)
+    return rows.sum() if reduction == "sum" else rows.mean()
+
+
+def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
+    """Mean (or sum) of squared differences; pred and target must have the same shape."""
+    pred, target = as_tensor(pred), as_tensor(target)
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"mse_loss: pred has shape {pred.shape} but target has {target.shape}; "
+            "they must match (no broadcasting)"
+        )
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"mse_loss: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+    squares = (pred - target) ** 2
+    if reduction == "none":
+        return squares
+    return squares.sum() if reduction == "sum" else squares.mean()

@@ -1,0 +1,483 @@
+"""The primitive differentiable ops: one class each, backward beside forward.
+
+Each ``backward`` is the chain rule for its op: it gets g = dL/d(output) and returns
+dL/d(input) for every input.  Binary ops broadcast like numpy; their backward sums
+the gradient over the broadcast axes so that each input gets a gradient of its own
+shape.  The lowercase functions at the end are the public way to call the ops.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad import kernels
+from minigrad.function import Function
+from minigrad.tensor import Tensor
+
+
+def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """The shape numpy broadcasting gives, or a ValueError naming the op and the shapes."""
+    try:
+        return np.broadcast_shapes(*shapes)
+    except ValueError:
+        listed = " and ".join(str(s) for s in shapes)
+        raise ValueError(f"{op}: shapes {listed} cannot be broadcast together") from None
+
+
+def unbroadcast(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Sum ``grad`` over the axes that broadcasting added or stretched, giving ``shape``."""
+    if grad.shape == shape:
+        return grad
+    grad = grad.sum(axis=tuple(range(grad.ndim - len(shape))))
+    stretched = tuple(i for i, n in enumerate(shape) if n == 1 and grad.shape[i] != 1)
+    return grad.sum(axis=stretched, keepdims=True) if stretched else grad
+
+
+def normalize_axes(op: str, axis: int | tuple[int, ...] | None, ndim: int) -> tuple[int, ...]:
+    """``axis`` as a tuple of non-negative axes, checked against ``ndim``."""
+    if axis is None:
+        return tuple(range(ndim))
+    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    for a in axes:
+        if not -ndim <= a < ndim:
+            raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
+    normalized = tuple(int(a) % ndim for a in axes)
+    if len(set(normalized)) != len(normalized):
+        raise ValueError(f"{op}: repeated axis in {axis}")
+    return normalized
+
+
+# --- elementwise binary ops ---
+class Add(Function):
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        broadcast_shapes("add", *self.shapes)
+        return a + b
+
+    def backward(self, g):
+        # d(a + b)/da = 1, d(a + b)/db = 1
+        return unbroadcast(g, self.shapes[0]), unbroadcast(g, self.shapes[1])
+
+
+class Sub(Function):
+    def forward(self, a, b):
+        self.shapes = a.shape, b.shape
+        broadcast_shapes("sub", *self.shapes)
+        return a - b
+
+    def backward(self, g):
+        # d(a - b)/da = 1, d(a - b)/db = -1
+        return unbroadcast(g, self.shapes[0]), unbroadcast(-g, self.shapes[1])
+
+
+class Mul(Function):
+    def forward(self, a, b):
+        broadcast_shapes("mul", a.shape, b.shape)
+        self.a, self.b = a, b
+        return a * b
+
+    def backward(self, g):
+        # d(a b)/da = b, d(a b)/db = a
+        a, b = self.a, self.b
+        da = unbroadcast(g * b, a.shape) if self.needs_input_grad[0] else None
+        db = unbroadcast(g * a, b.shape) if self.needs_input_grad[1] else None
+        return da, db
+
+
+class Div(Function):
+    def forward(self, a, b):
+        broadcast_shapes("div", a.shape, b.shape)
+        self.a, self.b = a, b
+        return a / b
+
+    def backward(self, g):
+        # d(a / b)/da = 1 / b, d(a / b)/db = -a / b^2
+        a, b = self.a, self.b
+        da = unbroadcast(g / b, a.shape) if self.needs_input_grad[0] else None
+        db = unbroadcast(-g * a / (b * b), b.shape) if self.needs_input_grad[1] else None
+        return da, db
+
+
+class MatMul(Function):
+    """Matrix product with numpy's rules: 1-D operands are promoted, leading axes broadcast."""
+
+    def forward(self, a, b):
+        if a.ndim == 0 or b.ndim == 0:
+            raise ValueError(
+                f"matmul: both operands need at least 1 dim, got {a.shape} @ {b.shape}"
+            )
+        inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        if a.shape[-1] != inner_b:
+            raise ValueError(
+                f"matmul: shapes {a.shape} and {b.shape} do not match: the last dim of the first "
+                f"({a.shape[-1]}) must equal the {'only' if b.ndim == 1 else 'second to last'} "
+                f"dim of the second ({inner_b})"
+            )
+        broadcast_shapes("matmul", a.shape[:-2], b.shape[:-2])
+        # Work with matrices: a vector a is a row (1, n), a vector b a column (n, 1).
+        self.a = a[None, :] if a.ndim == 1 else a
+        self.b = b[:, None] if b.ndim == 1 else b
+        self.shapes = a.shape, b.shape
+        return a @ b
+
+    def backward(self, g):
+        # C = A B:  dL/dA = dL/dC B^T,  dL/dB = A^T dL/dC
+        a, b = self.a, self.b
+        g = g.reshape((*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1]))
+        da = db = None
+        if self.needs_input_grad[0]:
+            da = unbroadcast(g @ np.swapaxes(b, -1, -2), a.shape).reshape(self.shapes[0])
+        if self.needs_input_grad[1]:
+            if b.ndim == 2:  # one product over all the leading axes of a
+                db = a.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
+            else:
+                db = unbroadcast(np.swapaxes(a, -1, -2) @ g, b.shape)
+            db = db.reshape(self.shapes[1])
+        return da, db
+
+
+# --- elementwise unary ops ---
+class Neg(Function):
+    def forward(self, a):
+        return -a
+
+    def backward(self, g):
+        # d(-a)/da = -1
+        return (-g,)
+
+
+class Pow(Function):
+    def forward(self, a, exponent):
+        self.a, self.exponent = a, exponent
+        return a**exponent
+
+    def backward(self, g):
+        # d(a^p)/da = p a^(p - 1)
+        return (g * self.exponent * self.a ** (self.exponent - 1),)
+
+
+class Exp(Function):
+    def forward(self, a):
+        self.out = np.exp(a)
+        return self.out
+
+    def backward(self, g):
+        # d(e^a)/da = e^a
+        return (g * self.out,)
+
+
+class Log(Function):
+    def forward(self, a):
+        self.a = a
+        return np.log(a)
+
+    def backward(self, g):
+        # d(log a)/da = 1 / a
+        return (g / self.a,)
+
+
+class Tanh(Function):
+    def forward(self, a):
+        self.out = np.tanh(a)
+        return self.out
+
+    def backward(self, g):
+        # d(tanh a)/da = 1 - tanh(a)^2
+        return (kernels.tanh_backward(self.out, g),)
+
+
+class Sigmoid(Function):
+    def forward(self, a):
+        # 1 / (1 + e^-a), computed through e^-|a| so that no exponential overflows
+        e = np.exp(-np.abs(a))
+        self.out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        return self.out
+
+    def backward(self, g):
+        # d(sigmoid a)/da = sigmoid(a) (1 - sigmoid(a))
+        return (kernels.sigmoid_backward(self.out, g),)
+
+
+class ReLU(Function):
+    def forward(self, a):
+        self.positive = a > 0
+        return np.where(self.positive, a, 0).astype(a.dtype, copy=False)
+
+    def backward(self, g):
+        # d(max(a, 0))/da = 1 where a > 0, else 0
+        return (g * self.positive,)
+
+
+# --- reductions ---
+def _expand_reduced(g: np.ndarray, axes: tuple[int, ...], ndim: int) -> np.ndarray:
+    """Put back the reduced axes (as size 1) so that ``g`` broadcasts against the input."""
+    return g if g.ndim == ndim else np.expand_dims(g, axes)
+
+
+class Sum(Function):
+    def forward(self, a, axis=None, keepdims=False):
+        self.shape = a.shape
+        self.axes = normalize_axes("sum", axis, a.ndim)
+        return a.sum(axis=self.axes, keepdims=keepdims)
+
+    def backward(self, g):
+        # every summed element receives the gradient of the sum
+        return (np.broadcast_to(_expand_reduced(g, self.axes, len(self.shape)), self.shape),)
+
+
+class Max(Function):
+    def forward(self, a, axis=None, keepdims=False):
+        axes = normalize_axes("max", axis, a.ndim)
+        if a.size == 0:
+            raise ValueError(f"max: the tensor of shape {a.shape} has no elements")
+        top = a.max(axis=axes, keepdims=True)
+        # the gradient goes to the maximal elements, shared equally where there are ties
+        hits = a == top
+        self.share = (hits / hits.sum(axis=axes, keepdims=True)).astype(a.dtype)
+        self.axes = axes
+        return top if keepdims else np.squeeze(top, axis=axes)
+
+    def backward(self, g):
+        return (_expand_reduced(g, self.axes, self.share.ndim) * self.share,)
+
+
+# --- shape ops ---
+class Reshape(Function):
+    def forward(self, a, shape):
+        self.shape = a.shape
+        try:
+            return a.reshape(shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) "
+                f"into {tuple(shape)}"
+            ) from None
+
+    def backward(self, g):
+        return (g.reshape(self.shape),)
+
+
+class Transpose(Function):
+    def forward(self, a, axes=None):
+        order = normalize_axes("transpose", axes, a.ndim)  # all axes when None
+        if axes is None:
+            order = order[::-1]
+        if len(order) != a.ndim:
+            raise ValueError(f"transpose: {len(order)} axes given for a tensor with {a.ndim} dims")
+        self.axes = order
+        return a.transpose(order)
+
+    def backward(self, g):
+        # undo the permutation
+        return (g.transpose(np.argsort(self.axes)),)
+
+
+def _is_basic_index(index: Any) -> bool:
+    """True for ints, slices, None and Ellipsis only: such an index never repeats an element."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
+
+
+class GetItem(Function):
+    def forward(self, a, index):
+        self.shape, self.dtype, self.index = a.shape, a.dtype, index
+        return a[index]
+
+    def backward(self, g):
+        # each selected element sends its gradient back to where it came from;
+        # an element picked twice receives both gradients
+        grad = np.zeros(self.shape, dtype=self.dtype)
+        index = self.index
+        if _is_basic_index(index):
+            grad[index] = g
+        elif isinstance(index, np.ndarray) and index.ndim == 1 and index.dtype.kind in "iu":
+            rows = np.where(index < 0, index + self.shape[0], index)
+            width = int(np.prod(self.shape[1:]))
+            kernels.scatter_add_rows(
+                grad.reshape(self.shape[0], width), rows, g.reshape(len(rows), width)
+            )
+        else:
+            np.add.at(grad, index, g)
+        return (grad,)
+
+
+def _check_same_shapes(op: str, arrays: tuple[np.ndarray, ...], skip_axis: int | None) -> None:
+    if not arrays:
+        raise ValueError(f"{op}: needs at least one tensor")
+    first = arrays[0]
+    for i, x in enumerate(arrays):
+        mine = [n for k, n in enumerate(x.shape) if k != skip_axis]
+        theirs = [n for k, n in enumerate(first.shape) if k != skip_axis]
+        if x.ndim != first.ndim or mine != theirs:
+            detail = "" if skip_axis is None else f" except along axis {skip_axis}"
+            raise ValueError(
+                f"{op}: all tensors need the same shape{detail}; tensor 0 has {first.shape}, "
+                f"tensor {i} has {x.shape}"
+            )
+
+
+class Stack(Function):
+    def forward(self, *arrays, axis=0):
+        _check_same_shapes("stack", arrays, None)
+        self.axis = normalize_axes("stack", axis, arrays[0].ndim + 1)[0]
+        return np.stack(arrays, axis=self.axis)
+
+    def backward(self, g):
+        # each input gets its own slice of the gradient back
+        return tuple(np.take(g, i, axis=self.axis) for i in range(g.shape[self.axis]))
+
+
+class Concatenate(Function):
+    def forward(self, *arrays, axis=0):
+        if arrays and arrays[0].ndim == 0:
+            raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated")
+        axis = normalize_axes("concatenate", axis, arrays[0].ndim if arrays else 1)[0]
+        _check_same_shapes("concatenate", arrays, axis)
+        self.axis = axis
+        self.splits = np.cumsum([x.shape[axis] for x in arrays])[:-1]
+        return np.concatenate(arrays, axis=axis)
+
+    def backward(self, g):
+        return tuple(np.split(g, self.splits, axis=self.axis))
+
+
+class Where(Function):
+    def forward(self, a, b, condition):
+        self.condition = np.asarray(condition, dtype=bool)
+        broadcast_shapes("where", self.condition.shape, a.shape, b.shape)
+        self.shapes = a.shape, b.shape
+        return np.where(self.condition, a, b)
+
+    def backward(self, g):
+        # the gradient goes to a where the condition holds and to b elsewhere
+        zero = np.zeros((), dtype=g.dtype)
+        return (
+            unbroadcast(np.where(self.condition, g, zero), self.shapes[0]),
+            unbroadcast(np.where(self.condition, zero, g), self.shapes[1]),
+        )
+
+
+# --- the public functions ---
+def add(a: Any, b: Any) -> Tensor:
+    """a + b, broadcasting."""
+    return Add.apply(a, b)
+
+
+def sub(a: Any, b: Any) -> Tensor:
+    """a - b, broadcasting."""
+    return Sub.apply(a, b)
+
+
+def mul(a: Any, b: Any) -> Tensor:
+    """a * b elementwise, broadcasting."""
+    return Mul.apply(a, b)
+
+
+def div(a: Any, b: Any) -> Tensor:
+    """a / b elementwise, broadcasting."""
+    return Div.apply(a, b)
+
+
+def matmul(a: Any, b: Any) -> Tensor:
+    """a @ b: (..., n, k) @ (k, m) -> (..., n, m), and numpy's other matmul cases."""
+    return MatMul.apply(a, b)
+
+
+def neg(a: Any) -> Tensor:
+    """-a."""
+    return Neg.apply(a)
+
+
+def pow(a: Any, exponent: float) -> Tensor:
+    """a ** exponent for a constant number ``exponent``."""
+    if isinstance(exponent, Tensor) or not np.isscalar(exponent):
+        raise TypeError(f"pow: the exponent must be a number, got {type(exponent).__name__}")
+    return Pow.apply(a, exponent=exponent)
+
+
+def exp(a: Any) -> Tensor:
+    """e ** a."""
+    return Exp.apply(a)
+
+
+def log(a: Any) -> Tensor:
+    """Natural logarithm."""
+    return Log.apply(a)
+
+
+def tanh(a: Any) -> Tensor:
+    """Hyperbolic tangent."""
+    return Tanh.apply(a)
+
+
+def sigmoid(a: Any) -> Tensor:
+    """1 / (1 + e ** -a)."""
+    return Sigmoid.apply(a)
+
+
+def relu(a: Any) -> Tensor:
+    """max(a, 0)."""
+    return ReLU.apply(a)
+
+
+def sum(a: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+    """Sum over ``axis`` (all axes when None)."""
+    return Sum.apply(a, axis=axis, keepdims=keepdims)
+
+
+def mean(a: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+    """Mean over ``axis``: the sum divided by the number of elements summed."""
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    count = int(np.prod([a.shape[k] for k in normalize_axes("mean", axis, a.ndim)]))
+    if count == 0:
+        raise ValueError(f"mean: no elements to average in a tensor of shape {a.shape}")
+    return Sum.apply(a, axis=axis, keepdims=keepdims) / count
+
+
+def max(a: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
+    """Maximum over ``axis`` (all axes when None); ties share the gradient."""
+    return Max.apply(a, axis=axis, keepdims=keepdims)
+
+
+def reshape(a: Any, *shape: int | tuple[int, ...]) -> Tensor:
+    """The same elements in a new shape; ``reshape(t, 2, 3)`` and ``reshape(t, (2, 3))`` agree."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return Reshape.apply(a, shape=shape)
+
+
+def transpose(a: Any, *axes: int) -> Tensor:
+    """Permute the axes; with no axes, reverse them."""
+    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
+        axes = tuple(axes[0])
+    return Transpose.apply(a, axes=axes or None)
+
+
+def getitem(a: Any, index: Any) -> Tensor:
+    """a[index]: ints, slices, None, Ellipsis, boolean masks and integer arrays."""
+    if isinstance(index, Tensor):
+        index = index.data.astype(np.int64)
+    elif isinstance(index, tuple):
+        index = tuple(i.data.astype(np.int64) if isinstance(i, Tensor) else i for i in index)
+    elif isinstance(index, list):
+        index = np.asarray(index)
+    return GetItem.apply(a, index=index)
+
+
+def stack(tensors: list[Any], axis: int = 0) -> Tensor:
+    """Join tensors of one shape along a new axis."""
+    return Stack.apply(*tensors, axis=axis)
+
+
+def concatenate(tensors: list[Any], axis: int = 0) -> Tensor:
+    """Join tensors along an existing axis."""
+    return Concatenate.apply(*tensors, axis=axis)
+
+
+def where(condition: Any, a: Any, b: Any) -> Tensor:
+    """Elementwise ``a`` where ``condition`` holds, else ``b`` (condition is not differentiated)."""
+    if isinstance(condition, Tensor):
+        condition = condition.data
+    return Where.apply(a, b, condition=condition)

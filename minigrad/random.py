@@ -1,0 +1,32 @@
+"""The one random generator of the project, so that ``manual_seed`` makes runs repeatable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from minigrad.tensor import Tensor
+
+_generator = np.random.default_rng()
+
+
+def manual_seed(seed: int) -> None:
+    """Reseed the generator that every initializer, dropout mask and shuffle draws from."""
+    global _generator
+    _generator = np.random.default_rng(seed)
+
+
+def generator() -> np.random.Generator:
+    """The project-wide generator (draw from it; do not keep it across ``manual_seed``)."""
+    return _generator
+
+
+def randn(*shape: int, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples of the given shape."""
+    return Tensor(_generator.standard_normal(shape), dtype=dtype, requires_grad=requires_grad)
+
+
+def rand(*shape: int, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1) of the given shape."""
+    return Tensor(_generator.random(shape), dtype=dtype, requires_grad=requires_grad)

@@ -1,0 +1,3 @@
+from minigrad.testing.profiles import load_profile
+
+load_profile()

@@ -1,0 +1,106 @@
+"""softmax, log_softmax, cross_entropy and mse_loss, against independent formulas."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minigrad as mg
+from minigrad import functional as F
+from minigrad.testing import gradcheck
+from minigrad.testing.strategies import arrays, shapes
+
+
+def reference_log_softmax(a, axis):
+    return a - np.logaddexp.reduce(a, axis=axis, keepdims=True)
+
+
+@given(a=arrays(shape=shapes(min_dims=1)), data=st.data())
+def test_softmax_and_log_softmax(a, data):
+    axis = data.draw(st.integers(-a.ndim, a.ndim - 1))
+    np.testing.assert_allclose(
+        F.log_softmax(a, axis=axis).data, reference_log_softmax(a, axis), atol=1e-12
+    )
+    np.testing.assert_allclose(
+        F.softmax(a, axis=axis).data, np.exp(reference_log_softmax(a, axis)), atol=1e-12
+    )
+    gradcheck(lambda t: F.log_softmax(t, axis=axis), [a])
+    gradcheck(lambda t: F.softmax(t, axis=axis), [a])
+
+
+def test_log_softmax_is_stable_for_huge_logits():
+    logits = np.array([[1e4, 0.0, -1e4], [-1e4, -1e4 + 1.0, -1e4]])
+    out = F.log_softmax(mg.Tensor(logits, requires_grad=True))
+    # by hand: row 0 is [0, -1e4, -2e4]; row 1 is (a, a + 1, a) with a = -1e4, so its
+    # log-sum-exp is a + log(2 + e) and the row is [-log(2 + e), 1 - log(2 + e), -log(2 + e)]
+    k = math.log(2 + math.e)
+    expected = np.array([[0.0, -1e4, -2e4], [-k, 1 - k, -k]])
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12)
+    out.sum().backward()
+    assert np.all(np.isfinite(out.data))
+
+
+@st.composite
+def logits_and_targets(draw):
+    shape = draw(shapes(min_dims=1, max_dims=3))
+    classes = draw(st.integers(1, 5))
+    logits = draw(arrays(shape=(*shape, classes), min_value=-4, max_value=4))
+    targets = draw(arrays(shape=shape, min_value=0, max_value=classes - 1e-9)).astype(np.int64)
+    return logits, targets
+
+
+@given(case=logits_and_targets(), reduction=st.sampled_from(["mean", "sum", "none"]))
+def test_cross_entropy_matches_the_composed_log_softmax(case, reduction):
+    logits, targets = case
+    picked = np.take_along_axis(reference_log_softmax(logits, -1), targets[..., None], -1)[..., 0]
+    expected = {"mean": -picked.mean(), "sum": -picked.sum(), "none": -picked}[reduction]
+    fused = F.cross_entropy(mg.Tensor(logits), targets, reduction=reduction)
+    np.testing.assert_allclose(fused.data, expected, atol=1e-12)
+    gradcheck(lambda t: F.cross_entropy(t, targets, reduction=reduction), [logits])
+
+    # the fused op and the composition of primitives give the same gradient
+    fused_input = mg.Tensor(logits, requires_grad=True)
+    composed_input = mg.Tensor(logits, requires_grad=True)
+    F.cross_entropy(fused_input, targets, reduction="sum").backward()
+    rows = F.log_softmax(composed_input).reshape(-1, logits.shape[-1])
+    (-rows[np.arange(targets.size), targets.reshape(-1)].sum()).backward()
+    np.testing.assert_allclose(fused_input.grad, composed_input.grad, atol=1e-12)
+
+
+def test_cross_entropy_keeps_float32():
+    logits = mg.Tensor(np.zeros((2, 3), dtype=np.float32), requires_grad=True)
+    loss = F.cross_entropy(logits, np.array([0, 2]))
+    assert loss.dtype == np.float32
+    np.testing.assert_allclose(loss.item(), math.log(3), rtol=1e-6)
+    loss.backward()
+    assert logits.grad.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    "targets,message",
+    [
+        (np.array([0, 3]), r"targets must lie in \[0, 3\), got values from 0 to 3"),
+        (np.array([0, -1]), r"targets must lie in \[0, 3\)"),
+        (np.array([0]), r"logits' shape without the class axis, \(2,\), got \(1,\)"),
+        (np.array([0.5, 1.0]), "integer class ids"),
+    ],
+)
+def test_cross_entropy_rejects_bad_targets(targets, message):
+    with pytest.raises(ValueError, match=message):
+        F.cross_entropy(mg.Tensor(np.zeros((2, 3))), targets)
+    with pytest.raises(ValueError, match="reduction must be one of"):
+        F.cross_entropy(mg.Tensor(np.zeros((2, 3))), np.array([0, 1]), reduction="avg")
+
+
+@given(a=arrays(shape=(2, 3)), b=arrays(shape=(2, 3)))
+def test_mse_loss(a, b):
+    np.testing.assert_allclose(F.mse_loss(a, b).item(), np.mean((a - b) ** 2))
+    np.testing.assert_allclose(F.mse_loss(a, b, reduction="sum").item(), np.sum((a - b) ** 2))
+    gradcheck(lambda p, t: F.mse_loss(p, t), [a, b])
+
+
+def test_mse_loss_refuses_to_broadcast():
+    with pytest.raises(ValueError, match=r"pred has shape \(3,\) but target has \(3, 1\)"):
+        F.mse_loss(np.ones(3), np.ones((3, 1)))

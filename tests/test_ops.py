@@ -1,0 +1,223 @@
+"""Every primitive op: forward against numpy, backward against central differences."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import minigrad as mg
+from minigrad import ops
+from minigrad.testing import gradcheck
+from minigrad.testing.strategies import arrays, broadcastable_shapes, shapes
+
+BINARY = {
+    "add": (lambda a, b: a + b, np.add),
+    "sub": (lambda a, b: a - b, np.subtract),
+    "mul": (lambda a, b: a * b, np.multiply),
+    "div": (lambda a, b: a / b, np.divide),
+}
+
+
+@pytest.mark.parametrize("name", BINARY)
+@given(data=st.data(), shapes_=broadcastable_shapes())
+def test_binary_ops_broadcast_in_every_direction(name, data, shapes_):
+    op, reference = BINARY[name]
+    a = data.draw(arrays(shape=shapes_[0]))
+    b = data.draw(arrays(shape=shapes_[1], positive=name == "div"))
+    out = op(mg.Tensor(a), mg.Tensor(b))
+    np.testing.assert_allclose(out.data, reference(a, b))
+    gradcheck(op, [a, b])
+
+
+UNARY = {
+    "neg": (lambda x: -x, np.negative, {}),
+    "exp": (lambda x: x.exp(), np.exp, {}),
+    "log": (lambda x: x.log(), np.log, {"positive": True}),
+    "tanh": (lambda x: x.tanh(), np.tanh, {}),
+    "sigmoid": (lambda x: x.sigmoid(), lambda a: 1 / (1 + np.exp(-a)), {}),
+    "relu": (lambda x: x.relu(), lambda a: np.maximum(a, 0), {"avoid": (0.0,)}),
+    "square": (lambda x: x**2, np.square, {}),
+    "sqrt": (lambda x: x**0.5, np.sqrt, {"positive": True}),
+    "reciprocal": (lambda x: x**-1, np.reciprocal, {"positive": True}),
+}
+
+
+@pytest.mark.parametrize("name", UNARY)
+@given(data=st.data())
+def test_unary_ops(name, data):
+    op, reference, options = UNARY[name]
+    a = data.draw(arrays(**options))
+    np.testing.assert_allclose(op(mg.Tensor(a)).data, reference(a), rtol=1e-12)
+    gradcheck(op, [a])
+
+
+@st.composite
+def array_and_axis(draw, **options):
+    """An array and an axis argument for it: None, one axis (maybe negative) or a tuple."""
+    a = draw(arrays(shape=shapes(min_dims=1), **options))
+    axes = draw(st.lists(st.integers(0, a.ndim - 1), unique=True, min_size=1, max_size=a.ndim))
+    axis = draw(st.sampled_from([None, axes[0] - a.ndim, tuple(axes)]))
+    return a, axis
+
+
+@pytest.mark.parametrize("name", ["sum", "mean", "max"])
+@given(case=array_and_axis(distinct=True), keepdims=st.booleans())
+def test_reductions_over_each_axis(name, case, keepdims):
+    a, axis = case
+    out = getattr(mg.Tensor(a), name)(axis=axis, keepdims=keepdims)
+    expected = getattr(np, name)(a, axis=axis, keepdims=keepdims)
+    assert out.shape == np.shape(expected)
+    np.testing.assert_allclose(out.data, expected)
+    gradcheck(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), [a])
+
+
+def test_max_shares_the_gradient_between_ties():
+    x = mg.Tensor([1.0, 3.0, 3.0, 2.0], requires_grad=True)
+    x.max().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.5, 0.5, 0.0])
+
+
+MATMUL_SHAPES = [
+    ((3, 4), (4, 2)),
+    ((2, 5, 3), (3, 4)),
+    ((2, 2, 3, 4), (4, 3)),
+    ((4,), (4, 3)),
+    ((3, 4), (4,)),
+    ((4,), (4,)),
+    ((2, 1, 3, 4), (5, 4, 2)),
+]
+
+
+@pytest.mark.parametrize("shape_a,shape_b", MATMUL_SHAPES)
+@given(data=st.data())
+def test_matmul(shape_a, shape_b, data):
+    a, b = data.draw(arrays(shape=shape_a)), data.draw(arrays(shape=shape_b))
+    np.testing.assert_allclose((mg.Tensor(a) @ mg.Tensor(b)).data, a @ b)
+    gradcheck(lambda x, y: x @ y, [a, b])
+
+
+@given(a=arrays(shape=shapes(min_dims=1, max_dims=4)), data=st.data())
+def test_reshape_and_transpose(a, data):
+    new_shape = data.draw(st.sampled_from([(-1,), (a.size, 1), (1, *a.shape)]))
+    perm = tuple(data.draw(st.permutations(range(a.ndim))))
+    np.testing.assert_array_equal(mg.Tensor(a).reshape(*new_shape).data, a.reshape(new_shape))
+    np.testing.assert_array_equal(mg.Tensor(a).transpose(*perm).data, a.transpose(perm))
+    np.testing.assert_array_equal(mg.Tensor(a).T.data, a.T)
+    gradcheck(lambda t: t.reshape(new_shape) * 1.5, [a])
+    gradcheck(lambda t: t.transpose(perm), [a])
+    gradcheck(lambda t: t.T, [a])
+
+
+@st.composite
+def array_and_index(draw):
+    a = draw(arrays(shape=shapes(min_dims=2, max_dims=3)))
+    n = a.shape[0]
+    kind = draw(st.sampled_from(["int", "slice", "none", "repeated", "tuple", "mask", "negative"]))
+    if kind == "int":
+        index = draw(st.integers(-n, n - 1))
+    elif kind == "slice":
+        index = (slice(draw(st.integers(0, n - 1)), None, draw(st.integers(1, 2))), Ellipsis, 0)
+    elif kind == "none":
+        index = (None, slice(None), 0)
+    elif kind == "repeated":  # integer arrays may pick a row several times
+        index = np.array(draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=8)))
+    elif kind == "negative":
+        index = np.array(draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=8)))
+    elif kind == "tuple":
+        rows = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=6))
+        cols = draw(
+            st.lists(st.integers(0, a.shape[1] - 1), min_size=len(rows), max_size=len(rows))
+        )
+        index = (np.array(rows), np.array(cols))
+    else:
+        index = a > 0
+    return a, index
+
+
+@given(case=array_and_index())
+def test_getitem(case):
+    a, index = case
+    np.testing.assert_array_equal(mg.Tensor(a)[index].data, a[index])
+    gradcheck(lambda t: t[index], [a])
+
+
+def test_getitem_repeated_index_accumulates():
+    x = mg.Tensor(np.zeros((3, 2)), requires_grad=True)
+    x[np.array([0, 2, 0, 0])].sum().backward()
+    np.testing.assert_array_equal(x.grad, [[3, 3], [0, 0], [1, 1]])
+
+
+@given(data=st.data(), shape=shapes(max_dims=3), count=st.integers(1, 4))
+def test_stack(data, shape, count):
+    parts = [data.draw(arrays(shape=shape)) for _ in range(count)]
+    axis = data.draw(st.integers(-len(shape) - 1, len(shape)))
+    np.testing.assert_array_equal(
+        mg.stack([mg.Tensor(p) for p in parts], axis=axis).data, np.stack(parts, axis=axis)
+    )
+    gradcheck(lambda *ts: mg.stack(list(ts), axis=axis), parts)
+
+
+@given(data=st.data(), shape=shapes(min_dims=1, max_dims=3), count=st.integers(1, 4))
+def test_concatenate(data, shape, count):
+    axis = data.draw(st.integers(0, len(shape) - 1))
+    parts = []
+    for _ in range(count):
+        own = list(shape)
+        own[axis] = data.draw(st.integers(1, 3))
+        parts.append(data.draw(arrays(shape=tuple(own))))
+    np.testing.assert_array_equal(
+        mg.concatenate([mg.Tensor(p) for p in parts], axis=axis).data,
+        np.concatenate(parts, axis=axis),
+    )
+    gradcheck(lambda *ts: mg.concatenate(list(ts), axis=axis), parts)
+
+
+@given(data=st.data(), shapes_=broadcastable_shapes(num_shapes=3))
+def test_where(data, shapes_):
+    condition = data.draw(arrays(shape=shapes_[0])) > 0
+    a, b = data.draw(arrays(shape=shapes_[1])), data.draw(arrays(shape=shapes_[2]))
+    np.testing.assert_array_equal(
+        mg.where(condition, mg.Tensor(a), mg.Tensor(b)).data, np.where(condition, a, b)
+    )
+    gradcheck(lambda x, y: mg.where(condition, x, y), [a, b])
+
+
+# --- bad input ---
+def test_broadcast_mismatch_names_op_and_shapes():
+    with pytest.raises(ValueError, match=r"mul: shapes \(2, 3\) and \(4,\) cannot be broadcast"):
+        mg.Tensor(np.ones((2, 3))) * mg.Tensor(np.ones(4))
+
+
+def test_matmul_mismatch_names_both_shapes():
+    with pytest.raises(ValueError, match=r"matmul: shapes \(2, 3\) and \(4, 5\)"):
+        mg.Tensor(np.ones((2, 3))) @ mg.Tensor(np.ones((4, 5)))
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda t: t.sum(axis=2), "sum: axis 2 is out of range"),
+        (lambda t: t.max(axis=(0, 0)), "max: repeated axis"),
+        (lambda t: t.reshape(5), r"reshape: cannot reshape a tensor of shape \(2, 3\)"),
+        (lambda t: t.transpose(0, 2), "transpose: axis 2 is out of range"),
+        (lambda t: t.transpose(0), "transpose: 1 axes given"),
+        (lambda t: mg.stack([t, t.reshape(3, 2)]), r"stack: all tensors need the same shape"),
+        (lambda t: mg.concatenate([t, mg.Tensor(np.ones((2, 2)))], axis=0), "concatenate: all"),
+        (lambda t: mg.stack([]), "stack: needs at least one tensor"),
+        (lambda t: t ** mg.Tensor(2.0), None),
+    ],
+)
+def test_bad_arguments_raise_clear_errors(call, message):
+    t = mg.Tensor(np.ones((2, 3)))
+    if message is None:
+        with pytest.raises(TypeError, match="exponent must be a number"):
+            call(t)
+    else:
+        with pytest.raises(ValueError, match=message):
+            call(t)
+
+
+def test_unbroadcast_sums_added_and_stretched_axes():
+    g = np.arange(24.0).reshape(2, 3, 4)
+    np.testing.assert_array_equal(ops.unbroadcast(g, (3, 1)), g.sum(axis=(0, 2))[:, None])
+    np.testing.assert_array_equal(ops.unbroadcast(g, ()), g.sum())
