@@ -28,9 +28,7 @@ print(t1 - t0, t2 - t1)
 def probe(cache_dir: str) -> tuple[float, float]:
     """(import seconds, kernel warm-up seconds) in a new process using ``cache_dir``."""
     env = {**os.environ, "NUMBA_CACHE_DIR": cache_dir, "MINIGRAD_JIT": "1"}
-    out = subprocess.run(
-        [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True
-    )
+    out = subprocess.run([sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True)
     import_s, warm_s = (float(v) for v in out.stdout.split())
     return import_s, warm_s
 

@@ -7,7 +7,7 @@
 array([2., 4.])
 """
 
-from minigrad import functional, kernels
+from minigrad import functional, init, kernels
 from minigrad.function import Function, detect_anomaly, is_grad_enabled, no_grad
 from minigrad.ops import concatenate, stack, where
 from minigrad.random import manual_seed, rand, randn
@@ -21,6 +21,7 @@ __all__ = [
     "concatenate",
     "detect_anomaly",
     "functional",
+    "init",
     "is_grad_enabled",
     "kernels",
     "manual_seed",

@@ -14,6 +14,7 @@ import numpy as np
 
 from minigrad import kernels
 from minigrad.function import Function
+from minigrad.random import generator
 from minigrad.tensor import Tensor, as_tensor
 
 
@@ -69,9 +70,7 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
     logits = as_tensor(logits)
     targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if reduction not in _REDUCTIONS:
-        raise ValueError(
-            f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}"
-        )
+        raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
     if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
         raise ValueError(
             f"cross_entropy: targets must have the logits' shape without the class axis, "
@@ -79,9 +78,7 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
         )
     if targets.dtype.kind not in "iu":
         if targets.size and not np.array_equal(targets, np.round(targets)):
-            raise ValueError(
-                f"cross_entropy: targets must be integer class ids, got {targets.dtype}"
-            )
+            raise ValueError(f"cross_entropy: targets must be integer class ids, got {targets.dtype}")
     targets = targets.astype(np.int64)
     classes = logits.shape[-1]
     if targets.size and (targets.min() < 0 or targets.max() >= classes):
@@ -109,3 +106,20 @@ def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
     if reduction == "none":
         return squares
     return squares.sum() if reduction == "sum" else squares.mean()
+
+
+def dropout(x: Any, rate: float, training: bool = True) -> Tensor:
+    """Zero each element with probability ``rate`` and scale the rest by 1 / (1 - rate), so
+    the expected value is unchanged; the identity when not training or when rate is 0."""
+    x = as_tensor(x)
+    if not 0 <= rate < 1:
+        raise ValueError(f"dropout: rate must be in [0, 1), got {rate}")
+    if not training or rate == 0:
+        return x
+    return x * dropout_mask(x.shape, rate, x.dtype)
+
+
+def dropout_mask(shape: tuple[int, ...], rate: float, dtype: Any = np.float64) -> np.ndarray:
+    """A mask of 0 (probability ``rate``) and 1 / (1 - rate), from the project's generator."""
+    keep = generator().random(shape) >= rate
+    return (keep / (1 - rate)).astype(dtype)

@@ -23,6 +23,12 @@ if _setting not in ("0", "1"):
 JIT: bool = _setting == "1"
 
 
+def sigmoid(a: np.ndarray) -> np.ndarray:
+    """1 / (1 + e^-a), computed through e^-|a| so that no exponential overflows."""
+    e = np.exp(-np.abs(a))
+    return np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+
+
 # --- scatter-add: the backward of gathering rows (indexing, embedding lookup) ---
 @njit(cache=True)
 def _scatter_add_rows_jit(target, index, rows):
@@ -153,9 +159,7 @@ def softmax_xent_forward(logits: np.ndarray, targets: np.ndarray) -> tuple[np.nd
 
     logits : (n, classes);  targets : (n,) ints  ->  losses (n,), probs (n, classes)
     """
-    return _chosen["softmax_xent_forward"](
-        np.ascontiguousarray(logits), targets.astype(np.int64, copy=False)
-    )
+    return _chosen["softmax_xent_forward"](np.ascontiguousarray(logits), targets.astype(np.int64, copy=False))
 
 
 def softmax_xent_backward(probs: np.ndarray, targets: np.ndarray, grad: np.ndarray) -> np.ndarray:
@@ -163,9 +167,7 @@ def softmax_xent_backward(probs: np.ndarray, targets: np.ndarray, grad: np.ndarr
 
     probs : (n, classes);  targets : (n,) ints;  grad : (n,)  ->  (n, classes)
     """
-    return _chosen["softmax_xent_backward"](
-        probs, targets.astype(np.int64, copy=False), _flat(grad)
-    )
+    return _chosen["softmax_xent_backward"](probs, targets.astype(np.int64, copy=False), _flat(grad))
 
 
 def warm_up() -> None:

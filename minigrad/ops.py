@@ -105,9 +105,7 @@ class MatMul(Function):
 
     def forward(self, a, b):
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(
-                f"matmul: both operands need at least 1 dim, got {a.shape} @ {b.shape}"
-            )
+            raise ValueError(f"matmul: both operands need at least 1 dim, got {a.shape} @ {b.shape}")
         inner_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
         if a.shape[-1] != inner_b:
             raise ValueError(
@@ -190,9 +188,7 @@ class Tanh(Function):
 
 class Sigmoid(Function):
     def forward(self, a):
-        # 1 / (1 + e^-a), computed through e^-|a| so that no exponential overflows
-        e = np.exp(-np.abs(a))
-        self.out = np.where(a >= 0, 1 / (1 + e), e / (1 + e)).astype(a.dtype, copy=False)
+        self.out = kernels.sigmoid(a)
         return self.out
 
     def backward(self, g):
@@ -251,8 +247,7 @@ class Reshape(Function):
             return a.reshape(shape)
         except ValueError:
             raise ValueError(
-                f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) "
-                f"into {tuple(shape)}"
+                f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {tuple(shape)}"
             ) from None
 
     def backward(self, g):
@@ -295,9 +290,7 @@ class GetItem(Function):
         elif isinstance(index, np.ndarray) and index.ndim == 1 and index.dtype.kind in "iu":
             rows = np.where(index < 0, index + self.shape[0], index)
             width = int(np.prod(self.shape[1:]))
-            kernels.scatter_add_rows(
-                grad.reshape(self.shape[0], width), rows, g.reshape(len(rows), width)
-            )
+            kernels.scatter_add_rows(grad.reshape(self.shape[0], width), rows, g.reshape(len(rows), width))
         else:
             np.add.at(grad, index, g)
         return (grad,)

@@ -26,9 +26,7 @@ def _to_float_array(data: Any, dtype: Any = None) -> np.ndarray:
         return array
     if array.dtype.kind in "biuf":
         return array.astype(np.float64)
-    raise TypeError(
-        f"Tensor needs numeric data (float, int or bool), got an array of dtype {array.dtype}"
-    )
+    raise TypeError(f"Tensor needs numeric data (float, int or bool), got an array of dtype {array.dtype}")
 
 
 class Tensor:
@@ -156,9 +154,7 @@ class Tensor:
         else:
             grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
             if grad.shape != self.shape:
-                raise ValueError(
-                    f"backward(grad): grad has shape {grad.shape}, expected {self.shape}"
-                )
+                raise ValueError(f"backward(grad): grad has shape {grad.shape}, expected {self.shape}")
         order = self._topological_order()
         grads: dict[int, np.ndarray] = {id(self): grad}
         kept: list[tuple[Tensor, np.ndarray]] = []
@@ -170,9 +166,7 @@ class Tensor:
                 kept.append((node, g))
             if node._ctx is None:
                 continue
-            for parent, parent_grad in zip(
-                node._ctx.parents, node._ctx.run_backward(g), strict=True
-            ):
+            for parent, parent_grad in zip(node._ctx.parents, node._ctx.run_backward(g), strict=True):
                 if parent_grad is not None:
                     previous = grads.get(id(parent))
                     grads[id(parent)] = parent_grad if previous is None else previous + parent_grad

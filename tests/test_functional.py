@@ -20,9 +20,7 @@ def reference_log_softmax(a, axis):
 @given(a=arrays(shape=shapes(min_dims=1)), data=st.data())
 def test_softmax_and_log_softmax(a, data):
     axis = data.draw(st.integers(-a.ndim, a.ndim - 1))
-    np.testing.assert_allclose(
-        F.log_softmax(a, axis=axis).data, reference_log_softmax(a, axis), atol=1e-12
-    )
+    np.testing.assert_allclose(F.log_softmax(a, axis=axis).data, reference_log_softmax(a, axis), atol=1e-12)
     np.testing.assert_allclose(
         F.softmax(a, axis=axis).data, np.exp(reference_log_softmax(a, axis)), atol=1e-12
     )

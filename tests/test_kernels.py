@@ -24,9 +24,7 @@ def both(name, *args):
 @pytest.mark.parametrize("name", ["tanh_backward", "sigmoid_backward"])
 @given(data=st.data())
 def test_elementwise_backward_twins_agree(name, dtype, data):
-    y = data.draw(
-        arrays(shape=(data.draw(st.integers(1, 50)),), min_value=-1, max_value=1, dtype=dtype)
-    )
+    y = data.draw(arrays(shape=(data.draw(st.integers(1, 50)),), min_value=-1, max_value=1, dtype=dtype))
     g = data.draw(arrays(shape=y.shape, dtype=dtype))
     jitted, plain = both(name, y, g)
     assert jitted.dtype == plain.dtype == dtype
@@ -34,9 +32,7 @@ def test_elementwise_backward_twins_agree(name, dtype, data):
     # against the unfactored formulas in extended precision
     yl, gl = y.astype(np.longdouble), g.astype(np.longdouble)
     exact = gl * (1 - yl * yl) if name == "tanh_backward" else gl * yl * (1 - yl)
-    np.testing.assert_allclose(
-        jitted, exact.astype(np.float64), rtol=1e-6 if dtype == np.float32 else 1e-12
-    )
+    np.testing.assert_allclose(jitted, exact.astype(np.float64), rtol=1e-6 if dtype == np.float32 else 1e-12)
 
 
 @pytest.mark.parametrize("dtype", DTYPES)
@@ -47,9 +43,7 @@ def test_scatter_add_rows_twins_agree(dtype, data):
         data.draw(st.integers(1, 4)),
         data.draw(st.integers(0, 12)),
     )
-    index = np.array(
-        data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=np.int64
-    )
+    index = np.array(data.draw(st.lists(st.integers(0, n - 1), min_size=m, max_size=m)), dtype=np.int64)
     rows = data.draw(arrays(shape=(m, width), dtype=dtype))
     start = data.draw(arrays(shape=(n, width), dtype=dtype))
     jitted_target, plain_target = start.copy(), start.copy()

@@ -125,9 +125,7 @@ def array_and_index(draw):
         index = np.array(draw(st.lists(st.integers(-n, n - 1), min_size=1, max_size=8)))
     elif kind == "tuple":
         rows = draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=6))
-        cols = draw(
-            st.lists(st.integers(0, a.shape[1] - 1), min_size=len(rows), max_size=len(rows))
-        )
+        cols = draw(st.lists(st.integers(0, a.shape[1] - 1), min_size=len(rows), max_size=len(rows)))
         index = (np.array(rows), np.array(cols))
     else:
         index = a > 0

@@ -96,9 +96,7 @@ def gradcheck(
         error = np.abs(analytic - numeric)
         excess = error - (atol + rtol * np.abs(numeric))
         if np.any(excess > 0) or not np.all(np.isfinite(analytic)):
-            worst = np.unravel_index(
-                int(np.argmax(np.where(np.isfinite(excess), excess, np.inf))), t.shape
-            )
+            worst = np.unravel_index(int(np.argmax(np.where(np.isfinite(excess), excess, np.inf))), t.shape)
             raise AssertionError(
                 f"gradcheck: the gradient of input {k} (shape {t.shape}) is wrong at index "
                 f"{tuple(int(i) for i in worst)}: analytic {analytic[worst]:.6g}, numeric "

@@ -23,9 +23,7 @@ def shapes(
     min_dims: int = 0, max_dims: int = 3, min_side: int = 1, max_side: int = 4
 ) -> st.SearchStrategy[Shape]:
     """Array shapes, e.g. (), (3,), (2, 1, 4)."""
-    return hnp.array_shapes(
-        min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side
-    )
+    return hnp.array_shapes(min_dims=min_dims, max_dims=max_dims, min_side=min_side, max_side=max_side)
 
 
 def broadcastable_shapes(

@@ -1,0 +1,85 @@
+"""Dense: y = activation(x @ kernel + bias)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from layers import activations
+from layers.module import Module
+from minigrad import Tensor, init
+
+
+def as_float_input(x: Any, dtype: np.dtype, owner: str) -> Tensor:
+    """``x`` as a Tensor of the layer's dtype; integer ids or another float type are errors."""
+    t = x if isinstance(x, Tensor) else None
+    if t is None:
+        array = np.asarray(x)
+        if array.dtype.kind not in "f":
+            raise ValueError(
+                f"{owner}: expected float input, got an array of dtype {array.dtype}"
+                + (" (integer ids go through an Embedding first)" if array.dtype.kind in "iub" else "")
+            )
+        t = Tensor(array)
+    if t.dtype != dtype:
+        raise ValueError(
+            f"{owner}: expected {np.dtype(dtype)} input (the layer's dtype), got {t.dtype}; "
+            "convert the input or build the layer with a matching dtype"
+        )
+    return t
+
+
+class Dense(Module):
+    """A fully connected layer.
+
+    x : (..., input_size) -> (..., units)
+    """
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | activations.Activation | None = None,
+        use_bias: bool = True,
+        kernel_initializer: str | init.Initializer = "glorot_uniform",
+        bias_initializer: str | init.Initializer = "zeros",
+        input_size: int | None = None,
+        dtype: Any = np.float64,
+    ) -> None:
+        if units < 1:
+            raise ValueError(f"Dense: units must be a positive integer, got {units}")
+        self.units = units
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = init.get(kernel_initializer)
+        self.bias_initializer = init.get(bias_initializer)
+        self.dtype = np.dtype(dtype)
+        self.input_size: int | None = None
+        if input_size is not None:
+            self.build(input_size)
+
+    def build(self, input_size: int) -> None:
+        self.input_size = input_size
+        self.kernel = Tensor(
+            self.kernel_initializer((input_size, self.units), self.dtype), requires_grad=True
+        )
+        if self.use_bias:
+            self.bias = Tensor(self.bias_initializer((self.units,), self.dtype), requires_grad=True)
+
+    def forward(self, x: Any) -> Tensor:
+        x = as_float_input(x, self.dtype, "Dense")
+        if x.ndim < 1:
+            raise ValueError("Dense: expected input of shape (..., features), got a scalar")
+        if self.input_size is None:
+            self.build(x.shape[-1])
+        if x.shape[-1] != self.input_size:
+            raise ValueError(
+                f"Dense: expected input with {self.input_size} features in the last axis, got shape {x.shape}"
+            )
+        y = x @ self.kernel
+        if self.use_bias:
+            y = y + self.bias
+        return self.activation(y)
+
+    def output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (*input_shape[:-1], self.units)

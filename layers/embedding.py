@@ -1,0 +1,60 @@
+"""Embedding: integer ids -> rows of a learned table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from layers.module import Module
+from minigrad import Tensor, init
+
+
+def check_ids(ids: Any, vocab_size: int, owner: str) -> np.ndarray:
+    """``ids`` as an int64 array, each in [0, vocab_size), or a ValueError saying what came."""
+    ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
+    if ids.dtype.kind not in "iu":
+        if ids.size and not (ids.dtype.kind == "f" and np.array_equal(ids, np.round(ids))):
+            raise ValueError(f"{owner}: expected integer ids, got an array of dtype {ids.dtype}")
+    ids = ids.astype(np.int64)
+    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
+        raise ValueError(
+            f"{owner}: ids must lie in [0, {vocab_size}), got values from {ids.min()} to {ids.max()}"
+        )
+    return ids
+
+
+class Embedding(Module):
+    """Look up a ``dim``-vector per id.  The backward is a scatter-add (repeated ids add up).
+
+    ids : (batch, time) integers -> (batch, time, dim)
+    """
+
+    def __init__(
+        self,
+        vocab_size: int,
+        dim: int,
+        mask_zero: bool = False,
+        embeddings_initializer: str | init.Initializer = "uniform",
+        dtype: Any = np.float64,
+    ) -> None:
+        if vocab_size < 1 or dim < 1:
+            raise ValueError(f"Embedding: vocab_size and dim must be positive, got {vocab_size}, {dim}")
+        self.vocab_size, self.dim, self.mask_zero = vocab_size, dim, mask_zero
+        self.embeddings = Tensor(
+            init.get(embeddings_initializer)((vocab_size, dim), dtype), requires_grad=True
+        )
+
+    def forward(self, ids: Any) -> Tensor:
+        ids = check_ids(ids, self.vocab_size, "Embedding")
+        rows = self.embeddings[ids.reshape(-1)]
+        return rows.reshape(*ids.shape, self.dim)
+
+    def compute_mask(self, ids: Any) -> np.ndarray | None:
+        """True where the id is not the padding id 0, when ``mask_zero``; else None."""
+        if not self.mask_zero:
+            return None
+        return check_ids(ids, self.vocab_size, "Embedding") != 0
+
+    def output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...]:
+        return (*input_shape, self.dim)

@@ -1,0 +1,137 @@
+"""LSTM: gates i, f, o decide what the cell state c forgets, takes in and shows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from layers import activations
+from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, Recurrent, RecurrentCell
+from minigrad import Tensor
+
+
+class LSTMCell(RecurrentCell):
+    """Weights in Keras's layout with gate blocks in the order i, f, c, o:
+    kernel (input_size, 4 units), recurrent_kernel (units, 4 units), bias (4 units,).
+
+        i = sigma(x W_i + h U_i + b_i)      input gate
+        f = sigma(x W_f + h U_f + b_f)      forget gate
+        g = tanh(x W_c + h U_c + b_c)       candidate cell state
+        o = sigma(x W_o + h U_o + b_o)      output gate
+        c' = f * c + i * g                  the cell state, the long-term memory
+        h' = o * tanh(c')                   the output and hidden state
+
+    ``unit_forget_bias`` starts b_f at 1 so that the cell remembers by default.
+    """
+
+    gates = 4
+    state_names = ("h", "c")
+
+    def __init__(
+        self,
+        units: int,
+        recurrent_activation: str | activations.Activation = "sigmoid",
+        unit_forget_bias: bool = True,
+        **options: Any,
+    ) -> None:
+        self.recurrent_activation_name = (
+            recurrent_activation if isinstance(recurrent_activation, str) else None
+        )
+        self.recurrent_activation = activations.get(recurrent_activation)
+        self.unit_forget_bias = unit_forget_bias
+        super().__init__(units, **options)
+
+    def initial_bias(self) -> np.ndarray:
+        bias = super().initial_bias()
+        if self.unit_forget_bias:
+            bias[self.units : 2 * self.units] = 1
+        return bias
+
+    def step(
+        self, x: Tensor, states: list[Tensor], recurrent_mask: np.ndarray | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
+        h, c = states
+        if recurrent_mask is not None:
+            h = h * recurrent_mask
+        z = x @ self.kernel + h @ self.recurrent_kernel
+        if self.use_bias:
+            z = z + self.bias
+        i = self.recurrent_activation(self.gate(z, 0))
+        f = self.recurrent_activation(self.gate(z, 1))
+        g = self.activation(self.gate(z, 2))
+        o = self.recurrent_activation(self.gate(z, 3))
+        c_new = f * c + i * g
+        h_new = o * self.activation(c_new)
+        return h_new, [h_new, c_new]
+
+    def fused_options(self) -> dict[str, Any]:
+        return {**super().fused_options(), "recurrent_activation": self.recurrent_activation_name}
+
+    def fusable(self) -> bool:
+        return super().fusable() and self.recurrent_activation_name in FUSED_ACTIVATIONS
+
+
+class FusedLSTM(FusedRecurrence):
+    """Backward of one step, from dh' and dc':
+        dc = dc' + dh' * o * f'(c')          (the total gradient reaching c')
+        do = dh' * tanh(c'),  di = dc * g,  dg = dc * i,  df = dc * c,  dc_prev = dc * f
+    then each gate's pre-activation gradient through its activation's derivative."""
+
+    n_states = 2
+
+    def setup(self, kernel, recurrent, bias, activation="tanh", recurrent_activation="sigmoid"):
+        super().setup(kernel, recurrent, bias)
+        self.f, self.df = FUSED_ACTIVATIONS[activation]
+        self.rf, self.rdf = FUSED_ACTIVATIONS[recurrent_activation]
+        self.saved: list[tuple[np.ndarray, ...]] = []
+
+    def step_forward(self, t, xp, hd, states):
+        u = hd.shape[1]
+        c = states[1]
+        z = xp + hd @ self.recurrent
+        i, f, o = self.rf(z[:, :u]), self.rf(z[:, u : 2 * u]), self.rf(z[:, 3 * u :])
+        g = self.f(z[:, 2 * u : 3 * u])
+        c_new = f * c + i * g
+        tanh_c = self.f(c_new)
+        self.saved.append((i, f, g, o, c, tanh_c))
+        return [o * tanh_c, c_new]
+
+    def step_backward(self, t, grads):
+        dh, dc_new = grads
+        i, f, g, o, c, tanh_c = self.saved[t]
+        dc = dc_new + dh * o * self.df(tanh_c)
+        dz = np.concatenate(
+            [dc * g * self.rdf(i), dc * c * self.rdf(f), dc * i * self.df(g),
+             dh * tanh_c * self.rdf(o)],
+            axis=1,
+        )  # fmt: skip
+        self.d_recurrent += self.hd[t].T @ dz
+        return dz, dz @ self.recurrent.T, [0, dc * f]
+
+
+class LSTM(Recurrent):
+    """Long short-term memory (Keras's LSTM); ``return_state`` gives [output, h, c].
+
+    x : (batch, time, features) -> (batch, time, units) or (batch, units)
+    """
+
+    cell_class = LSTMCell
+    fused_class = FusedLSTM
+    torch_gate_order = (0, 1, 2, 3)  # PyTorch's i, f, g, o is Keras's i, f, c, o
+
+    def __init__(
+        self,
+        units: int,
+        activation: Any = "tanh",
+        recurrent_activation: Any = "sigmoid",
+        unit_forget_bias: bool = True,
+        **options: Any,
+    ) -> None:
+        super().__init__(
+            units,
+            activation=activation,
+            recurrent_activation=recurrent_activation,
+            unit_forget_bias=unit_forget_bias,
+            **options,
+        )

@@ -1,0 +1,108 @@
+"""Module: the base of every layer, holding parameters and sub-modules as PyTorch does."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from minigrad import Tensor
+
+
+class Module:
+    """A layer or a model.  Parameters are the attributes that are Tensors with
+    ``requires_grad=True``; sub-modules are the attributes that are Modules (or lists of
+    them).  Calling a module calls ``forward``.
+    """
+
+    training: bool = True
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, value in vars(self).items():
+            if isinstance(value, Module):
+                yield name, value
+            elif isinstance(value, (list, tuple)):
+                for i, item in enumerate(value):
+                    if isinstance(item, Module):
+                        yield f"{name}.{i}", item
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, parameter) pairs, this module's own first, in definition order."""
+        for name, value in vars(self).items():
+            if isinstance(value, Tensor) and value.requires_grad:
+                yield prefix + name, value
+        for name, child in self.named_children():
+            yield from child.named_parameters(prefix=f"{prefix}{name}.")
+
+    def parameters(self) -> list[Tensor]:
+        return [p for _, p in self.named_parameters()]
+
+    def count_params(self) -> int:
+        """The number of scalar parameters (Keras's count)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.grad = None
+
+    def train(self, mode: bool = True) -> Module:
+        """Training mode (dropout active) or, with mode=False, evaluation mode."""
+        self.training = mode
+        for _, child in self.named_children():
+            child.train(mode)
+        return self
+
+    def eval(self) -> Module:
+        return self.train(False)
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        """A copy of every parameter as a numpy array, by dotted name."""
+        return {name: p.data.copy() for name, p in self.named_parameters()}
+
+    def get_weights(self) -> list[np.ndarray]:
+        """Copies of the parameters as numpy arrays, in Keras's order and layout."""
+        return [p.data.copy() for p in self.parameters()]
+
+    def set_weights(self, weights: list[Any]) -> None:
+        """Load arrays in ``get_weights()``'s order; wrong counts or shapes are a ValueError
+        and change nothing."""
+        own = dict(self.named_parameters())
+        if len(weights) != len(own):
+            raise ValueError(
+                f"{type(self).__name__}.set_weights: expected {len(own)} arrays "
+                f"({', '.join(own) or 'the layer is not built yet: call it once or give input_size'}),"
+                f" got {len(weights)}"
+            )
+        assign_checked(own, dict(zip(own, weights, strict=True)), type(self).__name__)
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Copy arrays into the parameters of the same names.  Missing, unexpected or
+        wrongly shaped entries are a ValueError listing them all, and nothing is changed."""
+        own = dict(self.named_parameters())
+        assign_checked(own, state, type(self).__name__)
+
+
+def assign_checked(params: Mapping[str, Tensor], values: Mapping[str, Any], owner: str) -> None:
+    """Check every name and shape first, then copy ``values`` into ``params`` in place."""
+    problems = [f"missing {name!r}" for name in params if name not in values]
+    problems += [f"unexpected {name!r}" for name in values if name not in params]
+    arrays = {}
+    for name, p in params.items():
+        if name in values:
+            array = np.asarray(values[name])
+            if array.shape != p.shape:
+                problems.append(f"{name!r} has shape {array.shape}, expected {p.shape}")
+            elif array.dtype.kind not in "biuf":
+                problems.append(f"{name!r} has dtype {array.dtype}, expected numbers")
+            arrays[name] = array
+    if problems:
+        raise ValueError(f"{owner}: cannot load weights: " + "; ".join(problems))
+    for name, array in arrays.items():
+        params[name].data[...] = array

@@ -1,0 +1,476 @@
+"""What SimpleRNN, LSTM and GRU share.
+
+* ``RecurrentCell``: one time step, with Keras's weights ``kernel`` (input, gates*units),
+  ``recurrent_kernel`` (units, gates*units) and ``bias``.  Each cell's ``step`` is written in
+  minigrad primitives; it is the readable reference.
+* ``Recurrent``: the layer.  It checks its input, applies dropout, reverses the sequence for
+  ``go_backwards``, runs the sequence either by unrolling the cell (``impl="autograd"``: BPTT
+  is plain reverse mode over the unrolled graph) or through the layer's fused Function
+  (``impl="fused"``), applies the mask, keeps the states of a stateful layer and returns
+  what Keras returns.  It also converts weights to and from PyTorch's layout.
+* ``FusedRecurrence``: the whole sequence as one Function.  Its forward does the input
+  projection of every time step as one matrix product and then steps through time; its
+  backward is backpropagation through time written out by hand.  Each layer supplies the
+  step's forward and backward (``step_forward``, ``step_backward``).
+
+Masks: at a time step whose mask is False a sample keeps its previous states and repeats
+its previous output (zeros before its first unmasked step), as Keras does.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+import numpy as np
+
+import minigrad as mg
+from layers import activations
+from layers.dense import as_float_input
+from layers.module import Module, assign_checked
+from minigrad import Function, Tensor, init, kernels
+from minigrad.functional import dropout_mask
+
+# Activations the fused path knows: f(z), and f'(z) written through y = f(z).
+FUSED_ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
+    "tanh": (np.tanh, lambda y: (1 - y) * (1 + y)),
+    "sigmoid": (kernels.sigmoid, lambda y: y * (1 - y)),
+    "relu": (lambda z: np.maximum(z, 0), lambda y: (y > 0).astype(y.dtype)),
+    "linear": (lambda z: z, np.ones_like),
+}
+
+IMPLS = ("auto", "autograd", "fused")
+
+
+class RecurrentCell(Module):
+    """One time step of a recurrent layer (subclasses define ``gates`` and ``step``).
+
+    Parameters live in Keras's layout: ``kernel`` (input_size, gates*units),
+    ``recurrent_kernel`` (units, gates*units), ``bias`` (gates*units,).
+    """
+
+    gates: ClassVar[int] = 1
+    state_names: ClassVar[tuple[str, ...]] = ("h",)
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | activations.Activation = "tanh",
+        use_bias: bool = True,
+        kernel_initializer: str | init.Initializer = "glorot_uniform",
+        recurrent_initializer: str | init.Initializer = "orthogonal",
+        bias_initializer: str | init.Initializer = "zeros",
+        input_size: int | None = None,
+        dtype: Any = np.float64,
+    ) -> None:
+        if not isinstance(units, (int, np.integer)) or units < 1:
+            raise ValueError(f"{type(self).__name__}: units must be a positive integer, got {units!r}")
+        self.units = int(units)
+        self.activation_name = activation if isinstance(activation, str) else None
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = init.get(kernel_initializer)
+        self.recurrent_initializer = init.get(recurrent_initializer)
+        self.bias_initializer = init.get(bias_initializer)
+        self.dtype = np.dtype(dtype)
+        self.input_size: int | None = None
+        if input_size is not None:
+            self.build(input_size)
+
+    @property
+    def bias_shape(self) -> tuple[int, ...]:
+        return (self.gates * self.units,)
+
+    def build(self, input_size: int) -> None:
+        """Create the weights for inputs of ``input_size`` features."""
+        width = self.gates * self.units
+        self.input_size = int(input_size)
+        self.kernel = Tensor(self.kernel_initializer((input_size, width), self.dtype), requires_grad=True)
+        self.recurrent_kernel = Tensor(
+            self.recurrent_initializer((self.units, width), self.dtype), requires_grad=True
+        )
+        if self.use_bias:
+            self.bias = Tensor(self.initial_bias(), requires_grad=True)
+
+    def initial_bias(self) -> np.ndarray:
+        return self.bias_initializer(self.bias_shape, self.dtype)
+
+    def bias_or_zeros(self) -> Tensor:
+        """The bias, or a constant zero bias when ``use_bias=False``."""
+        return self.bias if self.use_bias else Tensor(np.zeros(self.bias_shape, self.dtype))
+
+    def gate(self, z: Tensor, k: int) -> Tensor:
+        """The k-th block of ``units`` columns of a (batch, gates*units) pre-activation."""
+        return z[:, k * self.units : (k + 1) * self.units]
+
+    def step(
+        self, x: Tensor, states: list[Tensor], recurrent_mask: np.ndarray | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
+        """x : (batch, input_size), states : each (batch, units) -> (output, new states)."""
+        raise NotImplementedError
+
+    def forward(self, x: Any, states: list[Any]) -> tuple[Tensor, list[Tensor]]:
+        """Keras's ``cell(inputs, states)``: one step, returning (output, new states)."""
+        x = as_float_input(x, self.dtype, type(self).__name__)
+        if self.input_size is None:
+            self.build(x.shape[-1])
+        states = [s if isinstance(s, Tensor) else Tensor(s, dtype=self.dtype) for s in states]
+        return self.step(x, states)
+
+    def fused_options(self) -> dict[str, Any]:
+        """Keyword arguments of this cell's fused Function (its activations)."""
+        return {"activation": self.activation_name}
+
+    def fusable(self) -> bool:
+        return self.activation_name in FUSED_ACTIVATIONS
+
+
+class Recurrent(Module):
+    """A recurrent layer over batch-first sequences, with Keras's options.
+
+    x : (batch, time, features) -> (batch, time, units) with ``return_sequences``, else
+    (batch, units); with ``return_state``, the list [output, *final states].
+    """
+
+    cell_class: ClassVar[type[RecurrentCell]]
+    fused_class: ClassVar[type[FusedRecurrence]]
+    # PyTorch's gate blocks, as indices into Keras's gate blocks
+    torch_gate_order: ClassVar[tuple[int, ...]] = (0,)
+
+    def __init__(
+        self,
+        units: int,
+        activation: str | activations.Activation = "tanh",
+        use_bias: bool = True,
+        kernel_initializer: str | init.Initializer = "glorot_uniform",
+        recurrent_initializer: str | init.Initializer = "orthogonal",
+        bias_initializer: str | init.Initializer = "zeros",
+        dropout: float = 0.0,
+        recurrent_dropout: float = 0.0,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        unroll: bool = False,
+        input_size: int | None = None,
+        impl: str = "auto",
+        dtype: Any = np.float64,
+        **cell_options: Any,
+    ) -> None:
+        name = type(self).__name__
+        for label, rate in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0 <= rate < 1:
+                raise ValueError(f"{name}: {label} must be in [0, 1), got {rate}")
+        if impl not in IMPLS:
+            raise ValueError(f"{name}: impl must be one of {IMPLS}, got {impl!r}")
+        self.cell = self.cell_class(
+            units,
+            activation=activation,
+            use_bias=use_bias,
+            kernel_initializer=kernel_initializer,
+            recurrent_initializer=recurrent_initializer,
+            bias_initializer=bias_initializer,
+            input_size=input_size,
+            dtype=dtype,
+            **cell_options,
+        )
+        if impl == "fused" and not self.cell.fusable():
+            raise ValueError(
+                f"{name}: impl='fused' needs named activations {sorted(FUSED_ACTIVATIONS)}; "
+                "use impl='autograd' for a callable"
+            )
+        self.units = self.cell.units
+        self.dropout, self.recurrent_dropout = dropout, recurrent_dropout
+        self.return_sequences, self.return_state = return_sequences, return_state
+        self.go_backwards, self.stateful = go_backwards, stateful
+        self.unroll = unroll  # Keras's speed option; this layer always computes the same numbers
+        self.impl = impl
+        self.dtype = np.dtype(dtype)
+        self.states: list[np.ndarray] | None = None  # carried between calls when stateful
+
+    # --- running a sequence ---
+    def forward(
+        self,
+        x: Any,
+        initial_state: Any = None,
+        mask: Any = None,
+        training: bool | None = None,
+    ) -> Tensor | list[Tensor]:
+        name = type(self).__name__
+        x = as_float_input(x, self.dtype, name)
+        if x.ndim != 3:
+            raise ValueError(f"{name}: expected input of shape (batch, time, features), got {x.shape}")
+        batch, time, features = x.shape
+        if time < 1 or batch < 1:
+            raise ValueError(f"{name}: the input needs at least one sample and one step, got {x.shape}")
+        if self.cell.input_size is not None and features != self.cell.input_size:
+            raise ValueError(
+                f"{name}: expected {self.cell.input_size} features per step, got shape {x.shape}"
+            )
+        mask = self._check_mask(mask, batch, time)
+        states = self._initial_states(initial_state, batch)
+        if self.cell.input_size is None:
+            self.cell.build(features)
+
+        training = self.training if training is None else training
+        if training and self.dropout > 0:  # one mask per sequence, shared by every step
+            x = x * dropout_mask((batch, 1, features), self.dropout, self.dtype)
+        recurrent_mask = None
+        if training and self.recurrent_dropout > 0:
+            recurrent_mask = dropout_mask((batch, self.units), self.recurrent_dropout, self.dtype)
+        if self.go_backwards:  # read from the end; the outputs stay in that reversed order
+            x = x[:, ::-1]
+            mask = None if mask is None else mask[:, ::-1]
+
+        if self.impl == "autograd" or not self.cell.fusable():
+            outputs, final = self._unroll(x, states, mask, recurrent_mask)
+        else:
+            outputs, final = self._fused(x, states, mask, recurrent_mask)
+
+        if self.stateful:
+            self.states = [s.data.copy() for s in final]
+        output = outputs if self.return_sequences else outputs[:, -1]
+        return [output, *final] if self.return_state else output
+
+    def _unroll(
+        self, x: Tensor, states: list[Tensor], mask: np.ndarray | None, recurrent_mask: Any
+    ) -> tuple[Tensor, list[Tensor]]:
+        """The cell applied at every step: BPTT is reverse mode over this unrolled graph."""
+        previous = Tensor(np.zeros((x.shape[0], self.units), self.dtype))
+        outputs = []
+        for t in range(x.shape[1]):
+            output, new_states = self.cell.step(x[:, t], states, recurrent_mask)
+            if mask is not None:  # a masked step keeps the states and repeats the output
+                keep = mask[:, t, None]
+                new_states = [mg.where(keep, n, s) for n, s in zip(new_states, states, strict=True)]
+                output = mg.where(keep, output, previous)
+            states, previous = new_states, output
+            outputs.append(output)
+        return mg.stack(outputs, axis=1), states
+
+    def _fused(
+        self, x: Tensor, states: list[Tensor], mask: np.ndarray | None, recurrent_mask: Any
+    ) -> tuple[Tensor, list[Tensor]]:
+        cell = self.cell
+        packed = self.fused_class.apply(
+            x, *states, cell.kernel, cell.recurrent_kernel, cell.bias_or_zeros(),
+            mask=mask, recurrent_mask=recurrent_mask, **cell.fused_options(),
+        )  # fmt: skip
+        time = x.shape[1]
+        final = [packed[:, time + k] for k in range(len(states))]
+        return packed[:, :time], final
+
+    def _check_mask(self, mask: Any, batch: int, time: int) -> np.ndarray | None:
+        if mask is None:
+            return None
+        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        if mask.shape != (batch, time) or mask.dtype != bool:
+            raise ValueError(
+                f"{type(self).__name__}: mask must be a boolean array of shape (batch, time) = "
+                f"{(batch, time)}, got {mask.dtype} of shape {mask.shape}"
+            )
+        return mask
+
+    def _initial_states(self, initial_state: Any, batch: int) -> list[Tensor]:
+        name, count = type(self).__name__, len(self.cell.state_names)
+        expected = (batch, self.units)
+        if initial_state is None and self.stateful and self.states is not None:
+            if self.states[0].shape[0] != batch:
+                raise ValueError(
+                    f"{name}: this stateful layer holds states for a batch of "
+                    f"{self.states[0].shape[0]}, got a batch of {batch}; call reset_states() "
+                    "to start over with another batch size"
+                )
+            return [Tensor(s) for s in self.states]
+        if initial_state is None:
+            return [Tensor(np.zeros(expected, self.dtype)) for _ in range(count)]
+        given = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
+        if len(given) != count:
+            raise ValueError(
+                f"{name}: initial_state needs {count} arrays ({', '.join(self.cell.state_names)}), "
+                f"got {len(given)}"
+            )
+        states = [s if isinstance(s, Tensor) else Tensor(s, dtype=self.dtype) for s in given]
+        for label, s in zip(self.cell.state_names, states, strict=True):
+            if s.shape != expected or s.dtype != self.dtype:
+                raise ValueError(
+                    f"{name}: initial state {label} must be {self.dtype} of shape {expected}, "
+                    f"got {s.dtype} of shape {s.shape}"
+                )
+        return states
+
+    def reset_states(self, states: list[Any] | None = None) -> None:
+        """Forget the carried states of a stateful layer (or set them to ``states``)."""
+        self.states = None if states is None else [np.array(s, dtype=self.dtype) for s in states]
+
+    def output_shape(self, input_shape: tuple[Any, ...]) -> Any:
+        out = (
+            (input_shape[0], input_shape[1], self.units)
+            if self.return_sequences
+            else (input_shape[0], self.units)
+        )
+        if self.return_state:
+            return [out] + [(input_shape[0], self.units)] * len(self.cell.state_names)
+        return out
+
+    # --- PyTorch's layout ---
+    def _torch_blocks(self, w: np.ndarray) -> np.ndarray:
+        """Reorder the gate blocks of the last axis from Keras's order to PyTorch's."""
+        u = self.units
+        return np.concatenate([w[..., k * u : (k + 1) * u] for k in self.torch_gate_order], -1)
+
+    def _keras_blocks(self, w: np.ndarray) -> np.ndarray:
+        """The inverse of ``_torch_blocks``."""
+        u, order = self.units, self.torch_gate_order
+        return np.concatenate(
+            [w[..., order.index(k) * u : (order.index(k) + 1) * u] for k in range(len(order))], -1
+        )
+
+    def _torch_biases(self, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(bias_ih, bias_hh) in Keras's gate order: Keras's one bias goes to bias_ih."""
+        return bias, np.zeros_like(bias)
+
+    def _keras_bias(self, bias_ih: np.ndarray, bias_hh: np.ndarray) -> np.ndarray:
+        return bias_ih + bias_hh
+
+    def torch_state_dict(self) -> dict[str, np.ndarray]:
+        """The weights as numpy arrays under PyTorch's names, in PyTorch's gate order."""
+        cell = self._built_cell("torch_state_dict")
+        out = {
+            "weight_ih_l0": self._torch_blocks(cell.kernel.data).T.copy(),
+            "weight_hh_l0": self._torch_blocks(cell.recurrent_kernel.data).T.copy(),
+        }
+        if cell.use_bias:
+            bias_ih, bias_hh = self._torch_biases(cell.bias.data)
+            out["bias_ih_l0"] = self._torch_blocks(bias_ih).copy()
+            out["bias_hh_l0"] = self._torch_blocks(bias_hh).copy()
+        return out
+
+    def load_torch_state_dict(self, state: dict[str, Any]) -> None:
+        """Load PyTorch's ``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``
+        (numpy arrays or anything array-like).  Bad names or shapes change nothing."""
+        cell = self._built_cell("load_torch_state_dict", state.get("weight_ih_l0"))
+        width, name = self.cell.gates * self.units, type(self).__name__
+        expected = {"weight_ih_l0": (width, cell.input_size), "weight_hh_l0": (width, self.units)}
+        if cell.use_bias:
+            expected.update(bias_ih_l0=(width,), bias_hh_l0=(width,))
+        problems = [f"missing {k!r}" for k in expected if k not in state]
+        problems += [f"unexpected {k!r}" for k in state if k not in expected]
+        problems += [
+            f"{k!r} has shape {np.shape(state[k])}, expected {shape}"
+            for k, shape in expected.items() if k in state and np.shape(state[k]) != shape
+        ]  # fmt: skip
+        if problems:
+            raise ValueError(f"{name}: cannot load PyTorch weights: " + "; ".join(problems))
+        arrays = {k: np.asarray(state[k], dtype=self.dtype) for k in expected}
+        values = {
+            "kernel": self._keras_blocks(arrays["weight_ih_l0"].T),
+            "recurrent_kernel": self._keras_blocks(arrays["weight_hh_l0"].T),
+        }
+        if cell.use_bias:
+            values["bias"] = self._keras_bias(
+                self._keras_blocks(arrays["bias_ih_l0"]), self._keras_blocks(arrays["bias_hh_l0"])
+            )
+        assign_checked(dict(cell.named_parameters()), values, name)
+
+    def _built_cell(self, what: str, weight_ih: Any = None) -> RecurrentCell:
+        if self.cell.input_size is None and weight_ih is not None and np.ndim(weight_ih) == 2:
+            self.cell.build(np.shape(weight_ih)[1])
+        if self.cell.input_size is None:
+            raise ValueError(
+                f"{type(self).__name__}.{what}: the layer is not built yet; call it on an input "
+                "or give input_size"
+            )
+        return self.cell
+
+
+class FusedRecurrence(Function):
+    """A whole sequence in one op, with backpropagation through time written by hand.
+
+    Inputs: x (batch, time, features), the initial states (each (batch, units)), kernel,
+    recurrent_kernel, bias.  Output, packed into one array so that it is one op:
+    (batch, time + n_states, units) — the outputs of every step, then the final states.
+
+    Subclasses give one step: ``step_forward(t, xp, hd, states)`` returns the new states
+    before masking, from the input projection ``xp`` (batch, gates*units) and the recurrent
+    input ``hd`` = h_{t-1} (times the recurrent dropout mask); ``step_backward(t, grads)``
+    takes dL/d(new states) and returns (dL/dxp, dL/dhd, dL/d(previous states) through paths
+    other than hd), adding its recurrent-weight gradients to ``self.d_recurrent``.
+    """
+
+    n_states: ClassVar[int] = 1
+
+    def forward(self, x, *arrays, mask=None, recurrent_mask=None, **options):
+        k = self.n_states
+        states, (kernel, recurrent, bias) = list(arrays[:k]), arrays[k:]
+        self.setup(kernel, recurrent, bias, **options)
+        batch, time, features = x.shape
+        units = recurrent.shape[0]
+        self.x = np.ascontiguousarray(x.transpose(1, 0, 2))  # time-major: (time, batch, features)
+        # the input projection of every step in one product: (time*batch, features) @ kernel
+        xp = (self.x.reshape(-1, features) @ kernel).reshape(time, batch, -1)
+        xp += self.input_bias(bias)
+        self.mask = None if mask is None else mask.T[:, :, None].astype(x.dtype)
+        self.recurrent_mask = recurrent_mask
+        self.hd = np.empty((time, batch, units), dtype=x.dtype)
+        out = np.empty((batch, time + k, units), dtype=x.dtype)
+        previous = np.zeros((batch, units), dtype=x.dtype)
+        for t in range(time):
+            self.hd[t] = states[0] if recurrent_mask is None else states[0] * recurrent_mask
+            new = self.step_forward(t, xp[t], self.hd[t], states)
+            output = new[0]
+            if self.mask is not None:  # masked samples keep their states and repeat the output
+                m = self.mask[t]
+                new = [m * n + (1 - m) * s for n, s in zip(new, states, strict=True)]
+                output = m * output + (1 - m) * previous
+            states, previous = new, output
+            out[:, t] = output
+        for j, s in enumerate(states):
+            out[:, time + j] = s
+        return out
+
+    def backward(self, g):
+        time, batch, features = self.x.shape
+        k = self.n_states
+        g_outputs = g[:, :time].transpose(1, 0, 2)
+        g_states = [np.ascontiguousarray(g[:, time + j]) for j in range(k)]
+        g_repeated = 0  # gradient reaching an output that a masked later step repeated
+        g_xp = np.empty((time, batch, self.width), dtype=g.dtype)
+        for t in reversed(range(time)):
+            g_out = g_outputs[t] + g_repeated
+            if self.mask is None:
+                g_new = [g_states[0] + g_out, *g_states[1:]]
+                passed = [0] * k
+            else:
+                m = self.mask[t]
+                g_new = [m * (g_states[0] + g_out), *(m * s for s in g_states[1:])]
+                g_repeated = (1 - m) * g_out
+                passed = [(1 - m) * s for s in g_states]  # what a masked step passes back
+            g_xp[t], g_hd, g_previous = self.step_backward(t, g_new)
+            g_states = [p + q for p, q in zip(passed, g_previous, strict=True)]
+            g_states[0] = g_states[0] + (g_hd if self.recurrent_mask is None else g_hd * self.recurrent_mask)
+        flat_g_xp = g_xp.reshape(time * batch, -1)
+        g_x = (flat_g_xp @ self.kernel.T).reshape(time, batch, features).transpose(1, 0, 2)
+        g_kernel = self.x.reshape(-1, features).T @ flat_g_xp
+        return (g_x, *g_states, g_kernel, self.d_recurrent, self.bias_grad(g_xp))
+
+    # --- what each layer fills in ---
+    def setup(self, kernel, recurrent, bias, **options):
+        """Keep the weights and options; start the recurrent-weight gradient at zero."""
+        self.kernel, self.recurrent, self.bias = kernel, recurrent, bias
+        self.width = kernel.shape[1]
+        self.d_recurrent = np.zeros_like(recurrent)
+
+    def input_bias(self, bias):
+        """The part of the bias added to the input projection of every step."""
+        return bias
+
+    def bias_grad(self, g_xp):
+        """dL/d bias from dL/d(input projections) (time, batch, gates*units)."""
+        return g_xp.sum(axis=(0, 1))
+
+    def step_forward(self, t, xp, hd, states):
+        raise NotImplementedError
+
+    def step_backward(self, t, grads):
+        raise NotImplementedError

@@ -1,0 +1,62 @@
+"""SimpleRNN: h_t = activation(x_t W_x + h_{t-1} W_h + b), the output is h_t."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, Recurrent, RecurrentCell
+from minigrad import Tensor
+
+
+class SimpleRNNCell(RecurrentCell):
+    """kernel W_x (input_size, units), recurrent_kernel W_h (units, units), bias b (units,)."""
+
+    gates = 1
+
+    def step(
+        self, x: Tensor, states: list[Tensor], recurrent_mask: np.ndarray | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
+        (h,) = states
+        if recurrent_mask is not None:
+            h = h * recurrent_mask
+        z = x @ self.kernel + h @ self.recurrent_kernel
+        if self.use_bias:
+            z = z + self.bias
+        h_new = self.activation(z)
+        return h_new, [h_new]
+
+
+class FusedSimpleRNN(FusedRecurrence):
+    """Forward: z_t = xp_t + hd_t W_h, h_t = f(z_t).
+    Backward: dz_t = dh_t * f'(z_t); dhd_t = dz_t W_h^T; dW_h += hd_t^T dz_t."""
+
+    def setup(self, kernel, recurrent, bias, activation="tanh"):
+        super().setup(kernel, recurrent, bias)
+        self.f, self.df = FUSED_ACTIVATIONS[activation]
+        self.h = np.empty((0,))
+
+    def step_forward(self, t, xp, hd, states):
+        if t == 0:
+            self.h = np.empty((self.x.shape[0], *hd.shape), dtype=hd.dtype)
+        self.h[t] = self.f(xp + hd @ self.recurrent)
+        return [self.h[t]]
+
+    def step_backward(self, t, grads):
+        dz = grads[0] * self.df(self.h[t])
+        self.d_recurrent += self.hd[t].T @ dz
+        return dz, dz @ self.recurrent.T, [0]
+
+
+class SimpleRNN(Recurrent):
+    """A fully connected RNN whose output is its state (Keras's SimpleRNN).
+
+    x : (batch, time, features) -> (batch, time, units) or (batch, units)
+    """
+
+    cell_class = SimpleRNNCell
+    fused_class = FusedSimpleRNN
+
+    def __init__(self, units: int, activation: Any = "tanh", **options: Any) -> None:
+        super().__init__(units, activation=activation, **options)

@@ -1,0 +1,71 @@
+"""Weight initializers with Keras's names and formulas, all drawn from ``mg.manual_seed``'s
+generator.  Each takes a shape and a dtype and returns a numpy array."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from minigrad.random import generator
+
+Initializer = Callable[[tuple[int, ...], Any], np.ndarray]
+
+
+def zeros(shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    return np.zeros(shape, dtype=dtype)
+
+
+def ones(shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    return np.ones(shape, dtype=dtype)
+
+
+def uniform(shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    """U(-0.05, 0.05), Keras's RandomUniform default."""
+    return generator().uniform(-0.05, 0.05, shape).astype(dtype)
+
+
+def glorot_uniform(shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    """U(-limit, limit) with limit = sqrt(6 / (fan_in + fan_out)); shape (fan_in, fan_out)."""
+    fan_in, fan_out = shape[0], shape[-1]
+    limit = np.sqrt(6.0 / (fan_in + fan_out))
+    return generator().uniform(-limit, limit, shape).astype(dtype)
+
+
+def orthogonal(shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    """A matrix with orthonormal rows or columns (whichever are fewer), from the QR
+    decomposition of a Gaussian matrix, signs fixed so that the result is uniform."""
+    rows, cols = shape
+    a = generator().standard_normal((max(rows, cols), min(rows, cols)))
+    q, r = np.linalg.qr(a)
+    q = q * np.sign(np.diag(r))
+    return (q.T if rows < cols else q).astype(dtype)
+
+
+def identity(shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    """The identity matrix (ones on the diagonal of a non-square shape): the recurrent
+    weights of an IRNN, the identity-initialised ReLU RNN."""
+    return np.eye(*shape, dtype=dtype)
+
+
+INITIALIZERS: dict[str, Initializer] = {
+    "zeros": zeros,
+    "ones": ones,
+    "uniform": uniform,
+    "glorot_uniform": glorot_uniform,
+    "orthogonal": orthogonal,
+    "identity": identity,
+}
+
+
+def get(name_or_fn: str | Initializer) -> Initializer:
+    """An initializer by Keras name, or a callable ``f(shape, dtype)`` as it is."""
+    if callable(name_or_fn):
+        return name_or_fn
+    if name_or_fn not in INITIALIZERS:
+        raise ValueError(
+            f"unknown initializer {name_or_fn!r}; expected one of {sorted(INITIALIZERS)} "
+            "or a callable f(shape, dtype)"
+        )
+    return INITIALIZERS[name_or_fn]
