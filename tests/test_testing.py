@@ -82,6 +82,15 @@ def test_numerical_grad_of_a_cubic():
     np.testing.assert_array_equal(x, [1.0, -2.0])  # restored
 
 
+@pytest.mark.parametrize("layout", ["F", "strided"])
+def test_numerical_grad_changes_arrays_of_any_layout_in_place(layout):
+    base = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    x = base if layout == "F" else np.arange(12.0).reshape(2, 6)[:, ::2]
+    expected = 2 * x.copy()
+    grad = numerical_grad(lambda: float(np.sum(x**2)), x)
+    np.testing.assert_allclose(grad, expected, atol=1e-6)
+
+
 @given(shapes_=broadcastable_shapes(num_shapes=3))
 def test_broadcastable_shapes_broadcast(shapes_):
     assert len(shapes_) == 3

@@ -29,17 +29,19 @@ def _as_scalar_loss(out: Any, weights: list[np.ndarray]) -> Tensor:
 
 
 def numerical_grad(f: Callable[[], float], array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """d f / d array by central differences, changing ``array`` in place and restoring it."""
-    grad = np.zeros_like(array)
-    flat, out = array.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        saved = flat[i]
-        flat[i] = saved + eps
+    """d f / d array by central differences, changing ``array`` in place and restoring it.
+
+    ``array`` may have any memory layout (it is indexed, never reshaped into a copy).
+    """
+    grad = np.zeros(array.shape, dtype=np.float64)
+    for index in np.ndindex(array.shape):
+        saved = array[index]
+        array[index] = saved + eps
         up = f()
-        flat[i] = saved - eps
+        array[index] = saved - eps
         down = f()
-        flat[i] = saved
-        out[i] = (up - down) / (2 * eps)
+        array[index] = saved
+        grad[index] = (up - down) / (2 * eps)
     return grad
 
 

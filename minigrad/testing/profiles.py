@@ -12,13 +12,13 @@ from hypothesis import HealthCheck, settings
 
 settings.register_profile(
     "ci",
-    max_examples=20,
+    max_examples=50,
     derandomize=True,
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("dev", max_examples=60, deadline=None)
+settings.register_profile("dev", max_examples=100, deadline=None)
 settings.register_profile("thorough", max_examples=500, deadline=None)
 
 

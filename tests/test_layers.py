@@ -1,0 +1,124 @@
+"""Module, Dense, Embedding and Dropout."""
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import layers
+import minigrad as mg
+from minigrad.testing import gradcheck
+from minigrad.testing.strategies import arrays, shapes
+
+
+@given(x=arrays(shape=shapes(min_dims=1, max_dims=3)), units=st.integers(1, 4),
+       activation=st.sampled_from([None, "tanh", "sigmoid"]), use_bias=st.booleans())  # fmt: skip
+def test_dense(x, units, activation, use_bias):
+    dense = layers.Dense(units, activation=activation, use_bias=use_bias)
+    out = dense(x)
+    z = x @ dense.kernel.data + (dense.bias.data if use_bias else 0)
+    expected = {None: z, "tanh": np.tanh(z), "sigmoid": 1 / (1 + np.exp(-z))}[activation]
+    np.testing.assert_allclose(out.data, expected, atol=1e-12)
+    assert dense.kernel.shape == (x.shape[-1], units)
+
+    def fn(x_, *weights):
+        dense.kernel = weights[0]
+        if use_bias:
+            dense.bias = weights[1]
+        return dense(x_)
+
+    gradcheck(fn, [x, *dense.get_weights()])
+
+
+@given(data=st.data(), vocab=st.integers(1, 6), dim=st.integers(1, 4))
+def test_embedding_gathers_rows_and_scatter_adds_gradients(data, vocab, dim):
+    ids = np.array(data.draw(st.lists(st.lists(st.integers(0, vocab - 1), min_size=3, max_size=3),
+                                      min_size=1, max_size=4)))  # fmt: skip
+    emb = layers.Embedding(vocab, dim)
+    out = emb(ids)
+    np.testing.assert_array_equal(out.data, emb.embeddings.data[ids])
+    g = np.random.default_rng(0).standard_normal(out.shape)
+    out.backward(g)
+    expected = np.zeros((vocab, dim))
+    for position, i in np.ndenumerate(ids):  # repeated ids add up
+        expected[i] += g[position]
+    np.testing.assert_allclose(emb.embeddings.grad, expected, atol=1e-12)
+
+
+def test_embedding_mask_and_bad_ids():
+    emb = layers.Embedding(5, 2, mask_zero=True)
+    np.testing.assert_array_equal(emb.compute_mask([[3, 0, 1]]), [[True, False, True]])
+    assert layers.Embedding(5, 2).compute_mask([[1]]) is None
+    with pytest.raises(ValueError, match=r"ids must lie in \[0, 5\), got values from 0 to 7"):
+        emb([[0, 7]])
+    with pytest.raises(ValueError, match="expected integer ids"):
+        emb(np.array([[0.5]]))
+
+
+def test_dropout_only_in_training():
+    mg.manual_seed(0)
+    drop = layers.Dropout(0.5)
+    x = np.ones((200, 50))
+    out = drop(x).data
+    assert set(np.unique(out)) == {0.0, 2.0}
+    assert abs(out.mean() - 1) < 0.05  # the expectation is kept
+    drop.eval()
+    np.testing.assert_array_equal(drop(x).data, x)
+    with pytest.raises(ValueError, match=r"rate must be in \[0, 1\)"):
+        layers.Dropout(1.0)
+
+
+class TwoLayers(layers.Module):
+    def __init__(self):
+        self.rnn = layers.GRU(3, input_size=2)
+        self.head = layers.Dense(1, input_size=3)
+        self.drop = layers.Dropout(0.1)
+
+    def forward(self, x):
+        return self.head(self.drop(self.rnn(x)))
+
+
+def test_module_parameters_state_dict_and_modes():
+    model = TwoLayers()
+    names = [n for n, _ in model.named_parameters()]
+    assert names == ["rnn.cell.kernel", "rnn.cell.recurrent_kernel", "rnn.cell.bias",
+                     "head.kernel", "head.bias"]  # fmt: skip
+    assert model.count_params() == 3 * (2 * 3 + 3 * 3 + 2 * 3) + 3 + 1
+    model.eval()
+    assert not model.rnn.training and not model.drop.training
+    model.train()
+    assert model.drop.training
+    model(np.ones((1, 2, 2))).sum().backward()
+    assert all(p.grad is not None for p in model.parameters())
+    model.zero_grad()
+    assert all(p.grad is None for p in model.parameters())
+
+    state = model.state_dict()
+    other = TwoLayers()
+    other.load_state_dict(state)
+    for name, p in other.named_parameters():
+        np.testing.assert_array_equal(p.data, state[name])
+    state["head.bias"][...] = 5
+    assert model.head.bias.data[0] != 5  # state_dict hands out copies
+
+
+def test_load_state_dict_lists_every_problem_and_changes_nothing():
+    model = TwoLayers()
+    before = model.state_dict()
+    bad = dict(before)
+    del bad["head.bias"]
+    bad["head.kernel"] = np.zeros((2, 1))
+    bad["extra"] = np.zeros(1)
+    with pytest.raises(ValueError) as caught:
+        model.load_state_dict(bad)
+    message = str(caught.value)
+    assert "missing 'head.bias'" in message
+    assert "unexpected 'extra'" in message
+    assert "'head.kernel' has shape (2, 1), expected (3, 1)" in message
+    for name, p in model.named_parameters():
+        np.testing.assert_array_equal(p.data, before[name])
+
+
+def test_set_weights_before_build_says_so():
+    with pytest.raises(ValueError, match="not built yet"):
+        layers.LSTM(2).set_weights([np.zeros((1, 8))])
