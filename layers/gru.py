@@ -8,7 +8,7 @@ import numpy as np
 
 from layers import activations
 from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, Recurrent, RecurrentCell
-from minigrad import Tensor
+from minigrad import Tensor, kernels
 
 
 class GRUCell(RecurrentCell):
@@ -83,63 +83,72 @@ class GRUCell(RecurrentCell):
 class FusedGRU(FusedRecurrence):
     """Backward of one step, from dh':
         dz = dh' * (h - n),  dn = dh' * (1 - z),  dh (direct) = dh' * z
-    then through n's activation to its pre-activation, which reaches r and U_h."""
+    then through n's activation to its pre-activation, which reaches r and U_h.
+    With reset_after, kernels.gru_forward and kernels.gru_backward hold the pointwise work."""
 
-    def setup(self, kernel, recurrent, bias, activation="tanh", recurrent_activation="sigmoid",
+    def setup(self, time, batch, units, dtype, activation="tanh", recurrent_activation="sigmoid",
               reset_after=True):  # fmt: skip
-        super().setup(kernel, recurrent, bias)
-        self.f, self.df = FUSED_ACTIVATIONS[activation]
-        self.rf, self.rdf = FUSED_ACTIVATIONS[recurrent_activation]
+        self.act = FUSED_ACTIVATIONS[activation]
+        self.ract = FUSED_ACTIVATIONS[recurrent_activation]
         self.reset_after = reset_after
-        self.saved: list[tuple[np.ndarray, ...]] = []
-        self.d_recurrent_bias = np.zeros(bias.shape[-1], dtype=bias.dtype)
+        self.gates = np.empty((time, batch, 3 * units), dtype=dtype)  # z, r, n
+        self.h_prev = np.empty((time, batch, units), dtype=dtype)
+        self.h = np.empty((time, batch, units), dtype=dtype)
+        # reset_after: hd U + b' of every step; otherwise (r * hd) of every step
+        self.hr = np.empty((time, batch, 3 * units if reset_after else units), dtype=dtype)
+        self.g_hr = np.empty((time, batch, 3 * units), dtype=dtype)  # dL/d(recurrent pre-act.)
 
     def input_bias(self, bias):
         return bias[0] if self.reset_after else bias
 
     def step_forward(self, t, xp, hd, states):
-        h = states[0]
-        u = h.shape[1]
+        self.h_prev[t] = states[0]
         if self.reset_after:
-            hr = hd @ self.recurrent + self.bias[1]
-            z = self.rf(xp[:, :u] + hr[:, :u])
-            r = self.rf(xp[:, u : 2 * u] + hr[:, u : 2 * u])
-            hh = hr[:, 2 * u :]  # h U_h + b'_h, which r scales
-            n = self.f(xp[:, 2 * u :] + r * hh)
-        else:
-            hr = hd @ self.recurrent[:, : 2 * u]
-            z = self.rf(xp[:, :u] + hr[:, :u])
-            r = self.rf(xp[:, u : 2 * u] + hr[:, u:])
-            hh = (r * hd) @ self.recurrent[:, 2 * u :]
-            n = self.f(xp[:, 2 * u :] + hh)
-        self.saved.append((h, z, r, n, hh))
-        return [z * h + (1 - z) * n]
+            np.matmul(hd, self.recurrent, out=self.hr[t])
+            self.hr[t] += self.bias[1]
+            kernels.gru_forward(xp, self.hr[t], self.h_prev[t], self.act, self.ract,
+                                self.gates[t], self.h[t])  # fmt: skip
+            return [self.h[t]]
+        u = hd.shape[1]
+        z, r, n = (self.gates[t][:, k * u : (k + 1) * u] for k in range(3))
+        zr = self.gates[t][:, : 2 * u]
+        kernels.activate(xp[:, : 2 * u] + hd @ self.recurrent[:, : 2 * u], self.ract, zr)
+        np.multiply(r, hd, out=self.hr[t])
+        kernels.activate(xp[:, 2 * u :] + self.hr[t] @ self.recurrent[:, 2 * u :], self.act, n)
+        self.h[t] = z * self.h_prev[t] + (1 - z) * n
+        return [self.h[t]]
 
-    def step_backward(self, t, grads):
-        (dh_new,) = grads
-        h, z, r, n, hh = self.saved[t]
-        hd = self.hd[t]
-        u = h.shape[1]
-        dn = dh_new * (1 - z) * self.df(n)  # gradient of n's pre-activation
-        dz = dh_new * (h - n) * self.rdf(z)
+    def step_backward(self, t, grads, g_xp):
+        dh = np.ascontiguousarray(grads[0])
+        dh_prev = np.empty_like(dh)
         if self.reset_after:
-            dr = dn * hh * self.rdf(r)
-            d_hr = np.concatenate([dz, dr, dn * r], axis=1)  # gradient of h U + b'
-            self.d_recurrent += hd.T @ d_hr
-            self.d_recurrent_bias += d_hr.sum(axis=0)
-            d_hd = d_hr @ self.recurrent.T
-        else:
-            d_rhd = dn @ self.recurrent[:, 2 * u :].T  # gradient of r * hd
-            dr = d_rhd * hd * self.rdf(r)
-            d_zr = np.concatenate([dz, dr], axis=1)
-            self.d_recurrent[:, : 2 * u] += hd.T @ d_zr
-            self.d_recurrent[:, 2 * u :] += (r * hd).T @ dn
-            d_hd = d_zr @ self.recurrent[:, : 2 * u].T + d_rhd * r
-        return np.concatenate([dz, dr, dn], axis=1), d_hd, [dh_new * z]
+            kernels.gru_backward(dh, self.h_prev[t], self.gates[t], self.hr[t], self.act,
+                                 self.ract, g_xp, self.g_hr[t], dh_prev)  # fmt: skip
+            return self.g_hr[t] @ self.recurrent.T, [dh_prev]
+        u = dh.shape[1]
+        z, r, n = (self.gates[t][:, k * u : (k + 1) * u] for k in range(3))
+        dz, dr, dn = (g_xp[:, k * u : (k + 1) * u] for k in range(3))
+        kernels.activation_backward(n, dh * (1 - z), self.act, dn)
+        d_rhd = dn @ self.recurrent[:, 2 * u :].T  # gradient of r * hd
+        kernels.activation_backward(z, dh * (self.h_prev[t] - n), self.ract, dz)
+        kernels.activation_backward(r, d_rhd * self.hd[t], self.ract, dr)
+        self.g_hr[t] = g_xp
+        np.multiply(dh, z, out=dh_prev)
+        return g_xp[:, : 2 * u] @ self.recurrent[:, : 2 * u].T + d_rhd * r, [dh_prev]
+
+    def recurrent_grad(self, g_xp):
+        width = self.g_hr.shape[2]
+        units = width // 3
+        hd = self.hd.reshape(-1, units)
+        g_hr = self.g_hr.reshape(-1, width)
+        if self.reset_after:
+            return hd.T @ g_hr
+        return np.concatenate([hd.T @ g_hr[:, : 2 * units],
+                               self.hr.reshape(-1, units).T @ g_hr[:, 2 * units :]], axis=1)  # fmt: skip
 
     def bias_grad(self, g_xp):
         g_input = g_xp.sum(axis=(0, 1))
-        return np.stack([g_input, self.d_recurrent_bias]) if self.reset_after else g_input
+        return np.stack([g_input, self.g_hr.sum(axis=(0, 1))]) if self.reset_after else g_input
 
 
 class GRU(Recurrent):

@@ -8,7 +8,7 @@ import numpy as np
 
 from layers import activations
 from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, Recurrent, RecurrentCell
-from minigrad import Tensor
+from minigrad import Tensor, kernels
 
 
 class LSTMCell(RecurrentCell):
@@ -74,40 +74,37 @@ class LSTMCell(RecurrentCell):
 
 class FusedLSTM(FusedRecurrence):
     """Backward of one step, from dh' and dc':
-        dc = dc' + dh' * o * f'(c')          (the total gradient reaching c')
+        dc = dc' + dh' * o * tanh'(c')          (the total gradient reaching c')
         do = dh' * tanh(c'),  di = dc * g,  dg = dc * i,  df = dc * c,  dc_prev = dc * f
-    then each gate's pre-activation gradient through its activation's derivative."""
+    then each gate's pre-activation gradient through its activation's derivative
+    (kernels.lstm_forward and kernels.lstm_backward hold the pointwise work)."""
 
     n_states = 2
 
-    def setup(self, kernel, recurrent, bias, activation="tanh", recurrent_activation="sigmoid"):
-        super().setup(kernel, recurrent, bias)
-        self.f, self.df = FUSED_ACTIVATIONS[activation]
-        self.rf, self.rdf = FUSED_ACTIVATIONS[recurrent_activation]
-        self.saved: list[tuple[np.ndarray, ...]] = []
+    def setup(self, time, batch, units, dtype, activation="tanh", recurrent_activation="sigmoid"):
+        self.act = FUSED_ACTIVATIONS[activation]
+        self.ract = FUSED_ACTIVATIONS[recurrent_activation]
+        self.gates = np.empty((time, batch, 4 * units), dtype=dtype)  # i, f, g, o
+        self.c_prev = np.empty((time, batch, units), dtype=dtype)
+        self.c = np.empty((time, batch, units), dtype=dtype)
+        self.tanh_c = np.empty((time, batch, units), dtype=dtype)
+        self.h = np.empty((time, batch, units), dtype=dtype)
+        self.z = np.empty((batch, 4 * units), dtype=dtype)
 
     def step_forward(self, t, xp, hd, states):
-        u = hd.shape[1]
-        c = states[1]
-        z = xp + hd @ self.recurrent
-        i, f, o = self.rf(z[:, :u]), self.rf(z[:, u : 2 * u]), self.rf(z[:, 3 * u :])
-        g = self.f(z[:, 2 * u : 3 * u])
-        c_new = f * c + i * g
-        tanh_c = self.f(c_new)
-        self.saved.append((i, f, g, o, c, tanh_c))
-        return [o * tanh_c, c_new]
+        np.matmul(hd, self.recurrent, out=self.z)
+        self.z += xp
+        self.c_prev[t] = states[1]
+        kernels.lstm_forward(self.z, self.c_prev[t], self.act, self.ract,
+                             self.gates[t], self.c[t], self.tanh_c[t], self.h[t])  # fmt: skip
+        return [self.h[t], self.c[t]]
 
-    def step_backward(self, t, grads):
-        dh, dc_new = grads
-        i, f, g, o, c, tanh_c = self.saved[t]
-        dc = dc_new + dh * o * self.df(tanh_c)
-        dz = np.concatenate(
-            [dc * g * self.rdf(i), dc * c * self.rdf(f), dc * i * self.df(g),
-             dh * tanh_c * self.rdf(o)],
-            axis=1,
-        )  # fmt: skip
-        self.d_recurrent += self.hd[t].T @ dz
-        return dz, dz @ self.recurrent.T, [0, dc * f]
+    def step_backward(self, t, grads, g_xp):
+        dh, dc = (np.ascontiguousarray(g) for g in grads)
+        dc_prev = np.empty_like(dc)
+        kernels.lstm_backward(dh, dc, self.gates[t], self.c_prev[t], self.tanh_c[t],
+                              self.act, self.ract, g_xp, dc_prev)  # fmt: skip
+        return g_xp @ self.recurrent.T, [0, dc_prev]
 
 
 class LSTM(Recurrent):

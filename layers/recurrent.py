@@ -19,7 +19,6 @@ its previous output (zeros before its first unmasked step), as Keras does.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, ClassVar
 
 import numpy as np
@@ -31,13 +30,8 @@ from layers.module import Module, assign_checked
 from minigrad import Function, Tensor, init, kernels
 from minigrad.functional import dropout_mask
 
-# Activations the fused path knows: f(z), and f'(z) written through y = f(z).
-FUSED_ACTIVATIONS: dict[str, tuple[Callable, Callable]] = {
-    "tanh": (np.tanh, lambda y: (1 - y) * (1 + y)),
-    "sigmoid": (kernels.sigmoid, lambda y: y * (1 - y)),
-    "relu": (lambda z: np.maximum(z, 0), lambda y: (y > 0).astype(y.dtype)),
-    "linear": (lambda z: z, np.ones_like),
-}
+# Activations the fused path knows, by name, as the kernels' codes.
+FUSED_ACTIVATIONS: dict[str, int] = kernels.ACTIVATION_CODES
 
 IMPLS = ("auto", "autograd", "fused")
 
@@ -391,11 +385,15 @@ class FusedRecurrence(Function):
     recurrent_kernel, bias.  Output, packed into one array so that it is one op:
     (batch, time + n_states, units) — the outputs of every step, then the final states.
 
-    Subclasses give one step: ``step_forward(t, xp, hd, states)`` returns the new states
-    before masking, from the input projection ``xp`` (batch, gates*units) and the recurrent
-    input ``hd`` = h_{t-1} (times the recurrent dropout mask); ``step_backward(t, grads)``
-    takes dL/d(new states) and returns (dL/dxp, dL/dhd, dL/d(previous states) through paths
-    other than hd), adding its recurrent-weight gradients to ``self.d_recurrent``.
+    The input projection xp of every step is one matrix product before the loop, and the
+    kernel's and recurrent kernel's gradients are one product each after it.  Subclasses
+    give one step:
+
+    * ``step_forward(t, xp, hd, states)`` returns the new states before masking, from the
+      projection xp (batch, gates*units) and the recurrent input hd = h_{t-1} (times the
+      recurrent dropout mask);
+    * ``step_backward(t, grads, g_xp)`` takes dL/d(new states), writes dL/dxp into ``g_xp``
+      and returns (dL/dhd, [dL/d(previous states) through paths other than hd]).
     """
 
     n_states: ClassVar[int] = 1
@@ -403,10 +401,11 @@ class FusedRecurrence(Function):
     def forward(self, x, *arrays, mask=None, recurrent_mask=None, **options):
         k = self.n_states
         states, (kernel, recurrent, bias) = list(arrays[:k]), arrays[k:]
-        self.setup(kernel, recurrent, bias, **options)
         batch, time, features = x.shape
         units = recurrent.shape[0]
+        self.kernel, self.recurrent, self.bias = kernel, recurrent, bias
         self.x = np.ascontiguousarray(x.transpose(1, 0, 2))  # time-major: (time, batch, features)
+        self.setup(time, batch, units, x.dtype, **options)
         # the input projection of every step in one product: (time*batch, features) @ kernel
         xp = (self.x.reshape(-1, features) @ kernel).reshape(time, batch, -1)
         xp += self.input_bias(bias)
@@ -416,7 +415,10 @@ class FusedRecurrence(Function):
         out = np.empty((batch, time + k, units), dtype=x.dtype)
         previous = np.zeros((batch, units), dtype=x.dtype)
         for t in range(time):
-            self.hd[t] = states[0] if recurrent_mask is None else states[0] * recurrent_mask
+            if recurrent_mask is None:
+                self.hd[t] = states[0]
+            else:
+                np.multiply(states[0], recurrent_mask, out=self.hd[t])
             new = self.step_forward(t, xp[t], self.hd[t], states)
             output = new[0]
             if self.mask is not None:  # masked samples keep their states and repeat the output
@@ -435,7 +437,7 @@ class FusedRecurrence(Function):
         g_outputs = g[:, :time].transpose(1, 0, 2)
         g_states = [np.ascontiguousarray(g[:, time + j]) for j in range(k)]
         g_repeated = 0  # gradient reaching an output that a masked later step repeated
-        g_xp = np.empty((time, batch, self.width), dtype=g.dtype)
+        g_xp = np.empty((time, batch, self.kernel.shape[1]), dtype=g.dtype)
         for t in reversed(range(time)):
             g_out = g_outputs[t] + g_repeated
             if self.mask is None:
@@ -446,24 +448,29 @@ class FusedRecurrence(Function):
                 g_new = [m * (g_states[0] + g_out), *(m * s for s in g_states[1:])]
                 g_repeated = (1 - m) * g_out
                 passed = [(1 - m) * s for s in g_states]  # what a masked step passes back
-            g_xp[t], g_hd, g_previous = self.step_backward(t, g_new)
+            g_hd, g_previous = self.step_backward(t, g_new, g_xp[t])
+            if self.recurrent_mask is not None:
+                g_hd = g_hd * self.recurrent_mask
             g_states = [p + q for p, q in zip(passed, g_previous, strict=True)]
-            g_states[0] = g_states[0] + (g_hd if self.recurrent_mask is None else g_hd * self.recurrent_mask)
+            g_states[0] = g_states[0] + g_hd
         flat_g_xp = g_xp.reshape(time * batch, -1)
         g_x = (flat_g_xp @ self.kernel.T).reshape(time, batch, features).transpose(1, 0, 2)
         g_kernel = self.x.reshape(-1, features).T @ flat_g_xp
-        return (g_x, *g_states, g_kernel, self.d_recurrent, self.bias_grad(g_xp))
+        return (g_x, *g_states, g_kernel, self.recurrent_grad(g_xp), self.bias_grad(g_xp))
 
     # --- what each layer fills in ---
-    def setup(self, kernel, recurrent, bias, **options):
-        """Keep the weights and options; start the recurrent-weight gradient at zero."""
-        self.kernel, self.recurrent, self.bias = kernel, recurrent, bias
-        self.width = kernel.shape[1]
-        self.d_recurrent = np.zeros_like(recurrent)
+    def setup(self, time, batch, units, dtype, **options):
+        """Read the options and allocate what the steps keep for backward."""
 
     def input_bias(self, bias):
         """The part of the bias added to the input projection of every step."""
         return bias
+
+    def recurrent_grad(self, g_xp):
+        """dL/d recurrent_kernel = sum_t hd_t^T dL/dz_t, as one product over all steps
+        (for the layers where the recurrent pre-activation's gradient is g_xp's)."""
+        units = self.hd.shape[2]
+        return self.hd.reshape(-1, units).T @ g_xp.reshape(-1, g_xp.shape[2])
 
     def bias_grad(self, g_xp):
         """dL/d bias from dL/d(input projections) (time, batch, gates*units)."""
@@ -472,5 +479,5 @@ class FusedRecurrence(Function):
     def step_forward(self, t, xp, hd, states):
         raise NotImplementedError
 
-    def step_backward(self, t, grads):
+    def step_backward(self, t, grads, g_xp):
         raise NotImplementedError

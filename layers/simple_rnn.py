@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, Recurrent, RecurrentCell
-from minigrad import Tensor
+from minigrad import Tensor, kernels
 
 
 class SimpleRNNCell(RecurrentCell):
@@ -30,23 +30,20 @@ class SimpleRNNCell(RecurrentCell):
 
 class FusedSimpleRNN(FusedRecurrence):
     """Forward: z_t = xp_t + hd_t W_h, h_t = f(z_t).
-    Backward: dz_t = dh_t * f'(z_t); dhd_t = dz_t W_h^T; dW_h += hd_t^T dz_t."""
+    Backward: dz_t = dh_t * f'(z_t); dhd_t = dz_t W_h^T; dW_h = sum_t hd_t^T dz_t."""
 
-    def setup(self, kernel, recurrent, bias, activation="tanh"):
-        super().setup(kernel, recurrent, bias)
-        self.f, self.df = FUSED_ACTIVATIONS[activation]
-        self.h = np.empty((0,))
+    def setup(self, time, batch, units, dtype, activation="tanh"):
+        self.act = FUSED_ACTIVATIONS[activation]
+        self.h = np.empty((time, batch, units), dtype=dtype)
 
     def step_forward(self, t, xp, hd, states):
-        if t == 0:
-            self.h = np.empty((self.x.shape[0], *hd.shape), dtype=hd.dtype)
-        self.h[t] = self.f(xp + hd @ self.recurrent)
+        z = xp + hd @ self.recurrent
+        kernels.activate(z, self.act, self.h[t])
         return [self.h[t]]
 
-    def step_backward(self, t, grads):
-        dz = grads[0] * self.df(self.h[t])
-        self.d_recurrent += self.hd[t].T @ dz
-        return dz, dz @ self.recurrent.T, [0]
+    def step_backward(self, t, grads, g_xp):
+        kernels.activation_backward(self.h[t], grads[0], self.act, g_xp)
+        return g_xp @ self.recurrent.T, [0]
 
 
 class SimpleRNN(Recurrent):
