@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -120,18 +121,33 @@ def _softmax_xent_backward_np(probs, targets, grad):
 
 
 # --- recurrent cells: the pointwise work of one time step, forward and backward ---
-# Activations are passed as codes; the Numba versions compute tanh and sigmoid through one
-# exp (Numba's own tanh is several times slower than numpy's), and every constant takes the
-# arrays' dtype through `one`, so float32 work stays float32.
+# Activations are passed as codes.  Numba's scalar exp is several times slower than numpy's
+# vectorised one, so the Numba path takes e = exp(-scale * z) from numpy for a whole block
+# (scale 2 for tanh, 1 for sigmoid) and finishes each activation as a rational function of e:
+# tanh(z) = 2 / (1 + e^(-2z)) - 1 and sigmoid(z) = 1 / (1 + e^(-z)).  Every constant takes
+# the arrays' dtype through `one`, so float32 work stays float32.
 ACTIVATION_CODES = {"tanh": 0, "sigmoid": 1, "relu": 2, "linear": 3}
+_EXP_SCALE = (2.0, 1.0, 0.0, 0.0)
+
+
+def _exp_neg(z: np.ndarray, scale: Any) -> np.ndarray:
+    """exp(-scale * z), vectorised; an overflow to inf is intended (it gives -1 or 0)."""
+    with np.errstate(over="ignore"):
+        return np.exp(z * -scale)
+
+
+def _block_scale(codes: tuple[int, ...], units: int, dtype: Any) -> np.ndarray:
+    """The exp scale of each column of gate blocks with these activation codes."""
+    return np.repeat(np.array([_EXP_SCALE[c] for c in codes], dtype=dtype), units)
 
 
 @njit(cache=True, inline="always")
-def _act(z, code, one):
+def _from_exp(z, e, code, one):
+    """f(z) from e = exp(-scale z)."""
     if code == 0:
-        return (one + one) / (one + np.exp(-(z + z))) - one
+        return (one + one) / (one + e) - one
     if code == 1:
-        return one / (one + np.exp(-z))
+        return one / (one + e)
     if code == 2:
         return max(z, z - z)
     return z
@@ -170,11 +186,15 @@ def _act_grad_np(y, code):
 
 
 @njit(cache=True)
-def _activate_jit(z, code, out):
+def _activate_loop(z, e, code, out):
     one = out.dtype.type(1)
     for b in range(z.shape[0]):
         for j in range(z.shape[1]):
-            out[b, j] = _act(z[b, j], code, one)
+            out[b, j] = _from_exp(z[b, j], e[b, j], code, one)
+
+
+def _activate_jit(z, code, out):
+    _activate_loop(z, _exp_neg(z, _EXP_SCALE[code]), code, out)
 
 
 def _activate_np(z, code, out):
@@ -194,20 +214,34 @@ def _activation_backward_np(y, grad, code, out):
 
 
 @njit(cache=True)
-def _lstm_forward_jit(z, c_prev, act, ract, gates, c, tanh_c, h):
+def _lstm_gates_loop(z, e, c_prev, act, ract, gates, c):
     # z (batch, 4 units) holds the pre-activations of the gates i, f, g, o
     one = z.dtype.type(1)
     u = c.shape[1]
     for b in range(z.shape[0]):
         for j in range(u):
-            i = _act(z[b, j], ract, one)
-            f = _act(z[b, u + j], ract, one)
-            g = _act(z[b, 2 * u + j], act, one)
-            o = _act(z[b, 3 * u + j], ract, one)
+            i = _from_exp(z[b, j], e[b, j], ract, one)
+            f = _from_exp(z[b, u + j], e[b, u + j], ract, one)
+            g = _from_exp(z[b, 2 * u + j], e[b, 2 * u + j], act, one)
+            o = _from_exp(z[b, 3 * u + j], e[b, 3 * u + j], ract, one)
             gates[b, j], gates[b, u + j], gates[b, 2 * u + j], gates[b, 3 * u + j] = i, f, g, o
             c[b, j] = f * c_prev[b, j] + i * g
-            tanh_c[b, j] = _act(c[b, j], act, one)
-            h[b, j] = o * tanh_c[b, j]
+
+
+@njit(cache=True)
+def _lstm_output_loop(c, e, gates, act, tanh_c, h):
+    one = c.dtype.type(1)
+    u = c.shape[1]
+    for b in range(c.shape[0]):
+        for j in range(u):
+            tanh_c[b, j] = _from_exp(c[b, j], e[b, j], act, one)
+            h[b, j] = gates[b, 3 * u + j] * tanh_c[b, j]
+
+
+def _lstm_forward_jit(z, c_prev, act, ract, gates, c, tanh_c, h):
+    scale = _block_scale((ract, ract, act, ract), c.shape[1], z.dtype)
+    _lstm_gates_loop(z, _exp_neg(z, scale), c_prev, act, ract, gates, c)
+    _lstm_output_loop(c, _exp_neg(c, _EXP_SCALE[act]), gates, act, tanh_c, h)
 
 
 def _lstm_forward_np(z, c_prev, act, ract, gates, c, tanh_c, h):
@@ -250,17 +284,37 @@ def _lstm_backward_np(dh, dc_next, gates, c_prev, tanh_c, act, ract, dz, dc_prev
 
 
 @njit(cache=True)
-def _gru_forward_jit(xp, hr, h_prev, act, ract, gates, h):
-    # gates (batch, 3 units) receives z, r, n; hr = hd U + b' (reset_after)
+def _gru_gates_loop(xp, hr, e, ract, gates, n_pre):
+    # e = exp(-scale (xp + hr)) for the z and r blocks; n_pre = xp_n + r * hr_n
     one = xp.dtype.type(1)
-    u = h.shape[1]
+    u = n_pre.shape[1]
     for b in range(xp.shape[0]):
         for j in range(u):
-            z = _act(xp[b, j] + hr[b, j], ract, one)
-            r = _act(xp[b, u + j] + hr[b, u + j], ract, one)
-            n = _act(xp[b, 2 * u + j] + r * hr[b, 2 * u + j], act, one)
-            gates[b, j], gates[b, u + j], gates[b, 2 * u + j] = z, r, n
+            z = _from_exp(xp[b, j] + hr[b, j], e[b, j], ract, one)
+            r = _from_exp(xp[b, u + j] + hr[b, u + j], e[b, u + j], ract, one)
+            gates[b, j], gates[b, u + j] = z, r
+            n_pre[b, j] = xp[b, 2 * u + j] + r * hr[b, 2 * u + j]
+
+
+@njit(cache=True)
+def _gru_output_loop(n_pre, e, h_prev, act, gates, h):
+    one = n_pre.dtype.type(1)
+    u = h.shape[1]
+    for b in range(h.shape[0]):
+        for j in range(u):
+            z = gates[b, j]
+            n = _from_exp(n_pre[b, j], e[b, j], act, one)
+            gates[b, 2 * u + j] = n
             h[b, j] = z * h_prev[b, j] + (one - z) * n
+
+
+def _gru_forward_jit(xp, hr, h_prev, act, ract, gates, h):
+    # gates (batch, 3 units) receives z, r, n; hr = hd U + b' (reset_after)
+    u = h.shape[1]
+    zr = xp[:, : 2 * u] + hr[:, : 2 * u]
+    n_pre = np.empty_like(h)
+    _gru_gates_loop(xp, hr, _exp_neg(zr, _EXP_SCALE[ract]), ract, gates, n_pre)
+    _gru_output_loop(n_pre, _exp_neg(n_pre, _EXP_SCALE[act]), h_prev, act, gates, h)
 
 
 def _gru_forward_np(xp, hr, h_prev, act, ract, gates, h):
@@ -376,3 +430,13 @@ def warm_up() -> None:
         targets = np.array([0, 2])
         losses, probs = softmax_xent_forward(np.zeros((2, 3), dtype=dtype), targets)
         softmax_xent_backward(probs, targets, losses)
+        for code in ACTIVATION_CODES.values():
+            z = np.zeros((2, 12), dtype=dtype)
+            u, ones = np.zeros((2, 3), dtype=dtype), np.ones((2, 3), dtype=dtype)
+            activate(u, code, np.empty_like(u))
+            activation_backward(u, u, code, np.empty_like(u))
+            lstm_forward(z, u, code, 1, z.copy(), u.copy(), u.copy(), u.copy())
+            lstm_backward(u, u, z, u, u, code, 1, z.copy(), u.copy())
+            gru_forward(z[:, :9], z[:, 9:].repeat(3, 1), ones, code, 1, z[:, :9].copy(), u.copy())
+            gru_backward(u, u, z[:, :9].copy(), z[:, :9].copy(), code, 1, z[:, :9].copy(),
+                         z[:, :9].copy(), u.copy())  # fmt: skip

@@ -101,3 +101,70 @@ def test_the_ops_give_the_same_numbers_on_both_paths():
     pl, pg = plain.stdout.split(" ", 1)
     np.testing.assert_allclose(float(jl), float(pl), rtol=1e-14)
     np.testing.assert_allclose(eval(jg), eval(pg), rtol=1e-12, atol=1e-15)
+
+
+@st.composite
+def step_case(draw):
+    """Arrays for one recurrent step: (batch, units), activation codes and a dtype."""
+    dtype = draw(st.sampled_from(DTYPES))
+    batch, units = draw(st.integers(1, 4)), draw(st.integers(1, 5))
+
+    def block(width=1, low=-3.0, high=3.0):
+        return draw(arrays(shape=(batch, width * units), dtype=dtype, min_value=low, max_value=high))
+
+    codes = st.sampled_from(sorted(kernels.ACTIVATION_CODES.values()))
+    return dtype, batch, units, block, draw(codes), draw(codes)
+
+
+def assert_twins_agree(name, inputs, outputs, dtype):
+    """Run both twins of a kernel that writes into ``outputs`` and compare what they wrote."""
+    jitted, plain = kernels.TWINS[name]
+    results = []
+    for kernel in (jitted, plain):
+        outs = [np.full(shape, np.nan, dtype=dtype) for shape in outputs]
+        kernel(*inputs, *outs)
+        results.append(outs)
+    tol = 2e-6 if dtype == np.float32 else 1e-13
+    for a, b in zip(*results, strict=True):
+        assert a.dtype == dtype and not np.isnan(a).any()
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+
+
+@given(case=step_case())
+def test_activation_twins_agree(case):
+    dtype, _, _, block, act, _ = case
+    z, y, g = block(), block(low=-1, high=1), block()
+    assert_twins_agree("activate", (z, act), [z.shape], dtype)
+    assert_twins_agree("activation_backward", (y, g, act), [y.shape], dtype)
+
+
+@given(case=step_case())
+def test_lstm_twins_agree(case):
+    dtype, batch, units, block, act, ract = case
+    shape, gates_shape = (batch, units), (batch, 4 * units)
+    assert_twins_agree("lstm_forward", (block(4), block(), act, ract),
+                       [gates_shape, shape, shape, shape], dtype)  # fmt: skip
+    gates, tanh_c = block(4, -1, 1), block(low=-1, high=1)
+    assert_twins_agree("lstm_backward", (block(), block(), gates, block(), tanh_c, act, ract),
+                       [gates_shape, shape], dtype)  # fmt: skip
+
+
+@given(case=step_case())
+def test_gru_twins_agree(case):
+    dtype, batch, units, block, act, ract = case
+    shape, gates_shape = (batch, units), (batch, 3 * units)
+    assert_twins_agree("gru_forward", (block(3), block(3), block(), act, ract),
+                       [gates_shape, shape], dtype)  # fmt: skip
+    assert_twins_agree("gru_backward", (block(), block(), block(3, -1, 1), block(3), act, ract),
+                       [gates_shape, gates_shape, shape], dtype)  # fmt: skip
+
+
+def test_exp_form_activations_saturate_without_nan():
+    z = np.array([[-1e4, -50.0, 0.0, 50.0, 1e4]], dtype=np.float32)
+    with np.errstate(over="ignore"):
+        exact_sigmoid = 1 / (1 + np.exp(-z.astype(np.float64)))
+    for name, code in kernels.ACTIVATION_CODES.items():
+        out = np.empty_like(z)
+        kernels.TWINS["activate"][0](z, code, out)
+        expected = {"tanh": np.tanh(z), "sigmoid": exact_sigmoid, "relu": np.maximum(z, 0), "linear": z}[name]
+        np.testing.assert_allclose(out, expected, rtol=1e-6, err_msg=name)
