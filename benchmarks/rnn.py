@@ -22,7 +22,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -34,10 +33,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import startup  # noqa: E402
+import startup
 
-import layers  # noqa: E402
-import minigrad as mg  # noqa: E402
+import layers
+import minigrad as mg
 
 try:
     import torch
@@ -230,8 +229,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     memory_size = sizes[0]
     impls = ["fused", "autograd"] + (["torch"] if torch is not None else [])
     figures["peak_memory_mb"] = {
-        f"{kind} {memory_size}": {i: peak_memory_mb(kind, i, memory_size) for i in impls}
-        for kind in KINDS
+        f"{kind} {memory_size}": {i: peak_memory_mb(kind, i, memory_size) for i in impls} for kind in KINDS
     }
     print(f"peak memory growth of one float32 training step at {memory_size}, MB:")
     for key, values in figures["peak_memory_mb"].items():
@@ -246,7 +244,7 @@ def _format_row(row: dict[str, Any]) -> str:
     def cell(value: float | None, width: int, digits: int = 2) -> str:
         return f"{'-':>{width}}" if value is None else f"{value:>{width}.{digits}f}"
 
-    return (f"{row['layer']:<10}{str(row['size']):<20}{row['dtype']:<8}{row['phase']:<8}"
+    return (f"{row['layer']:<10}{row['size']!s:<20}{row['dtype']:<8}{row['phase']:<8}"
             f"{cell(row['fused_ms'], 9)}{cell(row['autograd_ms'], 9)}{cell(row['numpy_ms'], 9)}"
             f"{cell(row.get('torch_ms'), 9)}{cell(row['fused_ratio'], 8)}"
             f"{cell(row['autograd_ratio'], 8)}{cell(row.get('fused_gflops'), 9, 1)}"
