@@ -1,5 +1,6 @@
 """Layers built on minigrad's public API: Module, Dense, Embedding, Dropout and the
-recurrent layers SimpleRNN, LSTM and GRU with their one-step cells."""
+recurrent layers SimpleRNN, LSTM and GRU with their one-step cells, Sequential with Keras's
+summary and fit, and the encoder-decoder Seq2Seq."""
 
 from layers.dense import Dense
 from layers.dropout import Dropout
@@ -7,17 +8,23 @@ from layers.embedding import Embedding
 from layers.gru import GRU, GRUCell
 from layers.lstm import LSTM, LSTMCell
 from layers.module import Module
+from layers.seq2seq import Decoder, Encoder, Seq2Seq
+from layers.sequential import Sequential
 from layers.simple_rnn import SimpleRNN, SimpleRNNCell
 
 __all__ = [
     "GRU",
     "LSTM",
+    "Decoder",
     "Dense",
     "Dropout",
     "Embedding",
+    "Encoder",
     "GRUCell",
     "LSTMCell",
     "Module",
+    "Seq2Seq",
+    "Sequential",
     "SimpleRNN",
     "SimpleRNNCell",
 ]

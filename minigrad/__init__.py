@@ -7,10 +7,11 @@
 array([2., 4.])
 """
 
-from minigrad import functional, init, kernels
+from minigrad import data, functional, init, kernels, optim
 from minigrad.function import Function, detect_anomaly, is_grad_enabled, no_grad
 from minigrad.ops import concatenate, stack, where
 from minigrad.random import manual_seed, rand, randn
+from minigrad.serialize import load, save
 from minigrad.tensor import Tensor, ones, zeros
 
 __version__ = "0.1.0"
@@ -19,16 +20,20 @@ __all__ = [
     "Function",
     "Tensor",
     "concatenate",
+    "data",
     "detect_anomaly",
     "functional",
     "init",
     "is_grad_enabled",
     "kernels",
+    "load",
     "manual_seed",
     "no_grad",
     "ones",
+    "optim",
     "rand",
     "randn",
+    "save",
     "stack",
     "where",
     "zeros",

@@ -58,14 +58,22 @@ class SoftmaxCrossEntropy(Function):
 _REDUCTIONS = ("mean", "sum", "none")
 
 
-def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
+def cross_entropy(
+    logits: Any,
+    targets: Any,
+    reduction: str = "mean",
+    mask: Any = None,
+    ignore_index: int | None = None,
+) -> Tensor:
     """Softmax cross-entropy with integer class targets.
 
     Parameters
     ----------
     logits : (..., classes)
-    targets : (...), integers in [0, classes)
-    reduction : "mean", "sum" or "none" (keep the loss of every position, shape (...))
+    targets : (...), integers in [0, classes) (or ``ignore_index``)
+    reduction : "mean" (over the positions that count), "sum" or "none" (shape (...))
+    mask : (...) booleans, optional; positions where it is False count for nothing
+    ignore_index : a target value whose positions count for nothing (as in PyTorch)
     """
     logits = as_tensor(logits)
     targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
@@ -80,16 +88,58 @@ def cross_entropy(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
         if targets.size and not np.array_equal(targets, np.round(targets)):
             raise ValueError(f"cross_entropy: targets must be integer class ids, got {targets.dtype}")
     targets = targets.astype(np.int64)
+    counted = np.ones(targets.shape, dtype=bool)
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != targets.shape or mask.dtype != bool:
+            raise ValueError(
+                f"cross_entropy: mask must be booleans of the targets' shape {targets.shape}, "
+                f"got {mask.dtype} of shape {mask.shape}"
+            )
+        counted &= mask
+    if ignore_index is not None:
+        counted &= targets != ignore_index
     classes = logits.shape[-1]
-    if targets.size and (targets.min() < 0 or targets.max() >= classes):
+    checked = targets[counted]
+    if checked.size and (checked.min() < 0 or checked.max() >= classes):
         raise ValueError(
             f"cross_entropy: targets must lie in [0, {classes}), got values from "
-            f"{targets.min()} to {targets.max()}"
+            f"{checked.min()} to {checked.max()}"
         )
-    rows = SoftmaxCrossEntropy.apply(logits.reshape(-1, classes), targets=targets.reshape(-1))
+    safe = np.where(counted, targets, 0)  # any valid class where nothing is counted
+    rows = SoftmaxCrossEntropy.apply(logits.reshape(-1, classes), targets=safe.reshape(-1))
+    losses = rows.reshape(targets.shape)
+    if not counted.all():
+        losses = losses * counted.astype(logits.dtype)
     if reduction == "none":
-        return rows.reshape(targets.shape)
-    return rows.sum() if reduction == "sum" else rows.mean()
+        return losses
+    if reduction == "sum":
+        return losses.sum()
+    count = int(counted.sum())
+    if count == 0:
+        raise ValueError("cross_entropy: no position is left to average after masking")
+    return losses.sum() / count
+
+
+def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
+    """-[y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))], stable for logits of any size.
+
+    Written as max(x, 0) - x y + log(1 + exp(-|x|)), where no exponential can overflow.
+    logits, targets : the same shape; targets in [0, 1]
+    """
+    logits, targets = as_tensor(logits), as_tensor(targets, like=logits)
+    if logits.shape != targets.shape:
+        raise ValueError(
+            f"binary_cross_entropy_with_logits: logits have shape {logits.shape} but targets "
+            f"have {targets.shape}; they must match"
+        )
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"binary_cross_entropy_with_logits: reduction must be one of {_REDUCTIONS}")
+    magnitude = logits.relu() + (-logits).relu()  # |x|
+    losses = logits.relu() - logits * targets + ((-magnitude).exp() + 1).log()
+    if reduction == "none":
+        return losses
+    return losses.sum() if reduction == "sum" else losses.mean()
 
 
 def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:

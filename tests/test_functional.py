@@ -102,3 +102,41 @@ def test_mse_loss(a, b):
 def test_mse_loss_refuses_to_broadcast():
     with pytest.raises(ValueError, match=r"pred has shape \(3,\) but target has \(3, 1\)"):
         F.mse_loss(np.ones(3), np.ones((3, 1)))
+
+
+@given(case=logits_and_targets(), data=st.data())
+def test_cross_entropy_mask_and_ignore_index(case, data):
+    logits, targets = case
+    mask = data.draw(arrays(shape=targets.shape)) > -0.5
+    if not mask.any():
+        mask.flat[0] = True
+    per_position = -np.take_along_axis(reference_log_softmax(logits, -1), targets[..., None], -1)[..., 0]
+    expected = per_position[mask].mean()
+    np.testing.assert_allclose(F.cross_entropy(logits, targets, mask=mask).item(), expected, atol=1e-12)
+    gradcheck(lambda t: F.cross_entropy(t, targets, mask=mask), [logits])
+    ignored = np.where(mask, targets, -100)
+    np.testing.assert_allclose(
+        F.cross_entropy(logits, ignored, ignore_index=-100).item(), expected, atol=1e-12
+    )
+
+
+def test_cross_entropy_with_nothing_left_is_an_error():
+    with pytest.raises(ValueError, match="no position is left"):
+        F.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), mask=np.array([False, False]))
+    with pytest.raises(ValueError, match="mask must be booleans"):
+        F.cross_entropy(np.zeros((2, 3)), np.array([0, 1]), mask=np.array([1, 0]))
+
+
+@given(x=arrays(shape=shapes(min_dims=1), min_value=-30, max_value=30), data=st.data())
+def test_binary_cross_entropy_with_logits(x, data):
+    y = data.draw(arrays(shape=x.shape, min_value=0, max_value=1))
+    p = 1 / (1 + np.exp(-x.astype(np.longdouble)))
+    expected = -(y * np.log(p) + (1 - y) * np.log1p(-p))
+    np.testing.assert_allclose(F.binary_cross_entropy_with_logits(x, y, reduction="none").data,
+                               expected.astype(np.float64), rtol=1e-6, atol=1e-9)  # fmt: skip
+    gradcheck(lambda t: F.binary_cross_entropy_with_logits(t, y), [np.where(np.abs(x) < 0.05, 0.1, x)])
+
+
+def test_binary_cross_entropy_is_finite_for_huge_logits():
+    loss = F.binary_cross_entropy_with_logits(np.array([1e4, -1e4]), np.array([0.0, 1.0]), reduction="none")
+    np.testing.assert_allclose(loss.data, [1e4, 1e4])

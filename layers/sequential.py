@@ -1,0 +1,196 @@
+"""Sequential: layers applied in order, with Keras's summary, fit, predict and evaluate."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+from layers.embedding import Embedding
+from layers.module import Module
+from layers.recurrent import Recurrent
+from minigrad import Tensor, data, functional, no_grad
+from minigrad.optim import Optimizer, clip_grad_norm
+
+LOSSES: dict[str, Callable[[Tensor, Any], Tensor]] = {
+    "cross_entropy": functional.cross_entropy,
+    "mse": functional.mse_loss,
+    "binary_cross_entropy": functional.binary_cross_entropy_with_logits,
+}
+
+
+def _shape_text(shape: tuple[int, ...], time_unknown: bool) -> str:
+    """Keras's way of showing a shape: the batch as None, and the time too when unknown."""
+    dims = ["None"] + [str(d) for d in shape[1:]]
+    if time_unknown and len(shape) >= 3:
+        dims[1] = "None"
+    return f"({', '.join(dims)})" if len(dims) > 1 else f"({dims[0]},)"
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
+
+
+class Sequential(Module):
+    """A stack of layers.  An Embedding with ``mask_zero=True`` passes its padding mask to
+    the recurrent layer after it, as in Keras.
+
+    x : what the first layer takes -> what the last layer gives
+    """
+
+    def __init__(self, layers: list[Module]) -> None:
+        if not layers or not all(isinstance(layer, Module) for layer in layers):
+            raise ValueError("Sequential: expected a non-empty list of layers")
+        self.layers = list(layers)
+        self.loss: Callable[[Tensor, Any], Tensor] | None = None
+
+    def forward(self, x: Any) -> Any:
+        mask = None
+        for layer in self.layers:
+            if isinstance(layer, Embedding):
+                mask = layer.compute_mask(x)
+                x = layer(x)
+            elif isinstance(layer, Recurrent):
+                x = layer(x, mask=mask)
+                mask = mask if layer.return_sequences else None
+            else:
+                x = layer(x)
+        return x
+
+    # --- summary ---
+    def summary(self, input_shape: tuple[int | None, ...], print_fn: Callable[[str], Any] = print) -> str:
+        """Keras's table of layers, output shapes and parameter counts.
+
+        input_shape : one sample's shape, e.g. (None, 2) for sequences of any length with
+        2 features.  The layers are built by a forward pass on zeros if they are not yet.
+        """
+        time_unknown = len(input_shape) > 0 and input_shape[0] is None
+        first = self.layers[0]
+        dtype = np.int64 if isinstance(first, Embedding) else getattr(first, "dtype", np.float64)
+        x: Any = np.zeros((1, *[2 if d is None else d for d in input_shape]), dtype=dtype)
+        rows = []
+        with no_grad():
+            for layer in self.layers:
+                x = layer(x)
+                outs = x if isinstance(x, list) else [x]
+                shown = ", ".join(_shape_text(o.shape, time_unknown) for o in outs)
+                name = type(layer).__name__
+                rows.append((f"{_snake(name)} ({name})", shown, layer.count_params()))
+                x = outs[0]
+        line, total = "_" * 65, sum(r[2] for r in rows)
+        text = [f'Model: "{_snake(type(self).__name__)}"', line,
+                f" {'Layer (type)':<28}{'Output Shape':<26}Param #", "=" * 65]  # fmt: skip
+        for name, shape, count in rows:
+            text.append(f" {name:<28}{shape:<26}{count}")
+        text += ["=" * 65, f"Total params: {total}", f"Trainable params: {total}",
+                 "Non-trainable params: 0", line]  # fmt: skip
+        out = "\n".join(text)
+        print_fn(out)
+        return out
+
+    # --- training ---
+    def fit(
+        self,
+        x: Any,
+        y: Any,
+        loss: str | Callable[[Tensor, Any], Tensor] = "cross_entropy",
+        optimizer: Optimizer | None = None,
+        epochs: int = 1,
+        batch_size: int = 32,
+        validation_data: tuple[Any, Any] | None = None,
+        shuffle: bool = True,
+        clip_norm: float | None = None,
+        verbose: int = 1,
+    ) -> dict[str, list[float]]:
+        """Train with mini-batches; returns the history: per-epoch "loss" (and "accuracy" for
+        cross-entropy), and "val_loss" ("val_accuracy") with ``validation_data``.
+
+        A non-finite loss stops training with FloatingPointError naming the epoch and step,
+        after putting back the last weights that gave a finite loss.
+        """
+        x, y = np.asarray(x), np.asarray(y)
+        if len(x) != len(y):
+            raise ValueError(f"fit: x has {len(x)} samples but y has {len(y)}")
+        if len(x) == 0:
+            raise ValueError("fit: got no samples")
+        if optimizer is None:
+            raise ValueError("fit: give an optimizer, e.g. minigrad.optim.Adam(model.parameters())")
+        self.loss = LOSSES[loss] if isinstance(loss, str) else loss
+        history: dict[str, list[float]] = {}
+        for epoch in range(1, epochs + 1):
+            self.train()
+            total, seen, correct = 0.0, 0, 0
+            steps = -(-len(x) // batch_size)
+            bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", disable=verbose == 0, leave=True)
+            for step, (xb, yb) in enumerate(data.batches(x, y, batch_size=batch_size, shuffle=shuffle), 1):
+                good = self.state_dict()
+                pred = self(xb)
+                value = self.loss(pred, yb)
+                if not np.isfinite(value.item()):
+                    self.load_state_dict(good)
+                    bar.close()
+                    raise FloatingPointError(
+                        f"fit: the loss became {value.item()} at epoch {epoch}, step {step}; the "
+                        "weights are those of the last finite loss (try a smaller learning rate "
+                        "or clip_norm)"
+                    )
+                optimizer.zero_grad()
+                value.backward()
+                if clip_norm is not None:
+                    clip_grad_norm(self.parameters(), clip_norm)
+                optimizer.step()
+                total += value.item() * len(xb)
+                seen += len(xb)
+                correct += self._correct(pred, yb)
+                bar.update(1)
+                bar.set_postfix(loss=f"{total / seen:.4f}")
+            bar.close()
+            self._record(history, "", total / seen, correct / seen)
+            if validation_data is not None:
+                val = self.evaluate(*validation_data)
+                self._record(history, "val_", val["loss"], val.get("accuracy"))
+        return history
+
+    def _is_classifier(self) -> bool:
+        return self.loss is functional.cross_entropy
+
+    def _correct(self, pred: Tensor, y: Any) -> int:
+        return int(np.sum(pred.data.argmax(axis=-1) == y)) if self._is_classifier() else 0
+
+    def _record(self, history: dict, prefix: str, loss: float, accuracy: float | None) -> None:
+        history.setdefault(prefix + "loss", []).append(loss)
+        if self._is_classifier() and accuracy is not None:
+            history.setdefault(prefix + "accuracy", []).append(accuracy)
+
+    def predict(self, x: Any, batch_size: int = 32) -> np.ndarray:
+        """Outputs for ``x`` in evaluation mode, batch by batch, as one numpy array."""
+        x = np.asarray(x)
+        if len(x) == 0:
+            raise ValueError("predict: got no samples")
+        was_training = self.training
+        self.eval()
+        with no_grad():
+            outs = [self(xb).data for (xb,) in data.batches(x, batch_size=batch_size, shuffle=False)]
+        self.train(was_training)
+        return np.concatenate(outs)
+
+    def evaluate(
+        self, x: Any, y: Any, loss: str | Callable | None = None, batch_size: int = 32
+    ) -> dict[str, float]:
+        """The loss (and accuracy for cross-entropy) over (x, y) in evaluation mode."""
+        x, y = np.asarray(x), np.asarray(y)
+        if len(x) != len(y):
+            raise ValueError(f"evaluate: x has {len(x)} samples but y has {len(y)}")
+        if loss is not None:
+            self.loss = LOSSES[loss] if isinstance(loss, str) else loss
+        if self.loss is None:
+            raise ValueError("evaluate: give a loss (or call fit first)")
+        pred = Tensor(self.predict(x, batch_size))
+        with no_grad():
+            result = {"loss": float(self.loss(pred, y).item())}
+        if self._is_classifier():
+            result["accuracy"] = self._correct(pred, y) / len(y)
+        return result

@@ -1,0 +1,181 @@
+"""Optimizers and gradient clipping.  Every update happens in place on ``param.data``.
+
+Each optimizer keeps, per parameter, the running quantities its rule needs (``state``), and
+``state_dict()`` gives them as a flat dict of numpy arrays, so that ``mg.save`` can write an
+optimizer next to its model and training can resume exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
+
+import numpy as np
+
+from minigrad.tensor import Tensor
+
+
+class Optimizer:
+    """Base class: holds the parameters, the hyper-parameters and the per-parameter state."""
+
+    hyper: ClassVar[tuple[str, ...]] = ("lr",)
+    slots: ClassVar[tuple[str, ...]] = ()  # names of the per-parameter running arrays
+
+    def __init__(self, params: Iterable[Tensor], lr: float) -> None:
+        self.params = list(params)
+        name = type(self).__name__
+        if not self.params:
+            raise ValueError(f"{name}: got no parameters to optimize")
+        for i, p in enumerate(self.params):
+            if not isinstance(p, Tensor) or not p.requires_grad:
+                raise ValueError(f"{name}: parameter {i} is not a Tensor with requires_grad=True")
+        if not lr > 0:
+            raise ValueError(f"{name}: the learning rate must be positive, got {lr}")
+        self.lr = lr
+        self.steps = 0
+        self.state = [{slot: np.zeros_like(p.data) for slot in self.slots} for p in self.params]
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.grad = None
+
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
+        self.steps += 1
+        for p, state in zip(self.params, self.state, strict=True):
+            if p.grad is not None:
+                self.update(p.data, p.grad, state)
+
+    def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def state_dict(self) -> dict[str, np.ndarray]:
+        out = {name: np.asarray(getattr(self, name)) for name in (*self.hyper, "steps")}
+        for i, state in enumerate(self.state):
+            out.update({f"{slot}.{i}": array.copy() for slot, array in state.items()})
+        return out
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what ``state_dict`` gave; wrong names or shapes change nothing."""
+        expected = {name: () for name in (*self.hyper, "steps")}
+        for i, s in enumerate(self.state):
+            expected.update({f"{slot}.{i}": a.shape for slot, a in s.items()})
+        problems = [f"missing {k!r}" for k in expected if k not in state]
+        problems += [f"unexpected {k!r}" for k in state if k not in expected]
+        problems += [
+            f"{k!r} has shape {np.shape(state[k])}, expected {shape}"
+            for k, shape in expected.items() if k in state and np.shape(state[k]) != shape
+        ]  # fmt: skip
+        if problems:
+            raise ValueError(f"{type(self).__name__}: cannot load state: " + "; ".join(problems))
+        for name in self.hyper:
+            setattr(self, name, type(getattr(self, name))(np.asarray(state[name]).item()))
+        self.steps = int(np.asarray(state["steps"]).item())
+        for i, s in enumerate(self.state):
+            for slot in s:
+                s[slot][...] = state[f"{slot}.{i}"]
+
+
+class SGD(Optimizer):
+    """v = momentum v + g;  p -= lr v  (plain gradient descent when momentum is 0)."""
+
+    hyper = ("lr", "momentum")
+    slots = ("velocity",)
+
+    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0) -> None:
+        super().__init__(params, lr)
+        if not 0 <= momentum < 1:
+            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
+        self.momentum = momentum
+
+    def update(self, param, grad, state):
+        velocity = state["velocity"]
+        velocity *= self.momentum
+        velocity += grad
+        param -= self.lr * velocity
+
+
+class Adam(Optimizer):
+    """m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
+    p -= lr m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)."""
+
+    hyper = ("lr", "beta1", "beta2", "eps")
+    slots = ("m", "v")
+
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
+                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:  # fmt: skip
+        super().__init__(params, lr)
+        self.beta1, self.beta2 = betas
+        self.eps = eps
+
+    def update(self, param, grad, state):
+        m, v = state["m"], state["v"]
+        m *= self.beta1
+        m += (1 - self.beta1) * grad
+        v *= self.beta2
+        v += (1 - self.beta2) * grad * grad
+        m_hat = m / (1 - self.beta1**self.steps)
+        v_hat = v / (1 - self.beta2**self.steps)
+        param -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+
+
+class Adagrad(Optimizer):
+    """s += g^2;  p -= lr g / (sqrt(s) + eps): each weight's step shrinks with its history."""
+
+    hyper = ("lr", "eps")
+    slots = ("sum_squares",)
+
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, eps: float = 1e-10) -> None:
+        super().__init__(params, lr)
+        self.eps = eps
+
+    def update(self, param, grad, state):
+        state["sum_squares"] += grad * grad
+        param -= self.lr * grad / (np.sqrt(state["sum_squares"]) + self.eps)
+
+
+class RMSprop(Optimizer):
+    """s = alpha s + (1 - alpha) g^2;  p -= lr g / (sqrt(s) + eps)."""
+
+    hyper = ("lr", "alpha", "eps")
+    slots = ("mean_square",)
+
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, alpha: float = 0.99,
+                 eps: float = 1e-8) -> None:  # fmt: skip
+        super().__init__(params, lr)
+        self.alpha, self.eps = alpha, eps
+
+    def update(self, param, grad, state):
+        s = state["mean_square"]
+        s *= self.alpha
+        s += (1 - self.alpha) * grad * grad
+        param -= self.lr * grad / (np.sqrt(s) + self.eps)
+
+
+def _with_grads(params: Iterable[Tensor]) -> list[Tensor]:
+    return [p for p in params if p.grad is not None]
+
+
+def clip_grad_norm(params: Iterable[Tensor], max_norm: float) -> float:
+    """Scale all gradients together so that their joint L2 norm is at most ``max_norm``.
+
+    Returns the norm before clipping, as PyTorch's ``clip_grad_norm_`` does.  The direction of
+    the update is kept; only its length is capped (the cure for exploding gradients).
+    """
+    if not max_norm > 0:
+        raise ValueError(f"clip_grad_norm: max_norm must be positive, got {max_norm}")
+    params = _with_grads(params)
+    total = float(np.sqrt(sum(float(np.sum(p.grad.astype(np.float64) ** 2)) for p in params)))
+    if total > max_norm:
+        scale = max_norm / (total + 1e-6)
+        for p in params:
+            p.grad = p.grad * p.grad.dtype.type(scale)
+    return total
+
+
+def clip_grad_value(params: Iterable[Tensor], limit: float) -> None:
+    """Clip every gradient element into [-limit, limit] (the threshold rule)."""
+    if not limit > 0:
+        raise ValueError(f"clip_grad_value: limit must be positive, got {limit}")
+    for p in _with_grads(params):
+        p.grad = np.clip(p.grad, -limit, limit)

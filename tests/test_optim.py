@@ -1,0 +1,119 @@
+"""Optimizers against steps computed by hand, and gradient clipping against its formula."""
+
+import math
+
+import numpy as np
+import pytest
+
+import minigrad as mg
+from minigrad import optim
+
+
+def param(values, grad):
+    p = mg.Tensor(values, requires_grad=True)
+    p.grad = np.array(grad, dtype=float)
+    return p
+
+
+def test_sgd_with_momentum_two_steps():
+    p = param([1.0], [0.5])
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    opt.step()  # v = 0.5, p = 1 - 0.05
+    assert p.data[0] == pytest.approx(0.95)
+    opt.step()  # v = 0.9 * 0.5 + 0.5 = 0.95, p = 0.95 - 0.095
+    assert p.data[0] == pytest.approx(0.855)
+
+
+def test_adam_first_step_moves_by_lr_times_sign():
+    p = param([1.0, -1.0], [0.3, -2.0])
+    optim.Adam([p], lr=0.01).step()
+    # after one step m_hat = g and v_hat = g^2, so the move is lr * g / (|g| + eps)
+    np.testing.assert_allclose(p.data, [1.0 - 0.01, -1.0 + 0.01], rtol=1e-6)
+
+
+def test_adam_second_step_by_hand():
+    p = param([0.0], [1.0])
+    opt = optim.Adam([p], lr=0.1, betas=(0.5, 0.5), eps=0.0)
+    opt.step()
+    p.grad = np.array([3.0])
+    opt.step()
+    m = 0.5 * 0.5 * 1 + 0.5 * 3  # 1.75
+    v = 0.5 * 0.5 * 1 + 0.5 * 9  # 4.75
+    expected = -0.1 - 0.1 * (m / 0.75) / math.sqrt(v / 0.75)
+    assert p.data[0] == pytest.approx(expected)
+
+
+def test_adagrad_and_rmsprop_by_hand():
+    p = param([1.0], [2.0])
+    opt = optim.Adagrad([p], lr=0.5, eps=0.0)
+    opt.step()
+    opt.step()  # s = 4, then 8: p = 1 - 0.5 * 2 / 2 - 0.5 * 2 / sqrt(8)
+    assert p.data[0] == pytest.approx(1 - 0.5 - 1 / math.sqrt(8))
+    q = param([1.0], [2.0])
+    optim.RMSprop([q], lr=0.1, alpha=0.9, eps=0.0).step()  # s = 0.1 * 4
+    assert q.data[0] == pytest.approx(1 - 0.1 * 2 / math.sqrt(0.4))
+
+
+def test_parameters_without_gradient_are_left_alone():
+    a, b = param([1.0], [1.0]), mg.Tensor([5.0], requires_grad=True)
+    optim.SGD([a, b], lr=1.0).step()
+    assert a.data[0] == 0.0 and b.data[0] == 5.0
+
+
+def test_state_dict_round_trip_resumes_exactly():
+    def run(opt, p, steps):
+        for k in steps:
+            p.grad = np.array([0.1 * (k + 1), -0.2])
+            opt.step()
+
+    p = param([1.0, 2.0], [0.0, 0.0])
+    opt = optim.Adam([p], lr=0.05)
+    run(opt, p, range(3))
+    saved_params, saved_state = p.data.copy(), opt.state_dict()
+    run(opt, p, range(3, 5))
+    resumed = param(saved_params, [0.0, 0.0])
+    opt2 = optim.Adam([resumed], lr=0.05)
+    opt2.load_state_dict(saved_state)
+    run(opt2, resumed, range(3, 5))
+    np.testing.assert_array_equal(resumed.data, p.data)
+
+
+def test_load_state_dict_rejects_bad_entries_and_changes_nothing():
+    p = param([1.0], [1.0])
+    opt = optim.SGD([p], lr=0.1, momentum=0.5)
+    opt.step()
+    good = opt.state_dict()
+    bad = {**good, "velocity.0": np.zeros(3)}
+    with pytest.raises(ValueError, match=r"'velocity.0' has shape \(3,\), expected \(1,\)"):
+        opt.load_state_dict(bad)
+    np.testing.assert_array_equal(opt.state[0]["velocity"], good["velocity.0"])
+
+
+def test_clip_grad_norm_matches_the_formula():
+    a, b = param([0.0, 0.0], [3.0, 0.0]), param([0.0], [4.0])
+    total = optim.clip_grad_norm([a, b], max_norm=1.0)
+    assert total == pytest.approx(5.0)
+    np.testing.assert_allclose(np.concatenate([a.grad, b.grad]), np.array([3.0, 0.0, 4.0]) / (5.0 + 1e-6))
+    small = param([0.0], [0.5])
+    assert optim.clip_grad_norm([small], 1.0) == pytest.approx(0.5)
+    np.testing.assert_array_equal(small.grad, [0.5])  # under the limit: untouched
+
+
+def test_clip_grad_value():
+    p = param([0.0, 0.0, 0.0], [-5.0, 0.2, 9.0])
+    optim.clip_grad_value([p], 1.0)
+    np.testing.assert_array_equal(p.grad, [-1.0, 0.2, 1.0])
+
+
+@pytest.mark.parametrize(
+    "make,message",
+    [
+        (lambda: optim.SGD([], lr=0.1), "got no parameters"),
+        (lambda: optim.SGD([mg.Tensor([1.0])], lr=0.1), "requires_grad=True"),
+        (lambda: optim.Adam([mg.Tensor([1.0], requires_grad=True)], lr=0), "must be positive"),
+        (lambda: optim.clip_grad_norm([], 0), "max_norm must be positive"),
+    ],
+)
+def test_bad_arguments(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()

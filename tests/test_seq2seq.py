@@ -1,0 +1,111 @@
+"""The encoder-decoder: gradients, context choices, digit reversal and the shipped pairs."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import layers
+import minigrad as mg
+from minigrad import data
+from minigrad import functional as F
+from minigrad.testing import gradcheck
+
+PAIRS = Path(__file__).resolve().parent.parent / "lessons" / "data" / "fr_en.tsv"
+
+
+def train(model, src, tgt_in, tgt_out, out_mask, epochs, lr=0.01, batch_size=16):
+    opt = mg.optim.Adam(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        for s, ti, to, m in data.batches(src, tgt_in, tgt_out, out_mask, batch_size=batch_size):
+            loss = F.cross_entropy(model(s, ti), to, mask=m)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+
+
+def exact_match(model, src, targets, vocab_ends=(1, 2), max_len=12):
+    out = model.translate(src, max_len, *vocab_ends)
+    return np.mean([o == t for o, t in zip(out, targets, strict=True)])
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("context", ["last", "mean"])
+@settings(max_examples=5)  # each example is a whole model's worth of central differences
+@given(seed=st.integers(0, 100))
+def test_tiny_seq2seq_gradients_end_to_end(cell, context, seed):
+    mg.manual_seed(seed)
+    model = layers.Seq2Seq(6, 5, embed_dim=2, units=3, cell=cell, context=context, impl="autograd")
+    src = np.array([[4, 5, 0], [5, 4, 4]])
+    tgt_in, tgt_out = np.array([[1, 3], [1, 4]]), np.array([[3, 2], [4, 2]])
+    params = model.parameters()
+
+    names = [n for n, _ in model.named_parameters()]
+
+    def fn(*weights):  # the model with its parameters replaced by gradcheck's copies
+        for name, w in zip(names, weights, strict=True):
+            owner = model
+            *path, last = name.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            setattr(owner, last, w)
+        return F.cross_entropy(model(src, tgt_in), tgt_out)
+
+    gradcheck(fn, [p.data for p in params], atol=1e-6, rtol=1e-5)
+
+
+def digit_reversal(n, rng):
+    """Sequences of 2-5 digits (ids 4-13) and their reversals, with start 1 and end 2."""
+    sources, targets = [], []
+    for _ in range(n):
+        digits = list(rng.integers(4, 14, rng.integers(2, 6)))
+        sources.append(digits)
+        targets.append(digits[::-1])
+    return sources, targets
+
+
+def batches_of(sources, targets):
+    src, _ = data.pad_batch(sources)
+    tgt, tgt_mask = data.pad_batch([[1, *t, 2] for t in targets])
+    return src, tgt[:, :-1], tgt[:, 1:], tgt_mask[:, 1:]
+
+
+def test_seq2seq_learns_to_reverse_digits():
+    mg.manual_seed(0)
+    rng = np.random.default_rng(0)
+    train_set, test_set = digit_reversal(1500, rng), digit_reversal(200, rng)
+    model = layers.Seq2Seq(14, 14, embed_dim=16, units=96, cell="gru")
+    train(model, *batches_of(*train_set), epochs=25, lr=0.01, batch_size=64)
+    src, *_ = batches_of(*test_set)
+    accuracy = exact_match(model, src, test_set[1])
+    assert accuracy > 0.8, accuracy
+
+
+@pytest.mark.parametrize("context", ["last", "mean"])
+def test_seq2seq_translates_every_shipped_pair(context):
+    pairs = data.load_pairs(PAIRS)
+    src_vocab = data.Vocab.from_texts(p[0] for p in pairs)
+    tgt_vocab = data.Vocab.from_texts(p[1] for p in pairs)
+    sources = [src_vocab.encode(data.tokenize(p[0])) for p in pairs]
+    targets = [tgt_vocab.encode(data.tokenize(p[1])) for p in pairs]
+    mg.manual_seed(0)
+    model = layers.Seq2Seq(len(src_vocab), len(tgt_vocab), 32, 64, cell="gru", context=context)
+    train(model, *batches_of(sources, targets), epochs=120)
+    src, *_ = batches_of(sources, targets)
+    assert exact_match(model, src, targets) == 1.0
+    first = model.translate(src[:1], 10, tgt_vocab.start_id, tgt_vocab.end_id)[0]
+    assert " ".join(tgt_vocab.decode(first)) == "she loves china ."
+
+
+def test_seq2seq_errors():
+    model = layers.Seq2Seq(5, 5, 2, 3)
+    with pytest.raises(ValueError, match=r"ids must lie in \[0, 5\)"):
+        model(np.array([[9]]), np.array([[1]]))
+    with pytest.raises(ValueError, match="at least one token that is not padding"):
+        model(np.array([[0, 0]]), np.array([[1]]))
+    with pytest.raises(ValueError, match="cell must be one of"):
+        layers.Seq2Seq(5, 5, 2, 3, cell="transformer")
+    with pytest.raises(ValueError, match="context must be one of"):
+        layers.Seq2Seq(5, 5, 2, 3, context="attention")

@@ -1,0 +1,88 @@
+"""Sequential: Keras's summary, fit, predict and evaluate."""
+
+import numpy as np
+import pytest
+
+import layers
+import minigrad as mg
+
+
+def test_summary_of_the_article_003_model():
+    model = layers.Sequential([layers.SimpleRNN(3, use_bias=False)])
+    text = model.summary((None, 2), print_fn=lambda s: None)
+    assert "simple_rnn (SimpleRNN)      (None, 3)                 15" in text
+    assert "Total params: 15" in text and "Trainable params: 15" in text
+
+
+def test_summary_counts_every_layer():
+    model = layers.Sequential([layers.Embedding(10, 4, mask_zero=True),
+                               layers.LSTM(5, return_sequences=True), layers.Dense(3)])  # fmt: skip
+    text = model.summary((7,), print_fn=lambda s: None)
+    assert "(None, 7, 5)" in text
+    assert f"Total params: {10 * 4 + 4 * (4 * 5 + 5 * 5 + 5) + 5 * 3 + 3}" in text
+
+
+def sign_data(n=256, time=6):
+    """Is the sum of a sequence of numbers positive?  (class 1 if it is)"""
+    x = np.random.default_rng(0).standard_normal((n, time, 1))
+    return x, (x.sum(axis=(1, 2)) > 0).astype(np.int64)
+
+
+def test_fit_reduces_the_loss_and_returns_history():
+    mg.manual_seed(0)
+    x, y = sign_data()
+    model = layers.Sequential([layers.GRU(16), layers.Dense(2)])
+    model(x[:1])  # build
+    history = model.fit(x, y, loss="cross_entropy", optimizer=mg.optim.Adam(model.parameters(), lr=0.02),
+                        epochs=25, batch_size=32, validation_data=(x[:64], y[:64]), verbose=0)  # fmt: skip
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"}
+    assert len(history["loss"]) == 25
+    assert history["loss"][-1] < 0.5 * history["loss"][0]
+    assert history["accuracy"][-1] > 0.9
+    result = model.evaluate(x, y)
+    assert result["accuracy"] > 0.9
+    predictions = model.predict(x[:10], batch_size=4)
+    assert predictions.shape == (10, 2)
+
+
+def test_fit_stops_on_a_non_finite_loss_and_keeps_the_last_good_weights():
+    mg.manual_seed(0)
+    x, y = sign_data(64)
+    model = layers.Sequential([layers.SimpleRNN(4), layers.Dense(1)])
+    model(x[:1])
+    target = y[:, None].astype(float)
+    calls = {"n": 0}
+
+    def loss(pred, t):
+        calls["n"] += 1
+        value = mg.functional.mse_loss(pred, t)
+        return value * np.nan if calls["n"] == 3 else value
+
+    opt = mg.optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(FloatingPointError, match="at epoch 1, step 3"):
+        model.fit(x, target, loss=loss, optimizer=opt, batch_size=16, verbose=0, shuffle=False)
+    # the weights are those after step 2, the last finite loss: step 3 would start from them
+    replay = layers.Sequential([layers.SimpleRNN(4), layers.Dense(1)])
+    mg.manual_seed(0)
+    replay = layers.Sequential([layers.SimpleRNN(4), layers.Dense(1)])
+    replay(x[:1])
+    opt2 = mg.optim.SGD(replay.parameters(), lr=0.1)
+    for start in (0, 16):
+        value = mg.functional.mse_loss(replay(x[start : start + 16]), target[start : start + 16])
+        opt2.zero_grad()
+        value.backward()
+        opt2.step()
+    for a, b in zip(model.get_weights(), replay.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_fit_errors():
+    model = layers.Sequential([layers.Dense(1)])
+    with pytest.raises(ValueError, match="x has 3 samples but y has 2"):
+        model.fit(np.zeros((3, 2)), np.zeros(2), optimizer=None)
+    with pytest.raises(ValueError, match="got no samples"):
+        model.fit(np.zeros((0, 2)), np.zeros(0), optimizer=None)
+    with pytest.raises(ValueError, match="give an optimizer"):
+        model.fit(np.zeros((3, 2)), np.zeros(3), optimizer=None)
+    with pytest.raises(ValueError, match="expected a non-empty list"):
+        layers.Sequential([])
