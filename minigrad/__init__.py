@@ -7,7 +7,7 @@
 array([2., 4.])
 """
 
-from minigrad import data, functional, init, kernels, optim
+from minigrad import data, functional, graph, init, kernels, optim
 from minigrad.function import Function, detect_anomaly, is_grad_enabled, no_grad
 from minigrad.ops import concatenate, stack, where
 from minigrad.random import manual_seed, rand, randn
@@ -23,6 +23,7 @@ __all__ = [
     "data",
     "detect_anomaly",
     "functional",
+    "graph",
     "init",
     "is_grad_enabled",
     "kernels",

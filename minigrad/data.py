@@ -85,6 +85,23 @@ def pad_batch(sequences: Sequence[Sequence[int]], pad_id: int = 0,
     return ids, mask
 
 
+def teacher_forcing(
+    sources: Sequence[Sequence[int]], targets: Sequence[Sequence[int]],
+    start_id: int = Vocab.start_id, end_id: int = Vocab.end_id,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:  # fmt: skip
+    """Padded arrays for training an encoder-decoder with teacher forcing.
+
+    Returns src (batch, src_time), the decoder's input <start> y_1 .. y_n (batch, tgt_time),
+    the outputs it should give y_1 .. y_n <end> (batch, tgt_time), and the mask of the real
+    positions of those outputs.
+    """
+    if len(sources) != len(targets):
+        raise ValueError(f"teacher_forcing: {len(sources)} sources but {len(targets)} targets")
+    src, _ = pad_batch(sources)
+    tgt, tgt_mask = pad_batch([[start_id, *t, end_id] for t in targets])
+    return src, tgt[:, :-1], tgt[:, 1:], tgt_mask[:, 1:]
+
+
 def batches(*arrays: Any, batch_size: int = 32, shuffle: bool = True) -> Iterator[tuple[Any, ...]]:
     """Mini-batches of arrays that share their first axis, shuffled with the project's generator."""
     if not arrays:

@@ -57,3 +57,11 @@ def test_load_pairs(tmp_path):
     path.write_text("only one field\n", encoding="utf-8")
     with pytest.raises(ValueError, match=r"line 1 .* has 1 fields"):
         data.load_pairs(path)
+
+
+def test_teacher_forcing_shifts_the_target_by_one():
+    src, tgt_in, tgt_out, mask = data.teacher_forcing([[5, 6], [7]], [[8, 9, 10], [11]])
+    np.testing.assert_array_equal(src, [[5, 6], [7, 0]])
+    np.testing.assert_array_equal(tgt_in, [[1, 8, 9, 10], [1, 11, 2, 0]])
+    np.testing.assert_array_equal(tgt_out, [[8, 9, 10, 2], [11, 2, 0, 0]])
+    np.testing.assert_array_equal(mask, [[True] * 4, [True, True, False, False]])

@@ -66,19 +66,13 @@ def digit_reversal(n, rng):
     return sources, targets
 
 
-def batches_of(sources, targets):
-    src, _ = data.pad_batch(sources)
-    tgt, tgt_mask = data.pad_batch([[1, *t, 2] for t in targets])
-    return src, tgt[:, :-1], tgt[:, 1:], tgt_mask[:, 1:]
-
-
 def test_seq2seq_learns_to_reverse_digits():
     mg.manual_seed(0)
     rng = np.random.default_rng(0)
     train_set, test_set = digit_reversal(1500, rng), digit_reversal(200, rng)
     model = layers.Seq2Seq(14, 14, embed_dim=16, units=96, cell="gru")
-    train(model, *batches_of(*train_set), epochs=25, lr=0.01, batch_size=64)
-    src, *_ = batches_of(*test_set)
+    train(model, *data.teacher_forcing(*train_set), epochs=25, lr=0.01, batch_size=64)
+    src, *_ = data.teacher_forcing(*test_set)
     accuracy = exact_match(model, src, test_set[1])
     assert accuracy > 0.8, accuracy
 
@@ -92,8 +86,8 @@ def test_seq2seq_translates_every_shipped_pair(context):
     targets = [tgt_vocab.encode(data.tokenize(p[1])) for p in pairs]
     mg.manual_seed(0)
     model = layers.Seq2Seq(len(src_vocab), len(tgt_vocab), 32, 64, cell="gru", context=context)
-    train(model, *batches_of(sources, targets), epochs=120)
-    src, *_ = batches_of(sources, targets)
+    train(model, *data.teacher_forcing(sources, targets), epochs=120)
+    src, *_ = data.teacher_forcing(sources, targets)
     assert exact_match(model, src, targets) == 1.0
     first = model.translate(src[:1], 10, tgt_vocab.start_id, tgt_vocab.end_id)[0]
     assert " ".join(tgt_vocab.decode(first)) == "she loves china ."

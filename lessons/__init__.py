@@ -1,0 +1,6 @@
+"""Runnable lessons, one per source article, built on minigrad and layers.
+
+Run them all with ``python -m lessons``; ``python -m lessons list`` names them and
+``python -m lessons run N`` runs one.  Each lesson is a percent-format script (``# %%``
+cells) that also opens as a notebook in Jupyter or VS Code.
+"""

@@ -1,0 +1,59 @@
+"""python -m lessons [list | run N]: run every lesson in order, list them, or run one."""
+
+from __future__ import annotations
+
+import runpy
+import sys
+import time
+from pathlib import Path
+
+from lessons.report import ClaimFailed
+
+HERE = Path(__file__).resolve().parent
+
+
+def lesson_files() -> list[Path]:
+    return sorted(HERE.glob("l[0-9][0-9]_*.py"))
+
+
+def heading(path: Path) -> str:
+    """The lesson's title: the first line of its module docstring."""
+    text = path.read_text(encoding="utf-8")
+    return text.split('"""')[1].strip().splitlines()[0]
+
+
+def run(path: Path) -> float:
+    print(f"\n##### {path.stem}: {heading(path)}")
+    start = time.perf_counter()
+    runpy.run_path(str(path), run_name="__main__")
+    return time.perf_counter() - start
+
+
+def main(argv: list[str]) -> int:
+    files = lesson_files()
+    if argv[:1] == ["list"]:
+        for i, path in enumerate(files):
+            print(f"{i}  {path.stem:<28} {heading(path)}")
+        return 0
+    if argv[:1] == ["run"] and len(argv) == 2 and argv[1].isdigit() and int(argv[1]) < len(files):
+        chosen = [files[int(argv[1])]]
+    elif not argv:
+        chosen = files
+    else:
+        print(f"usage: python -m lessons [list | run N] with N in 0..{len(files) - 1}", file=sys.stderr)
+        return 2
+    times = {}
+    for path in chosen:
+        try:
+            times[path.stem] = run(path)
+        except ClaimFailed as failure:
+            print(f"\n{path.stem}: a claim did not hold: {failure}", file=sys.stderr)
+            return 1
+    print("\n##### summary")
+    for name, seconds in times.items():
+        print(f"{name:<28} every claim held   {seconds:6.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

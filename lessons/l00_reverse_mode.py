@@ -1,0 +1,163 @@
+"""Reverse mode from scratch: a scalar autograd in a page, then how minigrad's Tensor grows from it.
+
+Every later lesson rests on this one: backpropagation through time is nothing but reverse
+mode run over a graph that an RNN unrolled.
+"""
+
+# %% [markdown]
+# # Reverse mode from scratch
+#
+# **Claim.** To get the derivative of one output with respect to every input, it is enough
+# to (1) record each elementary operation as it is computed, and (2) walk that record once
+# backwards, applying the chain rule at every node: a node's gradient is the sum, over the
+# nodes that used it, of (their gradient) x (the local derivative).
+#
+# Below is a whole scalar autograd: a `Value` that remembers its inputs and a closure that
+# knows its local derivatives.
+
+# %%
+import math
+
+import numpy as np
+
+import minigrad as mg
+from lessons.report import check, close, output_dir, show, title
+
+
+class Value:
+    """A number that remembers how it was computed."""
+
+    def __init__(self, data, parents=(), op=""):
+        self.data = float(data)
+        self.grad = 0.0
+        self.parents = parents
+        self.op = op
+        self.backward_step = lambda: None  # pushes self.grad to the parents
+
+    def __add__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data + other.data, (self, other), "+")
+
+        def step():  # d(a + b)/da = 1, d(a + b)/db = 1
+            self.grad += out.grad
+            other.grad += out.grad
+
+        out.backward_step = step
+        return out
+
+    def __mul__(self, other):
+        other = other if isinstance(other, Value) else Value(other)
+        out = Value(self.data * other.data, (self, other), "*")
+
+        def step():  # d(a b)/da = b, d(a b)/db = a
+            self.grad += other.data * out.grad
+            other.grad += self.data * out.grad
+
+        out.backward_step = step
+        return out
+
+    def tanh(self):
+        t = math.tanh(self.data)
+        out = Value(t, (self,), "tanh")
+
+        def step():  # d tanh(a)/da = 1 - tanh(a)^2
+            self.grad += (1 - t * t) * out.grad
+
+        out.backward_step = step
+        return out
+
+    def backward(self):
+        # Topological order, without recursion: a node comes after everything it was made
+        # from.  (An unrolled RNN of 1000 steps is far deeper than Python's recursion limit.)
+        order, visited, stack = [], set(), [(self, False)]
+        while stack:
+            node, parents_done = stack.pop()
+            if parents_done:
+                order.append(node)
+            elif id(node) not in visited:
+                visited.add(id(node))
+                stack.append((node, True))
+                stack.extend((p, False) for p in node.parents)
+        self.grad = 1.0  # dL/dL
+        for node in reversed(order):  # outputs first, then what they were made from
+            node.backward_step()
+        return order
+
+
+# %% [markdown]
+# ## One worked expression
+#
+# L = tanh(a b + c) + a c with a = 0.5, b = -1.5, c = 2.  Note that `a` is used twice: its
+# gradient must collect both paths.  By hand, with t = tanh(a b + c):
+#
+# dL/da = (1 - t^2) b + c,   dL/db = (1 - t^2) a,   dL/dc = (1 - t^2) + a.
+
+# %%
+title("a scalar autograd")
+a, b, c = Value(0.5), Value(-1.5), Value(2.0)
+L = (a * b + c).tanh() + a * c
+order = L.backward()
+t = math.tanh(0.5 * -1.5 + 2.0)
+show("L", L.data)
+show("dL/da, dL/db, dL/dc", [a.grad, b.grad, c.grad])
+print("topological order:", " ".join(n.op or "leaf" for n in order))
+check("forward value equals tanh(a b + c) + a c", abs(L.data - (t + 0.5 * 2.0)) < 1e-15)
+check("dL/da = (1 - t^2) b + c (two paths summed)", abs(a.grad - ((1 - t * t) * -1.5 + 2.0)) < 1e-15)
+check("dL/db = (1 - t^2) a", abs(b.grad - (1 - t * t) * 0.5) < 1e-15)
+check("dL/dc = (1 - t^2) + a", abs(c.grad - ((1 - t * t) + 0.5)) < 1e-15)
+check("every node comes after the nodes it was made from",
+      all(order.index(p) < order.index(n) for n in order for p in n.parents))  # fmt: skip
+
+# %% [markdown]
+# ## The same computation on minigrad's Tensor
+#
+# minigrad keeps exactly these ideas and generalises each of them:
+#
+# * **arrays instead of numbers.** A `Tensor` holds a numpy array; its `grad` has the same
+#   shape.
+# * **one class per op.** Instead of a closure, each op is a class in `minigrad/ops.py` with
+#   `forward` and `backward` side by side (`Mul.backward` returns `g * b, g * a`).
+# * **broadcasting.** When `b` of shape (3,) is added to `a` of shape (2, 3), `b` was used
+#   twice, once per row, so its gradient sums the two rows: `unbroadcast` does that sum.
+# * **the same iterative topological sort** in `Tensor.backward`, which also frees the graph
+#   when it is done.
+
+# %%
+title("the same expression on minigrad")
+ta, tb, tc = (mg.Tensor([v], requires_grad=True) for v in (0.5, -1.5, 2.0))
+TL = (ta * tb + tc).tanh() + ta * tc
+TL.backward()
+check("minigrad's value equals the scalar autograd's", close(TL.data, [L.data], 1e-15))
+check("and so do all three gradients",
+      close(np.concatenate([ta.grad, tb.grad, tc.grad]), [a.grad, b.grad, c.grad], 1e-15))  # fmt: skip
+
+title("broadcasting: a bias used by every row gets the sum of their gradients")
+x = mg.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+bias = mg.Tensor(np.zeros(3), requires_grad=True)
+((x + bias) * 2).sum().backward()
+show("bias.grad", bias.grad)
+check("bias.grad = 2 per row x 2 rows = 4 everywhere", close(bias.grad, [4.0, 4.0, 4.0]))
+
+# %% [markdown]
+# ## The graph of a 3-step RNN
+#
+# `minigrad.graph.to_dot` writes the recorded graph as Graphviz DOT text (draw it with
+# `dot -Tpng rnn.dot -o rnn.png`).  Unrolling h_t = tanh(x_t W + h_{t-1} U) three times gives
+# a chain in which W and U are each used three times: their gradients will sum three terms.
+# That sum over time steps is all that "backpropagation through time" adds.
+
+# %%
+title("the unrolled graph of a 3-step RNN")
+mg.manual_seed(0)
+W = mg.Tensor(mg.random.generator().standard_normal((2, 3)) * 0.5, requires_grad=True)
+U = mg.Tensor(mg.random.generator().standard_normal((3, 3)) * 0.5, requires_grad=True)
+h = mg.zeros(1, 3)
+xs = [mg.Tensor([[1.0, 0.0]]), mg.Tensor([[0.0, 1.0]]), mg.Tensor([[1.0, 1.0]])]
+for x_t in xs:
+    h = (x_t @ W + h @ U).tanh()
+dot = mg.graph.to_dot(h.sum(), {"W": W, "U": U, "h_3": h})
+path = output_dir() / "rnn_3_steps.dot"
+path.write_text(dot)
+print(f"DOT text written to {path} ({dot.count('->')} edges)")
+check("W feeds three MatMul ops, one per step", dot.count(f"t{id(W)} -> op") == 3)
+check("U feeds three MatMul ops, one per step", dot.count(f"t{id(U)} -> op") == 3)

@@ -1,0 +1,135 @@
+"""Why RNNs, the X-U-S-W-V-O structure, and the encoder-decoder (article: "Why RNNs / RNN structure / Encoder-Decoder").
+
+Reproduces the article's numpy forward loop (100 steps, 32 inputs, 64 units) with its
+NameError fixed, shows that minigrad's SimpleRNN computes the same sequence, and trains the
+encoder-decoder it describes until "Elle aime la Chine." becomes "She loves China.", once with
+C = h_T and once with C = the mean of h_1..h_T.
+"""
+
+# %% [markdown]
+# # The structure of an RNN
+#
+# The article names the parts: the input x_t (X), the input weights U, the hidden state s_t
+# (S), the recurrent weights W, the output weights V and the output o_t (O).  A fully
+# connected network has only U and V; the RNN adds W, so that the state depends on the
+# current input *and* on the previous state:
+#
+#     s_t = tanh(U x_t + W s_{t-1} + b)
+#
+# The article's code for this loop does not run: it names the size `out_features` where it
+# is defined and `output_features` everywhere it is used, so Python stops at the first use
+# with `NameError: name 'output_features' is not defined`.  Below it is written again with
+# one name, and with a seeded generator so that the numbers can be checked.
+
+# %%
+import time
+from pathlib import Path
+
+import numpy as np
+
+import layers
+import minigrad as mg
+from lessons.report import check, close, show, title
+from minigrad import data
+from minigrad import functional as F
+
+title("the article's mistake, in two lines")
+try:
+    exec("out_features = 64\nstate = [0.0] * output_features", {})
+except NameError as error:
+    print(f"NameError: {error}")
+    check("using a name other than the one defined raises NameError", "output_features" in str(error))
+
+# %%
+title("the forward loop, corrected")
+timesteps, input_features, output_features = 100, 32, 64
+rng = np.random.default_rng(0)
+inputs = rng.random((timesteps, input_features))
+U = rng.random((output_features, input_features))  # input -> state
+W = rng.random((output_features, output_features))  # state -> state
+b = rng.random(output_features)
+state = np.zeros(output_features)
+outputs = []
+for x_t in inputs:
+    state = np.tanh(U @ x_t + W @ state + b)
+    outputs.append(state)
+sequence = np.stack(outputs)
+show("shape of the output sequence", sequence.shape)
+show("first 4 values of s_1", sequence[0, :4])
+check("one state of 64 numbers per step: (100, 64)", sequence.shape == (100, 64))
+
+# %% [markdown]
+# Every weight here is drawn from [0, 1), so every pre-activation is a sum of positive terms:
+# about 8 from U x_t alone.  tanh of such numbers is 1 to many digits: the network is
+# *saturated*, and its gradients (1 - s^2) are nearly zero.  This is why real initializers
+# are centred on zero and scaled (Keras: glorot_uniform and orthogonal).
+
+# %%
+show("smallest state value over all steps", sequence.min())
+check("the article's initialisation saturates tanh: every state > 0.99", sequence.min() > 0.99)
+
+# %% [markdown]
+# ## The same sequence from minigrad's SimpleRNN
+#
+# Keras and minigrad write the step with the input as a row: s_t = tanh(x_t K + s_{t-1} R + b),
+# so the layer's kernel K is U transposed and its recurrent kernel R is W transposed.
+
+# %%
+title("minigrad's SimpleRNN with the same weights")
+rnn = layers.SimpleRNN(output_features, return_sequences=True, input_size=input_features)
+rnn.set_weights([U.T, W.T, b])
+ours = rnn(inputs[None]).data[0]  # a batch of one sequence
+check("SimpleRNN gives the article's sequence to 1e-12", close(ours, sequence, 1e-12))
+
+# %% [markdown]
+# # Encoder-decoder
+#
+# For translation the input and the output have different lengths.  The encoder RNN reads
+# the whole source, h_t = f(h_{t-1}, x_t) (the article's text lost the subscript and prints
+# "f(h_t - 1, x_t)"), into one fixed-size context C.  The article gives two choices:
+#
+# * C = h_T, the last state, or
+# * C = g(h_1, ..., h_T), a summary of all the states; here g is the mean over the real
+#   (not padding) tokens.
+#
+# The decoder RNN starts from C and writes the target one token at a time; in training it
+# reads the true previous token ("teacher forcing").  The project ships 40 French-English
+# pairs written for this lesson around the article's example.
+
+# %%
+PAIRS = Path(__file__).resolve().parent / "data" / "fr_en.tsv"
+pairs = data.load_pairs(PAIRS)
+src_vocab = data.Vocab.from_texts(p[0] for p in pairs)
+tgt_vocab = data.Vocab.from_texts(p[1] for p in pairs)
+sources = [src_vocab.encode(data.tokenize(p[0])) for p in pairs]
+targets = [tgt_vocab.encode(data.tokenize(p[1])) for p in pairs]
+src, tgt_in, tgt_out, out_mask = data.teacher_forcing(sources, targets)
+print(f"{len(pairs)} pairs, {len(src_vocab)} French and {len(tgt_vocab)} English tokens")
+show("source ids (batch, src_time)", src.shape)
+show("decoder input ids (batch, tgt_time)", tgt_in.shape)
+
+translations = {}
+for context in ("last", "mean"):
+    title(f"training with C = {'h_T' if context == 'last' else 'mean of h_1..h_T'}")
+    mg.manual_seed(0)
+    model = layers.Seq2Seq(len(src_vocab), len(tgt_vocab), embed_dim=32, units=64, context=context)
+    optimizer = mg.optim.Adam(model.parameters(), lr=0.01)
+    start = time.perf_counter()
+    for epoch in range(120):
+        for batch in data.batches(src, tgt_in, tgt_out, out_mask, batch_size=16):
+            s, ti, to, m = batch
+            loss = F.cross_entropy(model(s, ti), to, mask=m)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    predicted = model.translate(src, max_len=10, start_id=tgt_vocab.start_id, end_id=tgt_vocab.end_id)
+    correct = sum(p == t for p, t in zip(predicted, targets, strict=True))
+    print(f"{time.perf_counter() - start:.1f} s, last batch loss {loss.item():.4f}, "
+          f"{correct}/{len(pairs)} pairs translated exactly")  # fmt: skip
+    example = src_vocab.encode(data.tokenize("Elle aime la Chine."))
+    out = model.translate(np.array([example]), 10, tgt_vocab.start_id, tgt_vocab.end_id)[0]
+    translations[context] = " ".join(tgt_vocab.decode(out))
+    print(f'"Elle aime la Chine." -> "{translations[context]}"')
+    check(f"context={context}: every training pair is translated exactly", correct == len(pairs))
+    check(f'context={context}: "Elle aime la Chine." becomes "she loves china ."',
+          translations[context] == "she loves china .")  # fmt: skip

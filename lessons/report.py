@@ -1,0 +1,88 @@
+"""How a lesson talks: quantities with their shapes, one verdict per checked claim, pictures.
+
+A failed check raises ``ClaimFailed``, so a lesson whose numbers are wrong cannot pass
+quietly.  Pictures are PNG files when matplotlib is installed (the ``lessons`` extra) and a
+printed table otherwise; they go to the folder named by ``MINIGRAD_LESSON_OUTPUT``
+(default ``lesson_output`` in the current folder).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+
+class ClaimFailed(AssertionError):
+    """A lesson's claim did not hold."""
+
+
+def title(text: str) -> None:
+    print(f"\n=== {text} ===")
+
+
+def show(name: str, value: Any) -> None:
+    """Print a quantity: its shape (for arrays) and its value; a tuple of ints is a shape."""
+    if isinstance(value, tuple) and all(isinstance(v, int) for v in value):
+        print(f"{name}: {value}")
+        return
+    array = np.asarray(value.data if hasattr(value, "data") else value)
+    if array.ndim == 0:
+        print(f"{name} = {array.item():.6g}")
+    else:
+        body = np.array2string(array, precision=6, suppress_small=True, max_line_width=100)
+        print(f"{name} {array.shape} =\n{body}" if array.ndim > 1 else f"{name} {array.shape} = {body}")
+
+
+def check(claim: str, holds: bool | np.bool_) -> None:
+    """State a claim and its verdict; a claim that does not hold stops the lesson."""
+    if not bool(holds):
+        print(f"  [FAILED] {claim}")
+        raise ClaimFailed(claim)
+    print(f"  [ok] {claim}")
+
+
+def close(a: Any, b: Any, tol: float = 1e-10) -> bool:
+    """True when two arrays agree to ``tol`` in every element (absolute)."""
+    a = np.asarray(a.data if hasattr(a, "data") else a, dtype=np.float64)
+    b = np.asarray(b.data if hasattr(b, "data") else b, dtype=np.float64)
+    return a.shape == b.shape and bool(np.all(np.abs(a - b) <= tol))
+
+
+def output_dir() -> Path:
+    folder = Path(os.environ.get("MINIGRAD_LESSON_OUTPUT", "lesson_output"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def plot(filename: str, heading: str, x: Sequence[float], series: dict[str, Sequence[float]],
+         xlabel: str, ylabel: str, log_y: bool = False) -> Path | None:  # fmt: skip
+    """Draw lines of ``series`` against ``x`` to a PNG, or print them as a table without
+    matplotlib.  Returns the PNG's path, or None when a table was printed."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"{heading} (install the 'lessons' extra for a picture)")
+        print(f"{xlabel:>12} " + " ".join(f"{name:>14}" for name in series))
+        for i, xi in enumerate(x):
+            print(f"{xi:>12.6g} " + " ".join(f"{values[i]:>14.6g}" for values in series.values()))
+        return None
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for name, values in series.items():
+        ax.plot(x, values, marker="o", markersize=3, label=name)
+    ax.set(title=heading, xlabel=xlabel, ylabel=ylabel)
+    if log_y:
+        ax.set_yscale("log")
+    ax.legend()
+    fig.tight_layout()
+    path = output_dir() / filename
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print(f"{heading}: picture written to {path}")
+    return path
