@@ -1,4 +1,4 @@
-"""Reverse mode from scratch: a scalar autograd in a page, then how minigrad's Tensor grows from it.
+"""Reverse mode from scratch: a scalar autograd in a page, and how minigrad's Tensor grows from it.
 
 Every later lesson rests on this one: backpropagation through time is nothing but reverse
 mode run over a graph that an RNN unrolled.

@@ -1,4 +1,6 @@
-"""Why RNNs, the X-U-S-W-V-O structure, and the encoder-decoder (article: "Why RNNs / RNN structure / Encoder-Decoder").
+"""Why RNNs, the X-U-S-W-V-O structure, and the encoder-decoder.
+
+Article: "Why RNNs / RNN structure / Encoder-Decoder" (为什么需要RNN / RNN结构 / Encoder-Decoder).
 
 Reproduces the article's numpy forward loop (100 steps, 32 inputs, 64 units) with its
 NameError fixed, shows that minigrad's SimpleRNN computes the same sequence, and trains the
@@ -115,7 +117,7 @@ for context in ("last", "mean"):
     model = layers.Seq2Seq(len(src_vocab), len(tgt_vocab), embed_dim=32, units=64, context=context)
     optimizer = mg.optim.Adam(model.parameters(), lr=0.01)
     start = time.perf_counter()
-    for epoch in range(120):
+    for _ in range(120):  # epochs
         for batch in data.batches(src, tgt_in, tgt_out, out_mask, batch_size=16):
             s, ti, to, m = batch
             loss = F.cross_entropy(model(s, ti), to, mask=m)

@@ -1,4 +1,6 @@
-"""Order, memory, vanishing and exploding gradients, and why LSTM (article: Morvan's TensorFlow Day 6, "RNN basics").
+"""Order, memory, vanishing and exploding gradients, and why LSTM.
+
+Article: Morvan (莫烦Python), "TensorFlow Day 6: RNN basics".
 
 Measures what the article says in words: a reversed sequence is a different input; the
 state S(t) carries the past forward; backpropagating through t steps multiplies the
