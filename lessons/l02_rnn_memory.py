@@ -155,7 +155,7 @@ plot("gradient_norms.png", "gradient norm against time step (L depends on h_T)",
       "||dL/dh_t||, scale 0.9": norms[0.9] / norms[0.9][-1],
       "||dL/dh_t||, scale 1.1": norms[1.1] / norms[1.1][-1],
       **{f"||dL/dx_t||, {name}": ratio for name, ratio in real.items()}},
-     "time step t", "norm relative to step T", log_y=True)  # fmt: skip
+     "time step t", "norm relative to step T", log_y=True, dashed=("0.9^(T-t)", "1.1^(T-t)"))  # fmt: skip
 
 # %% [markdown]
 # # The long-range memory experiment

@@ -59,9 +59,10 @@ def output_dir() -> Path:
 
 
 def plot(filename: str, heading: str, x: Sequence[float], series: dict[str, Sequence[float]],
-         xlabel: str, ylabel: str, log_y: bool = False) -> Path | None:  # fmt: skip
+         xlabel: str, ylabel: str, log_y: bool = False, dashed: Sequence[str] = ()) -> Path | None:  # fmt: skip
     """Draw lines of ``series`` against ``x`` to a PNG, or print them as a table without
-    matplotlib.  Returns the PNG's path, or None when a table was printed."""
+    matplotlib.  Series named in ``dashed`` (predictions, say) are wide dashed lines under the
+    others.  Returns the PNG's path, or None when a table was printed."""
     try:
         import matplotlib
 
@@ -73,13 +74,16 @@ def plot(filename: str, heading: str, x: Sequence[float], series: dict[str, Sequ
         for i, xi in enumerate(x):
             print(f"{xi:>12.6g} " + " ".join(f"{values[i]:>14.6g}" for values in series.values()))
         return None
-    fig, ax = plt.subplots(figsize=(6, 4))
+    fig, ax = plt.subplots(figsize=(8, 4.5))
     for name, values in series.items():
-        ax.plot(x, values, marker="o", markersize=3, label=name)
+        if name in dashed:
+            ax.plot(x, values, linestyle="--", linewidth=4, alpha=0.4, label=name)
+        else:
+            ax.plot(x, values, marker="o", markersize=3, label=name)
     ax.set(title=heading, xlabel=xlabel, ylabel=ylabel)
     if log_y:
         ax.set_yscale("log")
-    ax.legend()
+    ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     fig.tight_layout()
     path = output_dir() / filename
     fig.savefig(path, dpi=100)

@@ -1,0 +1,237 @@
+"""A character RNN on "hello", BPTT as a sum over time, a sentiment classifier, clipping and gates.
+
+Article: "Fundamentals of Deep Learning - Introduction to Recurrent Neural Networks"
+(translated and annotated: 深度学习基础 - 循环神经网络入门).
+"""
+
+# %% [markdown]
+# # Predicting the next letter of "hello"
+#
+# The vocabulary is {h, e, l, o}; each letter enters as a one-hot column vector of 4
+# numbers.  The state has 3 numbers, so the input weights W_xh are 3 x 4.  The article gives
+# the recurrence in column form:
+#
+#     h_t = tanh(W_xh x_t + W_hh h_{t-1} + b),    y_t = W_hy h_t,    p_t = softmax(y_t)
+#
+# Its W_xh and W_hy values were pictures and are lost; this lesson draws them with a fixed
+# seed.  It keeps the two numbers the text does give: a recurrent weight 0.427043 and a bias
+# 0.56700.
+#
+# **The article's shape mistake.**  It calls W_hh a 1 x 1 matrix, multiplies it with a
+# previous state it writes as [0, 0, 0, 0] (4 numbers) and adds a 1 x 1 bias: that product
+# is not defined, and its result would not match the 3 numbers of W_xh x_t.  (Its translator
+# noticed this.)  The state has 3 numbers, so W_hh must be 3 x 3.  A single number w
+# multiplying the state is the same as the 3 x 3 matrix w I, which is what we use.
+
+# %%
+from pathlib import Path
+
+import numpy as np
+
+import layers
+import minigrad as mg
+from lessons.report import check, close, show, title
+from minigrad import data
+from minigrad import functional as F
+
+vocab = ["h", "e", "l", "o"]
+one_hot = np.eye(4)
+rng = np.random.default_rng(0)
+W_xh = rng.uniform(-1, 1, (3, 4))
+W_hy = rng.uniform(-1, 1, (4, 3))
+w, bias = 0.427043, 0.56700
+W_hh = w * np.eye(3)
+b = np.full(3, bias)
+
+title("why W_hh has to be 3 x 3")
+h_prev = np.array([0.3, -0.2, 0.5])
+check("a scalar 0.427043 times a 3-state equals the 3 x 3 matrix 0.427043 I times it",
+      np.allclose(w * h_prev, W_hh @ h_prev))  # fmt: skip
+try:
+    np.ones((1, 1)) @ np.zeros((4, 1)) + np.ones((1, 1))
+except ValueError as error:
+    print(f"1x1 @ 4x1 as written in the article: ValueError: {error}")
+    check("the article's 1 x 1 @ 4 x 1 product is undefined", "mismatch" in str(error))
+
+# %% [markdown]
+# ## The seven steps, for the inputs "h" then "e"
+
+# %%
+title("seven steps by hand")
+step1 = W_xh @ one_hot[0]  # 1: the input term for "h"
+step2 = W_hh @ np.zeros(3) + b  # 2: the recurrent term; there is no state before "h"
+h1 = np.tanh(step1 + step2)  # 3: the state after "h"
+step4 = (W_xh @ one_hot[1], W_hh @ h1 + b)  # 4: both terms for "e"
+h2 = np.tanh(step4[0] + step4[1])  # 5: the state after "e"
+y2 = W_hy @ h2  # 6: the output scores after "e"
+p2 = np.exp(y2) / np.exp(y2).sum()  # 7: softmax over {h, e, l, o}
+for name, value in [("1. W_xh x_h", step1), ("2. W_hh h_0 + b", step2), ("3. h_1", h1),
+                    ("4a. W_xh x_e", step4[0]), ("4b. W_hh h_1 + b", step4[1]), ("5. h_2", h2),
+                    ("6. y_2 = W_hy h_2", y2), ("7. softmax(y_2)", p2)]:  # fmt: skip
+    show(name, value)
+print(f"after 'h', 'e' the untrained network predicts {vocab[int(p2.argmax())]!r} (the answer is 'l')")
+check("step 2 is the bias alone, since h_0 = 0", np.allclose(step2, 0.567))
+check("the probabilities are positive and sum to 1", np.all(p2 > 0) and abs(p2.sum() - 1) < 1e-12)
+
+# %% [markdown]
+# minigrad computes the same thing with the rows-first layout of Keras: the kernel is W_xh
+# transposed, the recurrent kernel W_hh transposed, and the output layer's kernel W_hy
+# transposed.
+
+# %%
+rnn = layers.SimpleRNN(3, return_sequences=True, input_size=4)
+rnn.set_weights([W_xh.T, W_hh.T, b])
+head = layers.Dense(4, use_bias=False, input_size=3)
+head.set_weights([W_hy.T])
+states = rnn(one_hot[None, [0, 1]])
+check(
+    "SimpleRNN's states after 'h' and 'e' equal h_1 and h_2", close(states.data[0], np.stack([h1, h2]), 1e-14)
+)
+check("softmax of its output equals step 7", close(F.softmax(head(states)).data[0, 1], p2, 1e-14))
+
+# %% [markdown]
+# ## Training until "hell" is followed by "o"
+#
+# Inputs h, e, l, l; targets e, l, l, o: one prediction at every step (many to many).  The
+# loss of the sequence is the **sum over time** of the cross-entropy of each step, and the
+# gradient of that sum is the sum of the gradients of each step's loss: this is all that
+# backpropagation through time means.
+
+# %%
+title("BPTT is the sum over time of each step's gradient")
+x = one_hot[None, [0, 1, 2, 2]]
+targets = np.array([[1, 2, 2, 3]])
+whole = F.cross_entropy(head(rnn(x)), targets, reduction="sum")
+whole.backward()
+total_grad = rnn.cell.recurrent_kernel.grad.copy()
+per_step = np.zeros_like(total_grad)
+for t in range(4):
+    rnn.zero_grad()
+    head.zero_grad()
+    F.cross_entropy(head(rnn(x))[:, t], targets[:, t], reduction="sum").backward()
+    per_step += rnn.cell.recurrent_kernel.grad
+show("dL/dW_hh of the summed loss", total_grad)
+check("it equals the sum of the four per-step gradients", close(total_grad, per_step, 1e-14))
+
+title("training")
+mg.manual_seed(0)
+model = layers.Sequential([layers.SimpleRNN(3, return_sequences=True), layers.Dense(4)])
+model(x)
+optimizer = mg.optim.Adam(model.parameters(), lr=0.05)
+for step in range(1, 301):
+    loss = F.cross_entropy(model(x), targets)
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+    if step in (1, 50, 300):
+        print(f"step {step:>3}: mean cross-entropy {loss.item():.4f}")
+predicted = "".join(vocab[i] for i in model(x).data[0].argmax(axis=1))
+print(f"reading 'hell' the network predicts {predicted!r}")
+check("after training the prediction after 'hell' is 'o'", predicted[-1] == "o")
+check("and every step predicts the next letter: 'ello'", predicted == "ello")
+
+# %% [markdown]
+# # Many to one: the feeling of a sentence
+#
+# The article classifies 1.6 million tweets, which are not available offline.  The project
+# ships 240 short reviews written for this lesson; some are negated ("the film was not
+# good"), so a model that ignores word order cannot get them all.  The model reads the words
+# through an Embedding (padding id 0 masked), a ReLU SimpleRNN as in the article, and a
+# Dense layer on the last state.
+
+# %%
+title("a sentiment classifier")
+rows = data.load_pairs(Path(__file__).resolve().parent / "data" / "sentiment.tsv")
+words = data.Vocab.from_texts(text for text, _ in rows)
+ids, _ = data.pad_batch([words.encode(data.tokenize(text)) for text, _ in rows])
+labels = np.array([label == "positive" for _, label in rows], dtype=np.int64)
+split = 180
+mg.manual_seed(0)
+classifier = layers.Sequential([layers.Embedding(len(words), 16, mask_zero=True),
+                                layers.SimpleRNN(32, activation="relu"), layers.Dense(2)])  # fmt: skip
+classifier.summary((ids.shape[1],))
+history = classifier.fit(ids[:split], labels[:split], optimizer=mg.optim.Adam(classifier.parameters(), lr=0.01),
+                         epochs=30, batch_size=16, validation_data=(ids[split:], labels[split:]),
+                         clip_norm=1.0, verbose=0)  # fmt: skip
+print(f"train accuracy {history['accuracy'][-1]:.3f}, held-out accuracy {history['val_accuracy'][-1]:.3f}")
+negated = [i for i in range(split, len(rows)) if " not " in rows[i][0]]
+correct = classifier.predict(ids[negated]).argmax(axis=1) == labels[negated]
+print(f"held-out negated sentences: {int(correct.sum())}/{len(negated)} right")
+check("held-out accuracy above 0.85 on sentences it never saw", history["val_accuracy"][-1] > 0.85)
+
+# %% [markdown]
+# # Exploding gradients and the threshold cure
+#
+# The article: an exploding gradient can be fixed simply by a threshold.  Here a linear RNN
+# whose recurrent weights have every singular value 1.5 runs 30 steps: the gradient reaching
+# the weights is enormous and one plain SGD step ruins them.  Clipping the gradient's norm to
+# 1 keeps its direction and caps its length.
+
+# %%
+title("exploding gradients and clipping")
+mg.manual_seed(0)
+x_long = mg.random.generator().standard_normal((4, 30, 2))
+y_long = mg.random.generator().standard_normal((4, 3))
+
+
+def exploding_model():
+    mg.manual_seed(1)
+    model = layers.SimpleRNN(3, activation="linear", input_size=2)
+    model.cell.recurrent_kernel.data[...] = 1.5 * mg.init.orthogonal((3, 3))
+    return model
+
+
+results = {}
+for clip in (None, 1.0):
+    model = exploding_model()
+    loss = F.mse_loss(model(x_long), y_long)
+    loss.backward()
+    norm = mg.optim.clip_grad_norm(model.parameters(), clip) if clip else float(
+        np.sqrt(sum(np.sum(p.grad**2) for p in model.parameters())))  # fmt: skip
+    mg.optim.SGD(model.parameters(), lr=0.01).step()
+    with np.errstate(over="ignore", invalid="ignore"):
+        after = F.mse_loss(model(x_long), y_long).item()
+    results[clip] = (loss.item(), norm, after)
+    print(f"clip={clip}: loss {loss.item():.3g}, gradient norm {norm:.3g}, loss after one step {after:.3g}")
+check("the gradient norm is in the millions", results[None][1] > 1e6)
+check(
+    "without clipping one step makes the loss far worse (x1000)",
+    not results[None][2] < 1000 * results[None][0],
+)
+check("with clipping the same step lowers the loss", results[1.0][2] < results[1.0][0])
+
+# %% [markdown]
+# # The gates of LSTM and GRU
+#
+# LSTM: input gate i, forget gate f, output gate o (sigmoids in (0, 1)) and a candidate g:
+# c' = f * c + i * g, h' = o * tanh(c').  GRU: update gate z, reset gate r, candidate n:
+# h' = z * h + (1 - z) * n.  One step of each cell, checked against the formulas in numpy.
+
+# %%
+title("one LSTM step and one GRU step, by hand")
+mg.manual_seed(0)
+x_t = mg.random.generator().standard_normal((1, 2))
+h, c = mg.random.generator().standard_normal((2, 1, 3)) * 0.5
+
+
+def sigmoid(v):
+    return 1 / (1 + np.exp(-v))
+
+
+lstm = layers.LSTMCell(3, input_size=2)
+kernel, recurrent, lstm_bias = lstm.get_weights()
+z = x_t @ kernel + h @ recurrent + lstm_bias
+i, f, g, o = sigmoid(z[:, :3]), sigmoid(z[:, 3:6]), np.tanh(z[:, 6:9]), sigmoid(z[:, 9:])
+show("LSTM gates i, f, o", np.concatenate([i, f, o]))
+out, (h_new, c_new) = lstm(x_t, [h, c])
+check("LSTM: c' = f * c + i * g", close(c_new, f * c + i * g, 1e-14))
+check("LSTM: h' = o * tanh(c')", close(h_new, o * np.tanh(f * c + i * g), 1e-14))
+
+gru = layers.GRUCell(3, input_size=2)
+kernel, recurrent, gru_bias = gru.get_weights()
+xp, hp = x_t @ kernel + gru_bias[0], h @ recurrent + gru_bias[1]
+zg, rg = sigmoid(xp[:, :3] + hp[:, :3]), sigmoid(xp[:, 3:6] + hp[:, 3:6])
+n = np.tanh(xp[:, 6:] + rg * hp[:, 6:])
+show("GRU gates z, r", np.concatenate([zg, rg]))
+out, (h_gru,) = gru(x_t, [h])
+check("GRU: h' = z * h + (1 - z) * n", close(h_gru, zg * h + (1 - zg) * n, 1e-14))

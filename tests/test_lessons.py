@@ -1,0 +1,122 @@
+"""Every lesson runs, and its key numbers agree with computations made here, independently."""
+
+import math
+import runpy
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+LESSONS = Path(__file__).resolve().parent.parent / "lessons"
+
+
+@pytest.fixture(scope="module")
+def run_lesson(tmp_path_factory):
+    """Run a lesson once per test module and hand back its global names."""
+    results = {}
+    out = tmp_path_factory.mktemp("lesson_output")
+
+    def run(stem):
+        if stem not in results:
+            with pytest.MonkeyPatch.context() as patch:
+                patch.setenv("MINIGRAD_LESSON_OUTPUT", str(out))
+                results[stem] = runpy.run_path(str(LESSONS / f"{stem}.py"), run_name="__main__")
+        return results[stem]
+
+    run.output = out
+    return run
+
+
+def test_reverse_mode_lesson(run_lesson):
+    g = run_lesson("l00_reverse_mode")
+    t = math.tanh(0.5 * -1.5 + 2.0)
+    assert g["a"].grad == pytest.approx((1 - t * t) * -1.5 + 2.0, abs=1e-15)
+    dot = (run_lesson.output / "rnn_3_steps.dot").read_text()
+    assert dot.startswith("digraph") and dot.count("MatMul") == 6  # W and U at each of 3 steps
+
+
+def test_rnn_structure_lesson(run_lesson):
+    g = run_lesson("l01_rnn_structure")
+    # the corrected loop, recomputed here with the same seed
+    rng = np.random.default_rng(0)
+    inputs = rng.random((100, 32))
+    U, W, b = rng.random((64, 32)), rng.random((64, 64)), rng.random(64)
+    state = np.zeros(64)
+    for x_t in inputs:
+        state = np.tanh(U @ x_t + W @ state + b)
+    np.testing.assert_allclose(g["sequence"][-1], state, atol=1e-14)
+    assert g["translations"] == {"last": "she loves china .", "mean": "she loves china ."}
+
+
+def test_rnn_memory_lesson(run_lesson):
+    g = run_lesson("l02_rnn_memory")
+    steps_back = np.arange(40)[::-1]
+    np.testing.assert_allclose(g["norms"][0.9] / g["norms"][0.9][-1], 0.9**steps_back, rtol=1e-10)
+    np.testing.assert_allclose(g["norms"][1.1] / g["norms"][1.1][-1], 1.1**steps_back, rtol=1e-10)
+    accuracy, far = g["accuracy"], g["distances"].index(20)
+    assert accuracy["RNN"][far] < 0.7 < 0.9 < accuracy["LSTM"][far]
+
+
+def test_hello_lesson(run_lesson):
+    g = run_lesson("l03_hello_rnn")
+    W_xh, b = g["W_xh"], np.full(3, 0.567)
+    h1 = np.tanh(W_xh[:, 0] + b)
+    h2 = np.tanh(W_xh[:, 1] + 0.427043 * h1 + b)
+    y2 = g["W_hy"] @ h2
+    np.testing.assert_allclose(g["p2"], np.exp(y2) / np.exp(y2).sum(), atol=1e-14)
+    assert g["predicted"] == "ello"
+    assert g["history"]["val_accuracy"][-1] > 0.85
+
+
+def test_keras_simple_rnn_lesson(run_lesson):
+    g = run_lesson("l04_keras_simple_rnn")
+    kernel, recurrent = g["kernel"], g["recurrent"]
+    h1 = np.tanh(np.array([1.0, 2.0]) @ kernel)
+    h2 = np.tanh(np.array([2.0, 3.0]) @ kernel + h1 @ recurrent)
+    np.testing.assert_allclose(g["last"].data[0], h2, atol=1e-14)
+    assert "Total params: 15" in g["summary"]
+
+
+def test_bptt_lesson(run_lesson):
+    g = run_lesson("l05_bptt_derivation")
+    # the two steps of the worked example, written out once more
+    s1 = np.tanh([0.6, 0.5])
+    s2 = np.tanh(s1 @ np.array([[0.1, 0.2], [0.3, 0.4]]) + 2 * np.array([0.5, 0.6]) + [0.1, -0.1])
+    np.testing.assert_allclose(g["outputs"].data[0, :, 0], [s1 @ [1, 2] + 0.1, s2 @ [1, 2] + 0.1], atol=1e-14)
+    assert g["curves"]["IRNN"][-1] < g["curves"]["tanh RNN"][-1] < g["baseline"] / 2
+
+
+def test_gru_assignment_lesson_catches_wrong_cells(run_lesson):
+    g = run_lesson("l06_gru_assignment")
+    g["prove_cell"](g["MyGRUCell"], examples=5)
+    for wrong in ("SwappedGateCell", "WrongBackwardCell"):
+        with pytest.raises(AssertionError):
+            g["prove_cell"](g[wrong], examples=5)
+
+
+def test_pictures_are_written_when_matplotlib_is_present(run_lesson):
+    pytest.importorskip("matplotlib")
+    run_lesson("l02_rnn_memory")
+    for name in ("gradient_norms.png", "memory_vs_distance.png"):
+        assert (run_lesson.output / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_runner_lists_and_rejects_bad_arguments():
+    listing = subprocess.run([sys.executable, "-m", "lessons", "list"], capture_output=True, text=True)
+    assert listing.returncode == 0 and len(listing.stdout.strip().splitlines()) == 7
+    bad = subprocess.run([sys.executable, "-m", "lessons", "run", "99"], capture_output=True, text=True)
+    assert bad.returncode == 2 and "usage" in bad.stderr
+
+
+def test_a_failed_claim_stops_a_lesson():
+    from lessons.report import ClaimFailed, check
+
+    with pytest.raises(ClaimFailed, match="two is three"):
+        check("two is three", 2 == 3)
+
+
+def test_lessons_use_only_the_public_api():
+    for path in LESSONS.glob("l[0-9][0-9]_*.py"):
+        assert "._" not in path.read_text(), f"{path.name} reaches for a private name"
