@@ -150,9 +150,9 @@ mg.manual_seed(0)
 classifier = layers.Sequential([layers.Embedding(len(words), 16, mask_zero=True),
                                 layers.SimpleRNN(32, activation="relu"), layers.Dense(2)])  # fmt: skip
 classifier.summary((ids.shape[1],))
-history = classifier.fit(ids[:split], labels[:split], optimizer=mg.optim.Adam(classifier.parameters(), lr=0.01),
-                         epochs=30, batch_size=16, validation_data=(ids[split:], labels[split:]),
-                         clip_norm=1.0, verbose=0)  # fmt: skip
+optimizer = mg.optim.Adam(classifier.parameters(), lr=0.01)
+history = classifier.fit(ids[:split], labels[:split], optimizer=optimizer, epochs=30, batch_size=16,
+                         validation_data=(ids[split:], labels[split:]), clip_norm=1.0, verbose=0)  # fmt: skip
 print(f"train accuracy {history['accuracy'][-1]:.3f}, held-out accuracy {history['val_accuracy'][-1]:.3f}")
 negated = [i for i in range(split, len(rows)) if " not " in rows[i][0]]
 correct = classifier.predict(ids[negated]).argmax(axis=1) == labels[negated]

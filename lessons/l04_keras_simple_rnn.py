@@ -1,6 +1,7 @@
 """Keras's SimpleRNN argument by argument: parameters, shapes, states, direction, dropout, statefulness.
 
-Article: "Keras tutorial: recurrent neural networks (1), SimpleRNN" (畅游人工智能之海--Keras教程之循环神经网络(一)).
+Article: "Keras tutorial: recurrent neural networks (1), SimpleRNN"
+(畅游人工智能之海--Keras教程之循环神经网络(一)).
 """
 
 # %% [markdown]

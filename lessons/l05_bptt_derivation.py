@@ -183,6 +183,7 @@ for name, options in variants.items():
         curves[name].append(model.evaluate(x_test, y_test)["loss"])
     print(f"{name}: test MSE after 12 epochs {curves[name][-1]:.4f} (always answering 1: {baseline:.4f})")
 plot("adding_problem.png", "adding problem, 30 steps: test MSE by epoch", list(range(1, 13)),
-     {**curves, "always 1": [baseline] * 12}, "epoch", "mean squared error", log_y=True, dashed=("always 1",))  # fmt: skip
+     {**curves, "always 1": [baseline] * 12}, "epoch", "mean squared error",
+     log_y=True, dashed=("always 1",))  # fmt: skip
 check("both models beat always answering 1", max(c[-1] for c in curves.values()) < baseline / 2)
 check("the IRNN ends with the lower error", curves["IRNN"][-1] < curves["tanh RNN"][-1])

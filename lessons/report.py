@@ -59,7 +59,8 @@ def output_dir() -> Path:
 
 
 def plot(filename: str, heading: str, x: Sequence[float], series: dict[str, Sequence[float]],
-         xlabel: str, ylabel: str, log_y: bool = False, dashed: Sequence[str] = ()) -> Path | None:  # fmt: skip
+         xlabel: str, ylabel: str, log_y: bool = False,
+         dashed: Sequence[str] = ()) -> Path | None:  # fmt: skip
     """Draw lines of ``series`` against ``x`` to a PNG, or print them as a table without
     matplotlib.  Series named in ``dashed`` (predictions, say) are wide dashed lines under the
     others.  Returns the PNG's path, or None when a table was printed."""
