@@ -124,7 +124,7 @@ class FusedGRU(FusedRecurrence):
         if self.reset_after:
             kernels.gru_backward(dh, self.h_prev[t], self.gates[t], self.hr[t], self.act,
                                  self.ract, g_xp, self.g_hr[t], dh_prev)  # fmt: skip
-            return self.g_hr[t] @ self.recurrent.T, [dh_prev]
+            return self.g_hr[t] @ self.recurrent_t, [dh_prev]
         u = dh.shape[1]
         z, r, n = (self.gates[t][:, k * u : (k + 1) * u] for k in range(3))
         dz, dr, dn = (g_xp[:, k * u : (k + 1) * u] for k in range(3))

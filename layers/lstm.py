@@ -104,7 +104,7 @@ class FusedLSTM(FusedRecurrence):
         dc_prev = np.empty_like(dc)
         kernels.lstm_backward(dh, dc, self.gates[t], self.c_prev[t], self.tanh_c[t],
                               self.act, self.ract, g_xp, dc_prev)  # fmt: skip
-        return g_xp @ self.recurrent.T, [0, dc_prev]
+        return g_xp @ self.recurrent_t, [0, dc_prev]
 
 
 class LSTM(Recurrent):

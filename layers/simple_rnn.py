@@ -43,7 +43,7 @@ class FusedSimpleRNN(FusedRecurrence):
 
     def step_backward(self, t, grads, g_xp):
         kernels.activation_backward(self.h[t], grads[0], self.act, g_xp)
-        return g_xp @ self.recurrent.T, [0]
+        return g_xp @ self.recurrent_t, [0]
 
 
 class SimpleRNN(Recurrent):
