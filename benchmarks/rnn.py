@@ -9,7 +9,10 @@ training step (forward, backward, reading every gradient) for
 * ``torch.nn.RNN/LSTM/GRU`` on the CPU with the same weights and thread count, if installed.
 
 Each figure is the median of repeated runs after a warm-up, the implementations taking turns
-so that drift of the machine hits them alike.  Ratios are to PyTorch's time.  The fused
+so that drift of the machine hits them alike.  Each timed run follows an untimed one of the
+same implementation: numpy's OpenBLAS threads and PyTorch's OpenMP threads keep spinning for a
+while after their library's last call, and the first call after a switch pays for it (measured
+here: up to 2x on both sides).  Ratios are to PyTorch's time.  The fused
 path's training rate in GFLOP/s is set beside this machine's matrix-multiply rate.
 
     python benchmarks/rnn.py                 # the full table (a few minutes)
@@ -105,6 +108,7 @@ def time_turns(runs: dict[str, dict[str, Callable]], repeats: int) -> dict[str, 
     for _ in range(repeats):
         for impl, phases in runs.items():
             for phase, run in phases.items():
+                run()  # settle: the first call after another library's pays for the thread hand-over
                 start = time.perf_counter()
                 run()
                 samples[impl][phase].append(time.perf_counter() - start)
@@ -178,7 +182,7 @@ def peak_memory_mb(kind: str, impl: str, size: tuple[int, ...]) -> float:
 def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smallest size, one repeat")
-    parser.add_argument("--repeats", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
