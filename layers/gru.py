@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 
 from layers import activations
-from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, Recurrent, RecurrentCell
+from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, GatedCell, Recurrent
 from minigrad import Tensor, kernels
 
 
-class GRUCell(RecurrentCell):
+class GRUCell(GatedCell):
     """Weights in Keras's layout with gate blocks in the order z, r, h:
     kernel (input_size, 3 units), recurrent_kernel (units, 3 units).
 
@@ -34,12 +34,8 @@ class GRUCell(RecurrentCell):
         reset_after: bool = True,
         **options: Any,
     ) -> None:
-        self.recurrent_activation_name = (
-            recurrent_activation if isinstance(recurrent_activation, str) else None
-        )
-        self.recurrent_activation = activations.get(recurrent_activation)
         self.reset_after = reset_after
-        super().__init__(units, **options)
+        super().__init__(units, recurrent_activation=recurrent_activation, **options)
 
     @property
     def bias_shape(self) -> tuple[int, ...]:
@@ -70,14 +66,7 @@ class GRUCell(RecurrentCell):
         return h_new, [h_new]
 
     def fused_options(self) -> dict[str, Any]:
-        return {
-            **super().fused_options(),
-            "recurrent_activation": self.recurrent_activation_name,
-            "reset_after": self.reset_after,
-        }
-
-    def fusable(self) -> bool:
-        return super().fusable() and self.recurrent_activation_name in FUSED_ACTIVATIONS
+        return {**super().fused_options(), "reset_after": self.reset_after}
 
 
 class FusedGRU(FusedRecurrence):

@@ -7,11 +7,11 @@ from typing import Any
 import numpy as np
 
 from layers import activations
-from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, Recurrent, RecurrentCell
+from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, GatedCell, Recurrent
 from minigrad import Tensor, kernels
 
 
-class LSTMCell(RecurrentCell):
+class LSTMCell(GatedCell):
     """Weights in Keras's layout with gate blocks in the order i, f, c, o:
     kernel (input_size, 4 units), recurrent_kernel (units, 4 units), bias (4 units,).
 
@@ -35,12 +35,8 @@ class LSTMCell(RecurrentCell):
         unit_forget_bias: bool = True,
         **options: Any,
     ) -> None:
-        self.recurrent_activation_name = (
-            recurrent_activation if isinstance(recurrent_activation, str) else None
-        )
-        self.recurrent_activation = activations.get(recurrent_activation)
         self.unit_forget_bias = unit_forget_bias
-        super().__init__(units, **options)
+        super().__init__(units, recurrent_activation=recurrent_activation, **options)
 
     def initial_bias(self) -> np.ndarray:
         bias = super().initial_bias()
@@ -64,12 +60,6 @@ class LSTMCell(RecurrentCell):
         c_new = f * c + i * g
         h_new = o * self.activation(c_new)
         return h_new, [h_new, c_new]
-
-    def fused_options(self) -> dict[str, Any]:
-        return {**super().fused_options(), "recurrent_activation": self.recurrent_activation_name}
-
-    def fusable(self) -> bool:
-        return super().fusable() and self.recurrent_activation_name in FUSED_ACTIVATIONS
 
 
 class FusedLSTM(FusedRecurrence):

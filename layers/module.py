@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from minigrad import Tensor
+from minigrad.serialize import entry_problems
 
 
 class Module:
@@ -91,18 +92,8 @@ class Module:
 
 def assign_checked(params: Mapping[str, Tensor], values: Mapping[str, Any], owner: str) -> None:
     """Check every name and shape first, then copy ``values`` into ``params`` in place."""
-    problems = [f"missing {name!r}" for name in params if name not in values]
-    problems += [f"unexpected {name!r}" for name in values if name not in params]
-    arrays = {}
-    for name, p in params.items():
-        if name in values:
-            array = np.asarray(values[name])
-            if array.shape != p.shape:
-                problems.append(f"{name!r} has shape {array.shape}, expected {p.shape}")
-            elif array.dtype.kind not in "biuf":
-                problems.append(f"{name!r} has dtype {array.dtype}, expected numbers")
-            arrays[name] = array
+    problems = entry_problems({name: p.shape for name, p in params.items()}, values)
     if problems:
         raise ValueError(f"{owner}: cannot load weights: " + "; ".join(problems))
-    for name, array in arrays.items():
-        params[name].data[...] = array
+    for name, p in params.items():
+        p.data[...] = np.asarray(values[name])

@@ -29,6 +29,7 @@ from layers.dense import as_float_input
 from layers.module import Module, assign_checked
 from minigrad import Function, Tensor, init, kernels
 from minigrad.functional import dropout_mask
+from minigrad.serialize import entry_problems
 
 # Activations the fused path knows, by name, as the kernels' codes.
 FUSED_ACTIVATIONS: dict[str, int] = kernels.ACTIVATION_CODES
@@ -117,6 +118,25 @@ class RecurrentCell(Module):
 
     def fusable(self) -> bool:
         return self.activation_name in FUSED_ACTIVATIONS
+
+
+class GatedCell(RecurrentCell):
+    """A cell whose gates use a second activation, ``recurrent_activation`` (LSTM, GRU)."""
+
+    def __init__(
+        self, units: int, recurrent_activation: str | activations.Activation = "sigmoid", **options: Any
+    ) -> None:
+        self.recurrent_activation_name = (
+            recurrent_activation if isinstance(recurrent_activation, str) else None
+        )
+        self.recurrent_activation = activations.get(recurrent_activation)
+        super().__init__(units, **options)
+
+    def fused_options(self) -> dict[str, Any]:
+        return {**super().fused_options(), "recurrent_activation": self.recurrent_activation_name}
+
+    def fusable(self) -> bool:
+        return super().fusable() and self.recurrent_activation_name in FUSED_ACTIVATIONS
 
 
 class Recurrent(Module):
@@ -348,12 +368,7 @@ class Recurrent(Module):
         expected = {"weight_ih_l0": (width, cell.input_size), "weight_hh_l0": (width, self.units)}
         if cell.use_bias:
             expected.update(bias_ih_l0=(width,), bias_hh_l0=(width,))
-        problems = [f"missing {k!r}" for k in expected if k not in state]
-        problems += [f"unexpected {k!r}" for k in state if k not in expected]
-        problems += [
-            f"{k!r} has shape {np.shape(state[k])}, expected {shape}"
-            for k, shape in expected.items() if k in state and np.shape(state[k]) != shape
-        ]  # fmt: skip
+        problems = entry_problems(expected, state)
         if problems:
             raise ValueError(f"{name}: cannot load PyTorch weights: " + "; ".join(problems))
         arrays = {k: np.asarray(state[k], dtype=self.dtype) for k in expected}

@@ -12,6 +12,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from minigrad.serialize import entry_problems
 from minigrad.tensor import Tensor
 
 
@@ -60,12 +61,7 @@ class Optimizer:
         expected = {name: () for name in (*self.hyper, "steps")}
         for i, s in enumerate(self.state):
             expected.update({f"{slot}.{i}": a.shape for slot, a in s.items()})
-        problems = [f"missing {k!r}" for k in expected if k not in state]
-        problems += [f"unexpected {k!r}" for k in state if k not in expected]
-        problems += [
-            f"{k!r} has shape {np.shape(state[k])}, expected {shape}"
-            for k, shape in expected.items() if k in state and np.shape(state[k]) != shape
-        ]  # fmt: skip
+        problems = entry_problems(expected, state)
         if problems:
             raise ValueError(f"{type(self).__name__}: cannot load state: " + "; ".join(problems))
         for name in self.hyper:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import tempfile
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,21 @@ def _arrays_of(obj: Any) -> dict[str, np.ndarray]:
             )
         arrays[key] = array
     return arrays
+
+
+def entry_problems(expected: Mapping[str, tuple[int, ...]], values: Mapping[str, Any]) -> list[str]:
+    """What is wrong with named arrays against the expected names and shapes: every missing,
+    unexpected, wrongly shaped or non-numeric entry, each described in words."""
+    problems = [f"missing {name!r}" for name in expected if name not in values]
+    problems += [f"unexpected {name!r}" for name in values if name not in expected]
+    for name, shape in expected.items():
+        if name in values:
+            array = np.asarray(values[name])
+            if array.shape != tuple(shape):
+                problems.append(f"{name!r} has shape {array.shape}, expected {tuple(shape)}")
+            elif array.dtype.kind not in "biuf":
+                problems.append(f"{name!r} has dtype {array.dtype}, expected numbers")
+    return problems
 
 
 def save(obj: Any, path: str | os.PathLike) -> None:

@@ -85,7 +85,7 @@ def test_bptt_lesson(run_lesson):
     s1 = np.tanh([0.6, 0.5])
     s2 = np.tanh(s1 @ np.array([[0.1, 0.2], [0.3, 0.4]]) + 2 * np.array([0.5, 0.6]) + [0.1, -0.1])
     np.testing.assert_allclose(g["outputs"].data[0, :, 0], [s1 @ [1, 2] + 0.1, s2 @ [1, 2] + 0.1], atol=1e-14)
-    assert g["curves"]["IRNN"][-1] < g["curves"]["tanh RNN"][-1] < g["baseline"] / 2
+    assert g["curves"]["IRNN"][-1] < min(g["curves"]["tanh RNN"][-1], g["baseline"] / 4)
 
 
 def test_gru_assignment_lesson_catches_wrong_cells(run_lesson):
