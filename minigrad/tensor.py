@@ -157,6 +157,7 @@ class Tensor:
                 raise ValueError(f"backward(grad): grad has shape {grad.shape}, expected {self.shape}")
         order = self._topological_order()
         grads: dict[int, np.ndarray] = {id(self): grad}
+        summed: set[int] = set()  # gradients that are sums this backward made, safe to add into
         kept: list[tuple[Tensor, np.ndarray]] = []
         for node in reversed(order):  # outputs before the inputs that made them
             g = grads.pop(id(node), None)
@@ -167,9 +168,16 @@ class Tensor:
             if node._ctx is None:
                 continue
             for parent, parent_grad in zip(node._ctx.parents, node._ctx.run_backward(g), strict=True):
-                if parent_grad is not None:
-                    previous = grads.get(id(parent))
-                    grads[id(parent)] = parent_grad if previous is None else previous + parent_grad
+                if parent_grad is None:
+                    continue
+                key = id(parent)
+                if key not in grads:
+                    grads[key] = parent_grad  # may be an op's own array: never written into
+                elif key in summed:
+                    np.add(grads[key], parent_grad, out=grads[key])  # a sum made here: add in place
+                else:
+                    grads[key] = grads[key] + parent_grad
+                    summed.add(key)
         # Only now, when every backward has succeeded, is anything written.
         for node, g in kept:
             node.grad = g.copy() if node.grad is None else node.grad + g

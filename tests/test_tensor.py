@@ -187,3 +187,16 @@ def test_a_custom_function_with_a_wrong_backward_is_caught():
     x = Tensor(np.ones((2, 2)), requires_grad=True)
     with pytest.raises(RuntimeError, match=r"Double.backward returned a gradient of shape \(3,\)"):
         Double.apply(x).sum().backward()
+
+
+def test_summing_gradients_in_place_never_touches_an_array_an_op_handed_back():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    a = x * 2
+    a.retain_grad()
+    s = a + a  # Add hands the same gradient array to both of its inputs
+    s.retain_grad()
+    t = s + a
+    t.backward(np.ones(2))
+    np.testing.assert_array_equal(s.grad, [1.0, 1.0])
+    np.testing.assert_array_equal(a.grad, [3.0, 3.0])
+    np.testing.assert_array_equal(x.grad, [6.0, 6.0])
