@@ -427,7 +427,7 @@ class FusedRecurrence(Function):
         self.mask = None if mask is None else mask.T[:, :, None].astype(x.dtype)
         self.recurrent_mask = recurrent_mask
         self.hd = np.empty((time, batch, units), dtype=x.dtype)
-        out = np.empty((batch, time + k, units), dtype=x.dtype)
+        outputs = np.empty((time, batch, units), dtype=x.dtype)  # time-major, like the loop
         previous = np.zeros((batch, units), dtype=x.dtype)
         for t in range(time):
             if recurrent_mask is None:
@@ -441,7 +441,9 @@ class FusedRecurrence(Function):
                 new = [m * n + (1 - m) * s for n, s in zip(new, states, strict=True)]
                 output = m * output + (1 - m) * previous
             states, previous = new, output
-            out[:, t] = output
+            outputs[t] = output
+        out = np.empty((batch, time + k, units), dtype=x.dtype)
+        out[:, :time] = outputs.transpose(1, 0, 2)
         for j, s in enumerate(states):
             out[:, time + j] = s
         return out

@@ -11,6 +11,7 @@ check that the two agree.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from typing import Any
@@ -136,9 +137,13 @@ def _exp_neg(z: np.ndarray, scale: Any) -> np.ndarray:
         return np.exp(z * -scale)
 
 
+@functools.lru_cache(maxsize=64)
 def _block_scale(codes: tuple[int, ...], units: int, dtype: Any) -> np.ndarray:
-    """The exp scale of each column of gate blocks with these activation codes."""
-    return np.repeat(np.array([_EXP_SCALE[c] for c in codes], dtype=dtype), units)
+    """The exp scale of each column of gate blocks with these activation codes (made once per
+    layout; read-only, since every caller shares it)."""
+    scale = np.repeat(np.array([_EXP_SCALE[c] for c in codes], dtype=dtype), units)
+    scale.flags.writeable = False
+    return scale
 
 
 @njit(cache=True, inline="always")
