@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from minigrad import kernels
+
 if TYPE_CHECKING:
     from minigrad.tensor import Tensor
 
@@ -54,6 +56,38 @@ def _check_finite(array: np.ndarray, what: str) -> None:
         raise FloatingPointError(f"detect_anomaly: {what} produced NaN or inf")
 
 
+def is_basic_index(index: Any) -> bool:
+    """True for ints, slices, None and Ellipsis only: such an index never repeats an element."""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
+
+
+class IndexedGrad:
+    """A gradient that is ``values`` at ``index`` of an array of ``shape`` and zero elsewhere.
+
+    Indexing returns one from its backward instead of a dense array: taking one step of a long
+    sequence then costs in backward what the step costs, not what the whole input costs.  The
+    engine adds it into the input's gradient in place with ``add_to``.
+    """
+
+    def __init__(self, shape: tuple[int, ...], index: Any, values: np.ndarray) -> None:
+        self.shape, self.index, self.values = shape, index, values
+
+    def add_to(self, target: np.ndarray) -> None:
+        """target[index] += values; an element picked twice receives both values."""
+        index = self.index
+        if is_basic_index(index):
+            target[index] += self.values
+        elif (isinstance(index, np.ndarray) and index.ndim == 1 and index.dtype.kind in "iu"
+              and target.flags.c_contiguous and target.ndim >= 1):  # fmt: skip
+            rows = np.where(index < 0, index + self.shape[0], index)
+            width = int(np.prod(self.shape[1:]))
+            kernels.scatter_add_rows(target.reshape(self.shape[0], width), rows,
+                                     self.values.reshape(len(rows), width))  # fmt: skip
+        else:
+            np.add.at(target, index, self.values)
+
+
 class Function:
     """One differentiable op.  Subclasses define ``forward`` and ``backward``."""
 
@@ -86,7 +120,7 @@ class Function:
             out._ctx = fn
         return out
 
-    def run_backward(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    def run_backward(self, grad: np.ndarray) -> tuple[np.ndarray | IndexedGrad | None, ...]:
         """Call ``backward`` and check that it returned one well-formed gradient per input."""
         name = type(self).__name__
         grads = self.backward(grad)
@@ -101,13 +135,17 @@ class Function:
             if g is None or not parent.requires_grad:
                 checked.append(None)
                 continue
-            g = np.asarray(g, dtype=parent.dtype)
+            if isinstance(g, IndexedGrad):
+                g.values = np.asarray(g.values, dtype=parent.dtype)
+            else:
+                g = np.asarray(g, dtype=parent.dtype)
             if g.shape != parent.shape:
                 raise RuntimeError(
                     f"{name}.backward returned a gradient of shape {g.shape} "
                     f"for input {i} of shape {parent.shape}"
                 )
-            _check_finite(g, f"the backward of {name} (gradient of input {i})")
+            _check_finite(g.values if isinstance(g, IndexedGrad) else g,
+                          f"the backward of {name} (gradient of input {i})")  # fmt: skip
             checked.append(g)
         return tuple(checked)
 

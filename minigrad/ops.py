@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from minigrad import kernels
-from minigrad.function import Function
+from minigrad.function import Function, IndexedGrad
 from minigrad.tensor import Tensor
 
 
@@ -269,31 +269,15 @@ class Transpose(Function):
         return (g.transpose(np.argsort(self.axes)),)
 
 
-def _is_basic_index(index: Any) -> bool:
-    """True for ints, slices, None and Ellipsis only: such an index never repeats an element."""
-    parts = index if isinstance(index, tuple) else (index,)
-    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis for p in parts)
-
-
 class GetItem(Function):
     def forward(self, a, index):
-        self.shape, self.dtype, self.index = a.shape, a.dtype, index
+        self.shape, self.index = a.shape, index
         return a[index]
 
     def backward(self, g):
-        # each selected element sends its gradient back to where it came from;
-        # an element picked twice receives both gradients
-        grad = np.zeros(self.shape, dtype=self.dtype)
-        index = self.index
-        if _is_basic_index(index):
-            grad[index] = g
-        elif isinstance(index, np.ndarray) and index.ndim == 1 and index.dtype.kind in "iu":
-            rows = np.where(index < 0, index + self.shape[0], index)
-            width = int(np.prod(self.shape[1:]))
-            kernels.scatter_add_rows(grad.reshape(self.shape[0], width), rows, g.reshape(len(rows), width))
-        else:
-            np.add.at(grad, index, g)
-        return (grad,)
+        # each selected element sends its gradient back to where it came from (an element
+        # picked twice receives both); the engine adds it into a's gradient in place
+        return (IndexedGrad(self.shape, self.index, g),)
 
 
 def _check_same_shapes(op: str, arrays: tuple[np.ndarray, ...], skip_axis: int | None) -> None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.function import Function
+from minigrad.function import Function, IndexedGrad
 
 _FLOATS = (np.float32, np.float64)
 
@@ -171,7 +171,14 @@ class Tensor:
                 if parent_grad is None:
                     continue
                 key = id(parent)
-                if key not in grads:
+                if isinstance(parent_grad, IndexedGrad):  # values at some places, zero elsewhere
+                    if key not in grads:
+                        grads[key] = np.zeros(parent.shape, dtype=parent.dtype)
+                    elif key not in summed:
+                        grads[key] = grads[key].copy()
+                    summed.add(key)
+                    parent_grad.add_to(grads[key])
+                elif key not in grads:
                     grads[key] = parent_grad  # may be an op's own array: never written into
                 elif key in summed:
                     np.add(grads[key], parent_grad, out=grads[key])  # a sum made here: add in place

@@ -200,3 +200,18 @@ def test_summing_gradients_in_place_never_touches_an_array_an_op_handed_back():
     np.testing.assert_array_equal(s.grad, [1.0, 1.0])
     np.testing.assert_array_equal(a.grad, [3.0, 3.0])
     np.testing.assert_array_equal(x.grad, [6.0, 6.0])
+
+
+def test_indexing_gradients_add_up_with_dense_ones_in_any_order_and_layout():
+    rng = np.random.default_rng(0)
+    x = Tensor(rng.standard_normal((4, 3)), requires_grad=True)
+    w = rng.standard_normal((3, 4))
+    rows = np.array([0, 0, 2, -1])
+    a = x * 1.0
+    loss = (a.T * w).sum() + (a.T * w).sum() + (a[rows] * 2).sum() + a[1:3].sum() + a[rows].sum()
+    loss.backward()
+    expected = 2 * w.T  # the two transposed uses, each a Fortran-ordered gradient
+    for r in rows:  # repeated and negative rows add up: 2 + 1 per pick
+        expected[r] += 3
+    expected[1:3] += 1
+    np.testing.assert_allclose(x.grad, expected, atol=1e-12)
