@@ -80,6 +80,3 @@ class Dense(Module):
         if self.use_bias:
             y = y + self.bias
         return self.activation(y)
-
-    def output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...]:
-        return (*input_shape[:-1], self.units)

@@ -19,6 +19,3 @@ class Dropout(Module):
 
     def forward(self, x: Any) -> Tensor:
         return functional.dropout(x, self.rate, training=self.training)
-
-    def output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...]:
-        return input_shape

@@ -55,6 +55,3 @@ class Embedding(Module):
         if not self.mask_zero:
             return None
         return check_ids(ids, self.vocab_size, "Embedding") != 0
-
-    def output_shape(self, input_shape: tuple[Any, ...]) -> tuple[Any, ...]:
-        return (*input_shape, self.dim)

@@ -317,16 +317,6 @@ class Recurrent(Module):
         """Forget the carried states of a stateful layer (or set them to ``states``)."""
         self.states = None if states is None else [np.array(s, dtype=self.dtype) for s in states]
 
-    def output_shape(self, input_shape: tuple[Any, ...]) -> Any:
-        out = (
-            (input_shape[0], input_shape[1], self.units)
-            if self.return_sequences
-            else (input_shape[0], self.units)
-        )
-        if self.return_state:
-            return [out] + [(input_shape[0], self.units)] * len(self.cell.state_names)
-        return out
-
     # --- PyTorch's layout ---
     def _torch_blocks(self, w: np.ndarray) -> np.ndarray:
         """Reorder the gate blocks of the last axis from Keras's order to PyTorch's."""
