@@ -89,7 +89,20 @@ class IndexedGrad:
 
 
 class Function:
-    """One differentiable op.  Subclasses define ``forward`` and ``backward``."""
+    """One differentiable op.  Subclasses define ``forward`` and ``backward``.
+
+    Use an op through ``apply``: ``Mul.apply(a, b)`` returns a Tensor whose ``grad_fn`` is
+    the Function object that made it.
+
+    Attributes
+    ----------
+    parents : tuple of Tensor
+        The input tensors of this op, in the order they were passed to ``apply`` (empty once
+        ``backward`` has freed the graph).
+    needs_input_grad : tuple of bool
+        For each input, whether it requires a gradient; ``backward`` may return None for
+        the others.
+    """
 
     def __init__(self) -> None:
         self.parents: tuple[Tensor, ...] = ()
@@ -117,7 +130,7 @@ class Function:
         out = Tensor._make(data, requires_grad=record)
         if record:
             fn.parents = tensors
-            out._ctx = fn
+            out.grad_fn = fn
         return out
 
     def run_backward(self, grad: np.ndarray) -> tuple[np.ndarray | IndexedGrad | None, ...]:

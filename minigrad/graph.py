@@ -24,8 +24,8 @@ def to_dot(output: Tensor, names: dict[str, Tensor] | None = None) -> str:
         name = label_of.get(id(t), "")
         text = f"{name}\\n{t.shape}" if name else str(t.shape)
         lines.append(f'  t{id(t)} [label="{text}", shape=ellipse];')
-        if t._ctx is not None:
-            op = t._ctx
+        if t.grad_fn is not None:
+            op = t.grad_fn
             lines.append(f'  op{id(op)} [label="{type(op).__name__}", shape=box];')
             lines.append(f"  op{id(op)} -> t{id(t)};")
             for parent in op.parents:

@@ -1,10 +1,11 @@
 """The Tensor: an array, its gradient, and the op that made it; reverse mode lives here.
 
-Every op on Tensors is recorded as a node of a graph (``_ctx``, the Function that made
-the tensor, knows its input tensors).  ``backward`` visits that graph once, from the
-loss back to the leaves, in reverse topological order, and hands each Function the
-gradient of the loss with respect to its output.  The sort is iterative: an unrolled
-sequence of thousands of steps makes a graph far deeper than Python's recursion limit.
+Every op on Tensors is recorded as a node of a graph: ``tensor.grad_fn`` is the Function
+that made the tensor (None for a leaf) and ``tensor.grad_fn.parents`` are its input tensors.
+``backward`` visits that graph once, from the loss back to the leaves, in reverse
+topological order, and hands each Function the gradient of the loss with respect to its
+output.  The sort is iterative: an unrolled sequence of thousands of steps makes a graph
+far deeper than Python's recursion limit.
 """
 
 from __future__ import annotations
@@ -40,6 +41,17 @@ class Tensor:
         Whether ``backward`` should compute ``grad`` for this tensor.
     dtype : numpy dtype, optional
         float32 or float64, to convert on the way in.
+
+    Attributes
+    ----------
+    data : np.ndarray
+        The values.
+    grad : np.ndarray or None
+        dL/d(self) after ``backward``, of self's shape; accumulates over calls.
+    grad_fn : Function or None
+        The op that made this tensor, None for a leaf (made by the user) or for a result
+        that needs no gradient.  ``grad_fn.parents`` holds the op's input tensors, so the
+        graph can be walked from any result back to its leaves.
     """
 
     __array_ufunc__ = None  # numpy hands `array + tensor` to Tensor.__radd__
@@ -52,7 +64,7 @@ class Tensor:
         self.data: np.ndarray = _to_float_array(data, dtype)
         self.requires_grad = bool(requires_grad)
         self.grad: np.ndarray | None = None
-        self._ctx: Function | None = None
+        self.grad_fn: Function | None = None
         self._retains_grad = False
 
     @classmethod
@@ -62,7 +74,7 @@ class Tensor:
         out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
         out.requires_grad = requires_grad
         out.grad = None
-        out._ctx = None
+        out.grad_fn = None
         out._retains_grad = False
         return out
 
@@ -82,7 +94,7 @@ class Tensor:
     @property
     def is_leaf(self) -> bool:
         """True for tensors made by the user rather than by an op."""
-        return self._ctx is None
+        return self.grad_fn is None
 
     def numel(self) -> int:
         return self.data.size
@@ -117,8 +129,8 @@ class Tensor:
 
     def __repr__(self) -> str:
         body = np.array2string(self.data, separator=", ", prefix="Tensor(")
-        extra = f", grad_fn={type(self._ctx).__name__}" if self._ctx is not None else ""
-        if self.requires_grad and self._ctx is None:
+        extra = f", grad_fn={type(self.grad_fn).__name__}" if self.grad_fn is not None else ""
+        if self.requires_grad and self.grad_fn is None:
             extra = ", requires_grad=True"
         return f"Tensor({body}{extra})"
 
@@ -163,11 +175,11 @@ class Tensor:
             g = grads.pop(id(node), None)
             if g is None:
                 continue
-            if node._ctx is None or node._retains_grad:
+            if node.grad_fn is None or node._retains_grad:
                 kept.append((node, g))
-            if node._ctx is None:
+            if node.grad_fn is None:
                 continue
-            for parent, parent_grad in zip(node._ctx.parents, node._ctx.run_backward(g), strict=True):
+            for parent, parent_grad in zip(node.grad_fn.parents, node.grad_fn.run_backward(g), strict=True):
                 if parent_grad is None:
                     continue
                 key = id(parent)
@@ -190,8 +202,8 @@ class Tensor:
             node.grad = g.copy() if node.grad is None else node.grad + g
         if not retain_graph:
             for node in order:
-                if node._ctx is not None:
-                    node._ctx.release()
+                if node.grad_fn is not None:
+                    node.grad_fn.release()
 
     def _topological_order(self) -> list[Tensor]:
         """Every tensor that self depends on and that requires grad, inputs before outputs."""
@@ -206,7 +218,7 @@ class Tensor:
             if id(node) in visited:
                 continue
             visited.add(id(node))
-            ctx = node._ctx
+            ctx = node.grad_fn
             if ctx is not None and ctx.released:
                 raise RuntimeError(
                     f"backward through a graph that was already freed (at {type(ctx).__name__});"

@@ -1,9 +1,6 @@
 import pytest
 
 from minigrad import kernels
-from minigrad.testing.profiles import load_profile
-
-load_profile()
 
 
 @pytest.fixture(scope="session", autouse=True)

@@ -108,7 +108,7 @@ def test_backward_needs_a_gradient_for_non_scalars():
 def test_backward_frees_the_graph_unless_retained():
     x = Tensor([1.0], requires_grad=True)
     y = (x * 2).exp()
-    middle = weakref.ref(y._ctx.parents[0])  # x * 2, held only by the graph
+    middle = weakref.ref(y.grad_fn.parents[0])  # x * 2, held only by the graph
     y.backward(retain_graph=True)
     y.backward()
     np.testing.assert_allclose(x.grad, [4 * np.exp(2.0)])

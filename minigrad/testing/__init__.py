@@ -5,6 +5,6 @@ strategies in ``minigrad.testing.strategies`` generate the shapes, arrays and se
 to run it on, and ``minigrad.testing.profiles`` registers a reproducible CI profile.
 """
 
-from minigrad.testing.gradcheck import gradcheck, numerical_grad
+from minigrad.testing.gradcheck import check_backward, gradcheck, numerical_grad
 
-__all__ = ["gradcheck", "numerical_grad"]
+__all__ = ["check_backward", "gradcheck", "numerical_grad"]
