@@ -20,7 +20,7 @@ handout has a stub there instead.
 # code; the article counts from 1).
 #
 # 1. `rnn_forward(x, h0, U, W, b, V, c)` returns `(h, y_hat)`: h (T, n_h), row t is h(t);
-#    y_hat (T, n_out).  Make the softmax stable: scores of several hundred must not overflow.
+#    y_hat (T, n_out).  Make the softmax stable: exp overflows past 709, and scores may be in the thousands.
 # 2. `rnn_backward(x, h0, U, W, b, V, c, y)` returns a dict with the gradients of L:
 #    `dU, dW, db, dV, dc, dh0`, each of its parameter's shape.
 #

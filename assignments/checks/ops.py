@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 from hypothesis import strategies as st
 
-from minigrad import Tensor
+from minigrad import Function, Tensor
 from minigrad.testing import gradcheck
 from minigrad.testing.grading import Checklist, prove, require
 from minigrad.testing.strategies import arrays, broadcastable_shapes, shapes
@@ -121,8 +121,8 @@ def _add_op_checks(
 
     checklist.add(f"{name}: forward equals numpy's", 1, forward(10, 0))
     checklist.add(f"{name}: backward equals central differences (gradcheck)", 2, gradients(10, 0))
-    checklist.add(f"{name}: forward on more cases", 1, forward(40, 1), hidden=True)
-    checklist.add(f"{name}: backward on more cases", 1, gradients(40, 2), hidden=True)
+    checklist.add(f"{name}: forward on more cases", 1, forward(30, 1), hidden=True)
+    checklist.add(f"{name}: backward on more cases", 1, gradients(30, 2), hidden=True)
 
 
 for _name, (_cases, _reference) in OPS.items():
@@ -215,9 +215,19 @@ def order_shapes(sub: ModuleType) -> None:
     _check_order(order, t, "on a 30-level diamond (visiting every path would never end)")
 
 
+class _Identity(Function):
+    """The cheapest op there is, to build long chains quickly."""
+
+    def forward(self, a: np.ndarray) -> np.ndarray:
+        return a
+
+    def backward(self, g: np.ndarray) -> np.ndarray:
+        return g
+
+
 @checklist.check(points=2, name="topological_order: a chain of 100,000 ops (no recursion)", hidden=True)
 def order_deep(sub: ModuleType) -> None:
     t = Tensor([1.0], requires_grad=True)
     for _ in range(100_000):
-        t = t + 1.0
-    _check_order(require(sub, "topological_order"), t, "on a chain of 100,000 additions")
+        t = _Identity.apply(t)
+    _check_order(require(sub, "topological_order"), t, "on a chain of 100,000 ops")

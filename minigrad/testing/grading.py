@@ -270,7 +270,12 @@ def _run_isolated(check: Check, path: Path, forbidden: Sequence[str]) -> CheckRe
         child.kill()
         child.join()
     seconds = time.perf_counter() - start
-    verdict = receiver.recv() if not timed_out and receiver.poll() else None
+    verdict = None
+    if not timed_out and receiver.poll():
+        try:
+            verdict = receiver.recv()
+        except EOFError:  # the child ended (os._exit, a crash) before sending
+            pass
     receiver.close()
     printed.join()
     if timed_out:
@@ -351,23 +356,22 @@ def _forbidding(places: list[str], path: Path) -> Iterator[None]:
     if not places:
         yield
         return
-    own = str(path)
+    own, prefixes = str(path), tuple(places)
+    depth = 0  # how many of the submission's frames are on the stack
     seen: list[str] = []
 
     def hook(frame: FrameType, event: str, arg: Any) -> None:
-        if event != "call" or seen:
-            return
-        callee = frame.f_code.co_filename
-        place = next((p for p in places if callee.startswith(p)), None)
-        if callee == own or place is None:
-            return
-        caller = frame.f_back
-        while caller is not None:
-            if caller.f_code.co_filename == own:
+        nonlocal depth
+        if event == "call":
+            callee = frame.f_code.co_filename
+            if callee == own:
+                depth += 1
+            elif depth and not seen and callee.startswith(prefixes):
+                place = next(p for p in places if callee.startswith(p))
                 where = os.path.relpath(callee, os.path.dirname(place.rstrip(os.sep)))
                 seen.append(f"{getattr(frame.f_code, 'co_qualname', frame.f_code.co_name)} of {where}")
-                return
-            caller = caller.f_back
+        elif event == "return" and frame.f_code.co_filename == own:
+            depth -= 1
 
     previous = sys.getprofile()
     sys.setprofile(hook)
