@@ -1,171 +1,139 @@
-"""Assignment: write your own GRU cell from primitives and prove it with minigrad.testing.
+"""Running a course: the GRU cell assignment, handed out, checked and graded.
 
-For courses: the task, a worked solution, and the two proofs that grade it.  The proofs
-also show what each one can and cannot catch, on two deliberately wrong cells.
+For teachers: what `python -m assignments` does with a student's file, shown on the
+gru_cell assignment (its source, with the worked solution, is assignments/gru_cell.py).
 """
 
 # %% [markdown]
-# # The task
+# # The assignment and its handout
 #
-# Write a GRU cell with minigrad's primitive ops only (`@`, `+`, `*`, `sigmoid`, `tanh`,
-# slicing).  It takes x : (batch, input_size) and h : (batch, units) and returns h' with
+# A course assignment in minigrad is a Python file written as the teacher's source: the
+# prose, the signatures, and the worked solution between `### BEGIN SOLUTION` and
+# `### END SOLUTION`.  The handout replaces each solution region with
+# `raise NotImplementedError`, so the student receives a file that imports and runs, and
+# every check fails on it with "not written yet" rather than crashing the grader.
 #
-#     z = sigmoid(x W_z + h U_z + b_z + b'_z)          update gate
-#     r = sigmoid(x W_r + h U_r + b_r + b'_r)          reset gate
-#     n = tanh(x W_n + b_n + r * (h U_n + b'_n))       candidate
-#     h' = z * h + (1 - z) * n
-#
-# with W (input_size, 3 units), U (units, 3 units) and b (2, 3 units) holding the blocks in
-# the order z, r, n (Keras's layout; it is PyTorch's formula).  Then prove it:
-#
-# 1. **gradients**: backpropagation through your cell equals central differences, for
-#    random shapes and values drawn by hypothesis (`minigrad.testing`);
-# 2. **the formula**: your cell equals a trusted reference on the same weights.
+# The gru_cell assignment asks for `GRUCell(kernel, recurrent_kernel, bias)` with
+# `cell(x, h) -> h_new`, in Keras's layout with reset_after=True.  This lesson never shows
+# the solution: it shows what the grader says about files.
 
 # %%
-import numpy as np
-from hypothesis import given, settings
-from hypothesis import strategies as st
+import tempfile
+from pathlib import Path
 
-import layers
-import minigrad as mg
-from lessons.report import check, title
-from minigrad.testing import gradcheck
-from minigrad.testing.strategies import arrays
+import assignments
+from assignments.handout import solution_lines, strip_solutions
+from lessons.report import check, show, title
 
+source = assignments.source("gru_cell").read_text()
+handout = strip_solutions(source)
+folder = Path(tempfile.mkdtemp())
+(folder / "gru_cell.py").write_text(handout)
 
-class MyGRUCell:
-    """The worked solution."""
-
-    def __init__(self, W, U, b):
-        self.W, self.U, self.b = W, U, b
-        self.units = U.shape[0]
-
-    def block(self, a, k):
-        return a[:, k * self.units : (k + 1) * self.units]
-
-    def __call__(self, x, h):
-        xp = x @ self.W + self.b[0]  # the three input projections
-        hp = h @ self.U + self.b[1]  # the three recurrent projections
-        z = (self.block(xp, 0) + self.block(hp, 0)).sigmoid()
-        r = (self.block(xp, 1) + self.block(hp, 1)).sigmoid()
-        n = (self.block(xp, 2) + r * self.block(hp, 2)).tanh()
-        return z * h + (1 - z) * n
-
+title("the handout")
+stub = [line for line in handout.splitlines() if "NotImplementedError" in line]
+print("\n".join(stub))
+show("solution lines in the source", len(solution_lines(source)))
+check("the handout keeps none of the solution's lines",
+      not set(solution_lines(source)) & {line.strip() for line in handout.splitlines()})  # fmt: skip
 
 # %% [markdown]
-# # The two proofs
+# # The checks
 #
-# `prove_cell` is what a grader runs on a student's class.  Hypothesis draws the sizes
-# (batch 1-3, input 1-3, units 1-3) and the values; `gradcheck` compares the gradients of
-# every input and every weight with central differences, and the output is compared with
-# `layers.GRUCell` holding the same weights.
-
+# Each check is scored on its own, in a process of its own with a time limit.  The public
+# ones use a fixed seed and few examples, so a student's `python -m assignments check`
+# gives the same verdicts every time; the hidden ones, run only by `grade`, use other seeds,
+# more examples and edge cases.
 
 # %%
-@st.composite
-def cell_case(draw):
-    batch, features, units = (draw(st.integers(1, 3)) for _ in range(3))
-    return [
-        draw(arrays(shape=(batch, features))),  # x
-        draw(arrays(shape=(batch, units))),  # h
-        draw(arrays(shape=(features, 3 * units))),  # W
-        draw(arrays(shape=(units, 3 * units))),  # U
-        draw(arrays(shape=(2, 3 * units))),  # b
-    ]
+checklist = assignments.checklist("gru_cell")
+for c in checklist.checks:
+    print(f"  {c.points:g} point(s)  {'hidden' if c.hidden else 'public'}  {c.name}")
+show("points in all", checklist.max_points())
 
 
-def prove_cell(cell_class, examples=15):
-    """Raise AssertionError unless ``cell_class`` passes both proofs."""
-
-    @settings(max_examples=examples, deadline=None, derandomize=True, database=None)
-    @given(case=cell_case())
-    def proofs(case):
-        x, h, W, U, b = case
-
-        def run(x_, h_, W_, U_, b_):
-            return cell_class(W_, U_, b_)(x_, h_)
-
-        gradcheck(run, [x, h, W, U, b])  # proof 1
-        reference = layers.GRUCell(U.shape[0], input_size=W.shape[0])
-        reference.set_weights([W, U, b])
-        expected = reference(x, [h])[0].data
-        got = run(*(mg.Tensor(a) for a in case)).data
-        np.testing.assert_allclose(
-            got, expected, atol=1e-12, err_msg="the cell's output differs from GRUCell's"
+def grade(path: Path) -> dict[str, bool]:
+    """Run every check on the file; return each check's verdict."""
+    results = checklist.run(path)
+    for r in results:
+        print(
+            f"  [{'pass' if r.passed else 'FAIL'}] {r.name}"
+            + ("" if r.passed else f": {r.message.splitlines()[0]}")
         )
+    print(f"  score {sum(r.points for r in results):g}/{checklist.max_points():g}")
+    return {r.name: r.passed for r in results}
 
-    proofs()
-
-
-title("the worked solution")
-prove_cell(MyGRUCell)
-check("MyGRUCell passes both proofs", True)
 
 # %% [markdown]
-# # What each proof catches
+# # Three submissions
 #
-# **A wrong formula.**  A student swaps the gate: h' = (1 - z) * h + z * n.  Every op is still
-# a minigrad primitive, so its gradients are exactly right and proof 1 passes: gradcheck
-# proves that backward matches forward, not that forward is the GRU.  Proof 2 catches it.
+# The handout as it is scores zero; the teacher's source scores full marks.
 
 # %%
-title("a cell with the update gate swapped")
+title("the handout, unchanged")
+verdicts = {"handout": grade(folder / "gru_cell.py")}
+check("the untouched handout passes no check", not any(verdicts["handout"].values()))
 
-
-class SwappedGateCell(MyGRUCell):
-    def __call__(self, x, h):
-        xp, hp = x @ self.W + self.b[0], h @ self.U + self.b[1]
-        z = (self.block(xp, 0) + self.block(hp, 0)).sigmoid()
-        r = (self.block(xp, 1) + self.block(hp, 1)).sigmoid()
-        n = (self.block(xp, 2) + r * self.block(hp, 2)).tanh()
-        return (1 - z) * h + z * n  # wrong
-
-
-try:
-    prove_cell(SwappedGateCell)
-    caught = None
-except AssertionError as error:
-    caught = str(error)
-print(
-    "the proofs said:", next((line for line in (caught or "").splitlines() if "differs" in line), "nothing")
-)
-check(
-    "the swapped gate is caught, by the comparison with the reference",
-    caught is not None and "differs" in caught,
-)
+title("the teacher's source")
+verdicts["solution"] = grade(assignments.source("gru_cell"))
+check("the worked solution passes every check", all(verdicts["solution"].values()))
 
 # %% [markdown]
-# **A wrong backward.**  A student writes the sigmoid as an op of their own, with forward
-# and backward, and forgets a factor: d sigmoid/dz = y, not y (1 - y).  The forward is right,
-# so proof 2 cannot see it; gradcheck names the input and the element where it goes wrong.
+# **A wrong formula.**  A student swaps the roles of z and 1 - z in the last line.  Every op
+# is still a minigrad primitive, so the gradients are exactly those of the function the
+# student wrote, and gradcheck passes: it proves that backward matches forward, not that
+# forward is a GRU.  The comparison with the numpy reference catches it.
 
 # %%
-title("a cell whose own sigmoid op has a wrong backward")
+title("the update gate swapped")
+swapped = folder / "swapped.py"
+swapped.write_text(source.replace("return z * h + (1 - z) * n", "return (1 - z) * h + z * n"))
+verdicts["swapped"] = grade(swapped)
+lost = {name for name, passed in verdicts["swapped"].items() if not passed}
+check("the swap loses the formula checks", "GRUCell: outputs equal the formula (numpy reference)" in lost)
+check("and keeps the gradient checks, which it cannot fail",
+      "GRUCell: gradients of every input and weight (gradcheck)" not in lost)  # fmt: skip
+
+# %% [markdown]
+# **Reusing the reference.**  A student builds `layers.GRUCell` inside their class and
+# plugs in the weights.  Its numbers are right and its graph holds only primitive ops, so
+# neither proof can see it; but the grader watches which code runs while the student's
+# code is on the call stack, and the assignment forbids `layers`.
+
+# %%
+title("the reference cell reused")
+cheat = folder / "cheat.py"
+cheat.write_text("""
+import layers
 
 
-class StudentSigmoid(mg.Function):
-    def forward(self, a):
-        self.y = 1 / (1 + np.exp(-a))
-        return self.y
+class GRUCell:
+    def __init__(self, kernel, recurrent_kernel, bias):
+        self.weights = [kernel, recurrent_kernel, bias]
 
-    def backward(self, g):
-        return (g * self.y,)  # wrong: should be g * y * (1 - y)
-
-
-class WrongBackwardCell(MyGRUCell):
     def __call__(self, x, h):
-        xp, hp = x @ self.W + self.b[0], h @ self.U + self.b[1]
-        z = StudentSigmoid.apply(self.block(xp, 0) + self.block(hp, 0))
-        r = (self.block(xp, 1) + self.block(hp, 1)).sigmoid()
-        n = (self.block(xp, 2) + r * self.block(hp, 2)).tanh()
-        return z * h + (1 - z) * n
+        inner = layers.GRUCell(self.weights[1].shape[0], input_size=self.weights[0].shape[0])
+        inner.kernel, inner.recurrent_kernel, inner.bias = self.weights
+        return inner(x, [h])[0]
+""")
+verdicts["cheat"] = grade(cheat)
+check("reusing the reference passes no check", not any(verdicts["cheat"].values()))
 
-
-try:
-    prove_cell(WrongBackwardCell)
-    caught = None
-except AssertionError as error:
-    caught = str(error)
-print("the proofs said:", (caught or "nothing").splitlines()[0][:160])
-check("the wrong backward is caught by gradcheck", caught is not None and caught.startswith("gradcheck"))
+# %% [markdown]
+# # Summary
+#
+# - A teacher's source holds the solution between markers; `python -m assignments handout`
+#   writes the students' copies, `check` runs the public checks, `grade` writes Gradescope's
+#   `results.json`, and `autograder` builds the folder Gradescope runs.
+# - Gradient proofs (gradcheck under hypothesis) catch wrong backwards; the comparison with
+#   a numpy reference catches wrong formulas; the code-reuse guard and the primitives-only
+#   graph walk catch borrowed answers.  Each is a check with its own points.
+#
+# # Exercises
+#
+# 1. Write a check of your own for the gru_cell assignment with `Checklist.add`, e.g. that
+#    the cell leaves its weights unchanged, and see it pass on the solution.
+# 2. Make a submission that passes the public checks but fails a hidden one (hint: the
+#    hidden checks try float32 inputs).
+# 3. Run `python -m assignments check lstm_cell` on the lstm_cell handout, then write the
+#    cell until it passes.

@@ -377,9 +377,12 @@ def _forbidding(places: list[str], path: Path) -> Iterator[None]:
     sys.setprofile(hook)
     try:
         yield
+    except BaseException:
+        if not seen:
+            raise
     finally:
         sys.setprofile(previous)
-    if seen:
+    if seen:  # said first, even when the borrowed code then failed in some other way
         raise AssertionError(
             f"your code ran {seen[0]}, which this assignment asks you to write yourself "
             "(build it from the allowed primitives instead of reusing the reference)"
