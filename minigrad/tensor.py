@@ -195,11 +195,11 @@ class Tensor:
                 elif key in summed:
                     np.add(grads[key], parent_grad, out=grads[key])  # a sum made here: add in place
                 else:
-                    grads[key] = grads[key] + parent_grad
+                    grads[key] = np.asarray(grads[key] + parent_grad)  # 0-d: an array, not a scalar
                     summed.add(key)
         # Only now, when every backward has succeeded, is anything written.
         for node, g in kept:
-            node.grad = g.copy() if node.grad is None else node.grad + g
+            node.grad = g.copy() if node.grad is None else np.asarray(node.grad + g)
         if not retain_graph:
             for node in order:
                 if node.grad_fn is not None:

@@ -215,3 +215,11 @@ def test_indexing_gradients_add_up_with_dense_ones_in_any_order_and_layout():
         expected[r] += 3
     expected[1:3] += 1
     np.testing.assert_allclose(x.grad, expected, atol=1e-12)
+
+
+def test_a_zero_dim_gradient_summed_from_several_uses_is_an_array():
+    x = mg.Tensor(2.0, requires_grad=True)
+    (x * x + x).backward()  # three uses of x: d/dx (x^2 + x) = 2x + 1
+    assert isinstance(x.grad, np.ndarray) and x.grad.shape == () and x.grad == 5.0
+    (x * x).backward()  # accumulated into the existing 0-d gradient: 5 + 4
+    assert isinstance(x.grad, np.ndarray) and x.grad == 9.0
