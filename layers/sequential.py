@@ -122,7 +122,7 @@ class Sequential(Module):
         history: dict[str, list[float]] = {}
         for epoch in range(1, epochs + 1):
             self.train()
-            total, seen, correct = 0.0, 0, 0
+            total, seen, correct, predicted = 0.0, 0, 0, 0
             steps = -(-len(x) // batch_size)
             bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", disable=verbose == 0, leave=True)
             for step, (xb, yb) in enumerate(data.batches(x, y, batch_size=batch_size, shuffle=shuffle), 1):
@@ -144,11 +144,12 @@ class Sequential(Module):
                 optimizer.step()
                 total += value.item() * len(xb)
                 seen += len(xb)
-                correct += self._correct(pred, yb)
+                hits, count = self._hits(pred, yb)
+                correct, predicted = correct + hits, predicted + count
                 bar.update(1)
                 bar.set_postfix(loss=f"{total / seen:.4f}")
             bar.close()
-            self._record(history, "", total / seen, correct / seen)
+            self._record(history, "", total / seen, correct / max(predicted, 1))
             if validation_data is not None:
                 val = self.evaluate(*validation_data)
                 self._record(history, "val_", val["loss"], val.get("accuracy"))
@@ -157,8 +158,13 @@ class Sequential(Module):
     def _is_classifier(self) -> bool:
         return self.loss is functional.cross_entropy
 
-    def _correct(self, pred: Tensor, y: Any) -> int:
-        return int(np.sum(pred.data.argmax(axis=-1) == y)) if self._is_classifier() else 0
+    def _hits(self, pred: Tensor, y: Any) -> tuple[int, int]:
+        """Right predictions and predictions made: one per label, so a model that classifies
+        every time step (return_sequences=True) makes batch * time of them."""
+        if not self._is_classifier():
+            return 0, 0
+        labels = np.asarray(y)
+        return int(np.sum(pred.data.argmax(axis=-1) == labels)), labels.size
 
     def _record(self, history: dict, prefix: str, loss: float, accuracy: float | None) -> None:
         history.setdefault(prefix + "loss", []).append(loss)
@@ -192,5 +198,6 @@ class Sequential(Module):
         with no_grad():
             result = {"loss": float(self.loss(pred, y).item())}
         if self._is_classifier():
-            result["accuracy"] = self._correct(pred, y) / len(y)
+            hits, count = self._hits(pred, y)
+            result["accuracy"] = hits / count
         return result

@@ -86,3 +86,18 @@ def test_fit_errors():
         model.fit(np.zeros((3, 2)), np.zeros(3), optimizer=None)
     with pytest.raises(ValueError, match="expected a non-empty list"):
         layers.Sequential([])
+
+
+def test_accuracy_of_a_per_step_classifier_is_a_fraction_of_every_step():
+    mg.manual_seed(0)
+    x = np.random.default_rng(1).standard_normal((40, 5, 1))
+    y = (x[..., 0] > 0).astype(np.int64)  # a label per time step: (40, 5)
+    model = layers.Sequential([layers.SimpleRNN(8, return_sequences=True), layers.Dense(2)])
+    model(x[:1])
+    history = model.fit(
+        x, y, optimizer=mg.optim.Adam(model.parameters(), lr=0.02), epochs=3, batch_size=8, verbose=0
+    )
+    predicted = model.predict(x).argmax(axis=-1)
+    expected = np.mean(predicted == y)  # hits over all 200 step labels
+    assert 0 <= history["accuracy"][-1] <= 1
+    assert model.evaluate(x, y)["accuracy"] == pytest.approx(expected, abs=1e-12)
