@@ -30,8 +30,8 @@ class Optimizer:
         for i, p in enumerate(self.params):
             if not isinstance(p, Tensor) or not p.requires_grad:
                 raise ValueError(f"{name}: parameter {i} is not a Tensor with requires_grad=True")
-        if not lr > 0:
-            raise ValueError(f"{name}: the learning rate must be positive, got {lr}")
+        if not 0 < lr < np.inf:
+            raise ValueError(f"{name}: the learning rate must be a positive finite number, got {lr}")
         self.lr = lr
         self.steps = 0
         self.state = [{slot: np.zeros_like(p.data) for slot in self.slots} for p in self.params]
@@ -41,7 +41,21 @@ class Optimizer:
             p.grad = None
 
     def step(self) -> None:
-        """Update every parameter that has a gradient."""
+        """Update every parameter that has a gradient.
+
+        Every gradient is checked against its parameter's shape before any update, so a
+        mis-shaped one changes nothing; with no gradient at all, nothing happens (as in
+        PyTorch) and the step count stays.
+        """
+        name = type(self).__name__
+        for i, p in enumerate(self.params):
+            if p.grad is not None and np.shape(p.grad) != p.shape:
+                raise ValueError(
+                    f"{name}.step: the gradient of parameter {i} has shape {np.shape(p.grad)}, "
+                    f"expected {p.shape}; no parameter was updated"
+                )
+        if all(p.grad is None for p in self.params):
+            return
         self.steps += 1
         for p, state in zip(self.params, self.state, strict=True):
             if p.grad is not None:
@@ -70,6 +84,12 @@ class Optimizer:
         for i, s in enumerate(self.state):
             for slot in s:
                 s[slot][...] = state[f"{slot}.{i}"]
+
+
+def check_eps(name: str, eps: float) -> None:
+    """eps keeps a division away from zero: it must be a finite number >= 0."""
+    if not 0 <= eps < np.inf:
+        raise ValueError(f"{name}: eps must be a finite number >= 0, got {eps}")
 
 
 class SGD(Optimizer):
@@ -101,6 +121,9 @@ class Adam(Optimizer):
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:  # fmt: skip
         super().__init__(params, lr)
+        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+            raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas}")
+        check_eps("Adam", eps)
         self.beta1, self.beta2 = betas
         self.eps = eps
 
@@ -123,6 +146,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, eps: float = 1e-10) -> None:
         super().__init__(params, lr)
+        check_eps("Adagrad", eps)
         self.eps = eps
 
     def update(self, param, grad, state):
@@ -139,6 +163,9 @@ class RMSprop(Optimizer):
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8) -> None:  # fmt: skip
         super().__init__(params, lr)
+        if not 0 <= alpha < 1:
+            raise ValueError(f"RMSprop: alpha must be in [0, 1), got {alpha}")
+        check_eps("RMSprop", eps)
         self.alpha, self.eps = alpha, eps
 
     def update(self, param, grad, state):

@@ -110,10 +110,38 @@ def test_clip_grad_value():
     [
         (lambda: optim.SGD([], lr=0.1), "got no parameters"),
         (lambda: optim.SGD([mg.Tensor([1.0])], lr=0.1), "requires_grad=True"),
-        (lambda: optim.Adam([mg.Tensor([1.0], requires_grad=True)], lr=0), "must be positive"),
+        (lambda: optim.Adam([mg.Tensor([1.0], requires_grad=True)], lr=0), "must be a positive finite number"),
         (lambda: optim.clip_grad_norm([], 0), "max_norm must be positive"),
     ],
 )
 def test_bad_arguments(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda ps: optim.SGD(ps, lr=np.inf), "learning rate must be a positive finite number"),
+        (lambda ps: optim.Adam(ps, betas=(1.0, 0.999)), r"betas must be two numbers in \[0, 1\)"),
+        (lambda ps: optim.Adam(ps, betas=(0.9, -0.1)), r"betas must be two numbers in \[0, 1\)"),
+        (lambda ps: optim.Adam(ps, eps=-1e-8), "eps must be a finite number >= 0"),
+        (lambda ps: optim.Adagrad(ps, eps=-1.0), "eps must be a finite number >= 0"),
+        (lambda ps: optim.RMSprop(ps, alpha=1.0), r"alpha must be in \[0, 1\)"),
+    ],
+)
+def test_settings_that_cannot_work_are_refused(make, message):
+    with pytest.raises(ValueError, match=message):
+        make([mg.Tensor(np.ones(2), requires_grad=True)])
+
+
+def test_a_mis_shaped_gradient_changes_nothing_and_no_gradient_is_no_step():
+    first, second = mg.Tensor(np.ones(2), requires_grad=True), mg.Tensor(np.ones(3), requires_grad=True)
+    adam = optim.Adam([first, second], lr=0.1)
+    adam.step()  # no gradients yet: nothing happens
+    assert adam.steps == 0
+    first.grad, second.grad = np.ones(2), np.ones(2)  # the second is mis-shaped
+    with pytest.raises(ValueError, match=r"parameter 1 has shape \(2,\), expected \(3,\)"):
+        adam.step()
+    assert adam.steps == 0 and np.array_equal(first.data, np.ones(2))
+    assert np.array_equal(adam.state[0]["m"], np.zeros(2))
