@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from layers import activations
-from layers.module import Module
+from layers.module import Module, positive_int
 from minigrad import Tensor, init
 
 
@@ -46,9 +46,7 @@ class Dense(Module):
         input_size: int | None = None,
         dtype: Any = np.float64,
     ) -> None:
-        if units < 1:
-            raise ValueError(f"Dense: units must be a positive integer, got {units}")
-        self.units = units
+        self.units = positive_int("Dense", "units", units)
         self.activation = activations.get(activation)
         self.use_bias = use_bias
         self.kernel_initializer = init.get(kernel_initializer)

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from layers.module import Module
+from layers.module import Module, positive_int
 from minigrad import Tensor, init
 
 
@@ -38,8 +38,8 @@ class Embedding(Module):
         embeddings_initializer: str | init.Initializer = "uniform",
         dtype: Any = np.float64,
     ) -> None:
-        if vocab_size < 1 or dim < 1:
-            raise ValueError(f"Embedding: vocab_size and dim must be positive, got {vocab_size}, {dim}")
+        vocab_size = positive_int("Embedding", "vocab_size", vocab_size)
+        dim = positive_int("Embedding", "dim", dim)
         self.vocab_size, self.dim, self.mask_zero = vocab_size, dim, mask_zero
         self.embeddings = Tensor(
             init.get(embeddings_initializer)((vocab_size, dim), dtype), requires_grad=True

@@ -11,6 +11,13 @@ from minigrad import Tensor
 from minigrad.serialize import entry_problems
 
 
+def positive_int(owner: str, name: str, value: Any) -> int:
+    """``value`` as an int, or Keras's ValueError when it is not a positive integer (2.5, 0, "3")."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{owner}: {name} must be a positive integer, got {value!r}")
+    return int(value)
+
+
 class Module:
     """A layer or a model.  Parameters are the attributes that are Tensors with
     ``requires_grad=True``; sub-modules are the attributes that are Modules (or lists of

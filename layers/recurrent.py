@@ -26,7 +26,7 @@ import numpy as np
 import minigrad as mg
 from layers import activations
 from layers.dense import as_float_input
-from layers.module import Module, assign_checked
+from layers.module import Module, assign_checked, positive_int
 from minigrad import Function, Tensor, init, kernels
 from minigrad.functional import dropout_mask
 from minigrad.serialize import entry_problems
@@ -58,9 +58,7 @@ class RecurrentCell(Module):
         input_size: int | None = None,
         dtype: Any = np.float64,
     ) -> None:
-        if not isinstance(units, (int, np.integer)) or units < 1:
-            raise ValueError(f"{type(self).__name__}: units must be a positive integer, got {units!r}")
-        self.units = int(units)
+        self.units = positive_int(type(self).__name__, "units", units)
         self.activation_name = activation if isinstance(activation, str) else None
         self.activation = activations.get(activation)
         self.use_bias = use_bias

@@ -1,5 +1,7 @@
 """Module, Dense, Embedding and Dropout."""
 
+import re
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -122,3 +124,18 @@ def test_load_state_dict_lists_every_problem_and_changes_nothing():
 def test_set_weights_before_build_says_so():
     with pytest.raises(ValueError, match="not built yet"):
         layers.LSTM(2).set_weights([np.zeros((1, 8))])
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: layers.Dense(2.5), "Dense: units must be a positive integer, got 2.5"),
+        (lambda: layers.Dense(0), "Dense: units must be a positive integer, got 0"),
+        (lambda: layers.Embedding(3.7, 4), "Embedding: vocab_size must be a positive integer, got 3.7"),
+        (lambda: layers.Embedding(10, True), "Embedding: dim must be a positive integer, got True"),
+        (lambda: layers.LSTM(4.0), "LSTMCell: units must be a positive integer, got 4.0"),
+    ],
+)
+def test_sizes_that_are_not_positive_integers_get_kerass_value_error(make, message):
+    with pytest.raises(ValueError, match=re.escape(message)):
+        make()

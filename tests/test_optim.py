@@ -110,7 +110,10 @@ def test_clip_grad_value():
     [
         (lambda: optim.SGD([], lr=0.1), "got no parameters"),
         (lambda: optim.SGD([mg.Tensor([1.0])], lr=0.1), "requires_grad=True"),
-        (lambda: optim.Adam([mg.Tensor([1.0], requires_grad=True)], lr=0), "must be a positive finite number"),
+        (
+            lambda: optim.Adam([mg.Tensor([1.0], requires_grad=True)], lr=0),
+            "must be a positive finite number",
+        ),
         (lambda: optim.clip_grad_norm([], 0), "max_norm must be positive"),
     ],
 )
