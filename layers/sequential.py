@@ -22,6 +22,18 @@ LOSSES: dict[str, Callable[[Tensor, Any], Tensor]] = {
 }
 
 
+def loss_function(loss: str | Callable[[Tensor, Any], Tensor], owner: str) -> Callable[[Tensor, Any], Tensor]:
+    """The loss named ``loss`` (or ``loss`` itself when it is a function)."""
+    if callable(loss):
+        return loss
+    if loss not in LOSSES:
+        raise ValueError(
+            f"{owner}: unknown loss {loss!r}; the losses are {', '.join(LOSSES)}, or a function "
+            "(pred, y) -> Tensor.  They all take logits, as Keras's losses do with from_logits=True"
+        )
+    return LOSSES[loss]
+
+
 def _shape_text(shape: tuple[int, ...], time_unknown: bool) -> str:
     """Keras's way of showing a shape: the batch as None, and the time too when unknown."""
     dims = ["None"] + [str(d) for d in shape[1:]]
@@ -118,7 +130,10 @@ class Sequential(Module):
             raise ValueError("fit: got no samples")
         if optimizer is None:
             raise ValueError("fit: give an optimizer, e.g. minigrad.optim.Adam(model.parameters())")
-        self.loss = LOSSES[loss] if isinstance(loss, str) else loss
+        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"fit: {name} must be a positive integer, got {value!r}")
+        self.loss = loss_function(loss, "fit")
         history: dict[str, list[float]] = {}
         for epoch in range(1, epochs + 1):
             self.train()
@@ -191,7 +206,7 @@ class Sequential(Module):
         if len(x) != len(y):
             raise ValueError(f"evaluate: x has {len(x)} samples but y has {len(y)}")
         if loss is not None:
-            self.loss = LOSSES[loss] if isinstance(loss, str) else loss
+            self.loss = loss_function(loss, "evaluate")
         if self.loss is None:
             raise ValueError("evaluate: give a loss (or call fit first)")
         pred = Tensor(self.predict(x, batch_size))

@@ -1,5 +1,7 @@
 """Sequential: Keras's summary, fit, predict and evaluate."""
 
+import re
+
 import numpy as np
 import pytest
 
@@ -101,3 +103,24 @@ def test_accuracy_of_a_per_step_classifier_is_a_fraction_of_every_step():
     expected = np.mean(predicted == y)  # hits over all 200 step labels
     assert 0 <= history["accuracy"][-1] <= 1
     assert model.evaluate(x, y)["accuracy"] == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"batch_size": 0}, "fit: batch_size must be a positive integer, got 0"),
+        ({"epochs": 1.5}, "fit: epochs must be a positive integer, got 1.5"),
+        (
+            {"loss": "sparse_categorical_crossentropy"},
+            "fit: unknown loss 'sparse_categorical_crossentropy'; the losses are cross_entropy, mse",
+        ),
+    ],
+)
+def test_fit_refuses_settings_that_cannot_work_before_changing_anything(options, message):
+    x, y = sign_data(16)
+    model = layers.Sequential([layers.SimpleRNN(4), layers.Dense(2)])
+    model(x[:1])
+    before = {k: v.copy() for k, v in model.state_dict().items()}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        model.fit(x, y, optimizer=mg.optim.SGD(model.parameters(), lr=0.1), verbose=0, **options)
+    assert all(np.array_equal(v, before[k]) for k, v in model.state_dict().items())
