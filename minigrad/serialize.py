@@ -60,7 +60,12 @@ def save(obj: Any, path: str | os.PathLike) -> None:
     handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(handle, "wb") as f:
-            np.savez(f, **arrays)
+            # each array written as np.savez would, but by name, so that no key (such as
+            # "allow_pickle" or "file") is taken for one of savez's own arguments
+            with zipfile.ZipFile(f, "w", allowZip64=True) as archive:
+                for key, array in arrays.items():
+                    with archive.open(f"{key}.npy", "w", force_zip64=True) as member:
+                        np.lib.format.write_array(member, array, allow_pickle=False)
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
