@@ -19,12 +19,23 @@ def positive_int(owner: str, name: str, value: Any) -> int:
 
 
 class Module:
-    """A layer or a model.  Parameters are the attributes that are Tensors with
-    ``requires_grad=True``; sub-modules are the attributes that are Modules (or lists of
-    them).  Calling a module calls ``forward``.
+    """A layer or a model.  Parameters are the Tensors assigned to its attributes with
+    ``requires_grad=True`` (as PyTorch registers an ``nn.Parameter``); one frozen later with
+    ``requires_grad = False`` stays a parameter, counted as non-trainable, as in Keras.
+    Sub-modules are the attributes that are Modules (or lists of them).  A parameter shared
+    by several modules is listed, counted and updated once.  Calling a module calls
+    ``forward``.
     """
 
     training: bool = True
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        names = self.__dict__.setdefault("_parameter_names", set())
+        if isinstance(value, Tensor) and value.requires_grad and value.is_leaf:
+            names.add(name)
+        elif not isinstance(value, Tensor):
+            names.discard(name)
+        object.__setattr__(self, name, value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
@@ -42,19 +53,29 @@ class Module:
                         yield f"{name}.{i}", item
 
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
-        """(dotted name, parameter) pairs, this module's own first, in definition order."""
+        """(dotted name, parameter) pairs, this module's own first, in definition order; a
+        shared parameter appears once, under its first name."""
+        seen: set[int] = set()
+        for name, param in self._all_parameters(prefix):
+            if id(param) not in seen:
+                seen.add(id(param))
+                yield name, param
+
+    def _all_parameters(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
+        names = self.__dict__.get("_parameter_names", set())
         for name, value in vars(self).items():
-            if isinstance(value, Tensor) and value.requires_grad:
+            if name in names and isinstance(value, Tensor):
                 yield prefix + name, value
         for name, child in self.named_children():
-            yield from child.named_parameters(prefix=f"{prefix}{name}.")
+            yield from child._all_parameters(f"{prefix}{name}.")
 
     def parameters(self) -> list[Tensor]:
         return [p for _, p in self.named_parameters()]
 
-    def count_params(self) -> int:
-        """The number of scalar parameters (Keras's count)."""
-        return sum(p.numel() for p in self.parameters())
+    def count_params(self, trainable: bool | None = None) -> int:
+        """The number of scalar parameters (Keras's count): all of them, or with
+        ``trainable=True`` (``False``) those that do (do not) require grad."""
+        return sum(p.numel() for p in self.parameters() if trainable is None or p.requires_grad == trainable)
 
     def zero_grad(self) -> None:
         for p in self.parameters():
@@ -104,3 +125,4 @@ def assign_checked(params: Mapping[str, Tensor], values: Mapping[str, Any], owne
         raise ValueError(f"{owner}: cannot load weights: " + "; ".join(problems))
     for name, p in params.items():
         p.data[...] = np.asarray(values[name])
+        p.mark_modified()

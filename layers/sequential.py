@@ -93,12 +93,13 @@ class Sequential(Module):
                 rows.append((f"{_snake(name)} ({name})", shown, layer.count_params()))
                 x = outs[0]
         line, total = "_" * 65, sum(r[2] for r in rows)
+        trainable = self.count_params(trainable=True)
         text = [f'Model: "{_snake(type(self).__name__)}"', line,
                 f" {'Layer (type)':<28}{'Output Shape':<26}Param #", "=" * 65]  # fmt: skip
         for name, shape, count in rows:
             text.append(f" {name:<28}{shape:<26}{count}")
-        text += ["=" * 65, f"Total params: {total}", f"Trainable params: {total}",
-                 "Non-trainable params: 0", line]  # fmt: skip
+        text += ["=" * 65, f"Total params: {total}", f"Trainable params: {trainable}",
+                 f"Non-trainable params: {total - trainable}", line]  # fmt: skip
         out = "\n".join(text)
         print_fn(out)
         return out

@@ -106,6 +106,7 @@ class Function:
 
     def __init__(self) -> None:
         self.parents: tuple[Tensor, ...] = ()
+        self.versions: tuple[int, ...] = ()  # each input's version when the op ran
         self.needs_input_grad: tuple[bool, ...] = ()
         self.released = False
 
@@ -130,13 +131,31 @@ class Function:
         out = Tensor._make(data, requires_grad=record)
         if record:
             fn.parents = tensors
+            fn.versions = tuple(t._version for t in tensors)
             out.grad_fn = fn
         return out
 
     def run_backward(self, grad: np.ndarray) -> tuple[np.ndarray | IndexedGrad | None, ...]:
         """Call ``backward`` and check that it returned one well-formed gradient per input."""
         name = type(self).__name__
-        grads = self.backward(grad)
+        for i, (parent, version) in enumerate(zip(self.parents, self.versions, strict=True)):
+            if parent._version != version:
+                raise RuntimeError(
+                    f"{name}.backward: input {i} (shape {parent.shape}) was changed in place after "
+                    f"{name} used it (by an optimizer step or a weight load, say), so its gradient "
+                    "would be wrong; run backward before changing it, or compute again"
+                )
+        incoming = grad.view()
+        incoming.flags.writeable = False  # it may be another node's gradient too
+        try:
+            grads = self.backward(incoming)
+        except ValueError as error:
+            if "read-only" not in str(error):
+                raise
+            raise RuntimeError(
+                f"{name}.backward changed its incoming gradient in place; it may be shared with "
+                "other gradients, so compute a new array instead (g = g * 2, not g *= 2)"
+            ) from error
         if not isinstance(grads, tuple):
             grads = (grads,)
         if len(grads) != len(self.parents):
@@ -164,4 +183,9 @@ class Function:
 
     def release(self) -> None:
         """Drop the inputs and saved arrays so the graph can be freed after backward."""
-        self.__dict__ = {"parents": (), "needs_input_grad": self.needs_input_grad, "released": True}
+        self.__dict__ = {
+            "parents": (),
+            "versions": (),
+            "needs_input_grad": self.needs_input_grad,
+            "released": True,
+        }

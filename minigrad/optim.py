@@ -28,8 +28,14 @@ class Optimizer:
         if not self.params:
             raise ValueError(f"{name}: got no parameters to optimize")
         for i, p in enumerate(self.params):
-            if not isinstance(p, Tensor) or not p.requires_grad:
-                raise ValueError(f"{name}: parameter {i} is not a Tensor with requires_grad=True")
+            if not isinstance(p, Tensor) or not p.is_leaf:
+                raise ValueError(
+                    f"{name}: parameter {i} is not a leaf Tensor (one made by an op cannot be optimized)"
+                )
+        if len({id(p) for p in self.params}) != len(self.params):
+            raise ValueError(
+                f"{name}: a parameter appears more than once; it would be updated twice per step"
+            )
         if not 0 < lr < np.inf:
             raise ValueError(f"{name}: the learning rate must be a positive finite number, got {lr}")
         self.lr = lr
@@ -60,6 +66,7 @@ class Optimizer:
         for p, state in zip(self.params, self.state, strict=True):
             if p.grad is not None:
                 self.update(p.data, p.grad, state)
+                p.mark_modified()
 
     def update(self, param: np.ndarray, grad: np.ndarray, state: dict[str, np.ndarray]) -> None:
         raise NotImplementedError

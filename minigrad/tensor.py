@@ -66,6 +66,7 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self.grad_fn: Function | None = None
         self._retains_grad = False
+        self._version = 0
 
     @classmethod
     def _make(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
@@ -76,6 +77,7 @@ class Tensor:
         out.grad = None
         out.grad_fn = None
         out._retains_grad = False
+        out._version = 0
         return out
 
     # --- what a tensor is ---
@@ -110,6 +112,12 @@ class Tensor:
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
         return self.data.item()
+
+    def mark_modified(self) -> None:
+        """Record that ``data`` was changed in place (minigrad's optimizers and weight loading
+        call it).  A backward that needs the old values then raises instead of computing a
+        wrong gradient, as PyTorch's version counter does."""
+        self._version += 1
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph: no gradient flows through the result."""

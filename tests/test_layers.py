@@ -139,3 +139,44 @@ def test_set_weights_before_build_says_so():
 def test_sizes_that_are_not_positive_integers_get_kerass_value_error(make, message):
     with pytest.raises(ValueError, match=re.escape(message)):
         make()
+
+
+def test_a_frozen_parameter_is_kept_everywhere_and_counted_as_non_trainable(tmp_path):
+    model = layers.Sequential([layers.Dense(3, input_size=2), layers.Dense(1)])
+    model(np.ones((1, 2)))
+    first = model.layers[0]
+    first.kernel.requires_grad = False  # frozen, as with Keras's trainable=False
+    assert "layers.0.kernel" in model.state_dict() and len(model.get_weights()) == 4
+    assert model.count_params() == 2 * 3 + 3 + 3 + 1 and model.count_params(trainable=False) == 6
+    text = model.summary((2,), print_fn=lambda s: None)
+    assert "Trainable params: 7" in text and "Non-trainable params: 6" in text
+    mg.save(model, tmp_path / "frozen.npz")
+    assert "layers.0.kernel" in mg.load(tmp_path / "frozen.npz")
+    frozen_before, bias_before = first.kernel.data.copy(), first.bias.data.copy()
+    sgd = mg.optim.SGD(model.parameters(), lr=0.1)
+    model(np.ones((4, 2))).sum().backward()
+    sgd.step()
+    np.testing.assert_array_equal(first.kernel.data, frozen_before)
+    assert not np.array_equal(first.bias.data, bias_before)
+
+
+def test_a_shared_parameter_is_listed_counted_and_updated_once():
+    first, second = (
+        layers.Dense(2, input_size=2, use_bias=False),
+        layers.Dense(2, input_size=2, use_bias=False),
+    )
+    second.kernel = first.kernel  # tied weights
+    model = layers.Sequential([first, second])
+    assert model.parameters() == [first.kernel] and model.count_params() == 4
+    start = first.kernel.data.copy()
+    x = np.array([[1.0, -2.0]])
+    out = model(x).sum()
+    out.backward()
+    grad = first.kernel.grad.copy()
+    # d/dW of sum(x W W) = x^T (1 W^T) + (x W)^T 1, summed over both uses, written here in numpy
+    ones = np.ones((1, 2))
+    np.testing.assert_allclose(grad, x.T @ (ones @ start.T) + (x @ start).T @ ones, atol=1e-12)
+    mg.optim.SGD(model.parameters(), lr=0.5).step()
+    np.testing.assert_allclose(first.kernel.data, start - 0.5 * grad, atol=1e-12)  # one step, not two
+    with pytest.raises(ValueError, match="appears more than once"):
+        mg.optim.SGD([first.kernel, second.kernel], lr=0.1)

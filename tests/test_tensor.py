@@ -223,3 +223,33 @@ def test_a_zero_dim_gradient_summed_from_several_uses_is_an_array():
     assert isinstance(x.grad, np.ndarray) and x.grad.shape == () and x.grad == 5.0
     (x * x).backward()  # accumulated into the existing 0-d gradient: 5 + 4
     assert isinstance(x.grad, np.ndarray) and x.grad == 9.0
+
+
+def test_backward_through_a_weight_changed_in_place_raises_naming_the_op():
+    x = mg.Tensor(np.ones((2, 3)), requires_grad=True)
+    w = mg.Tensor(np.full((3, 2), 0.5), requires_grad=True)
+    loss = (x @ w).sum()
+    w.grad = np.ones((3, 2))
+    mg.optim.SGD([w], lr=0.1).step()  # changes w in place after MatMul used it
+    with pytest.raises(
+        RuntimeError, match=r"MatMul.backward: input 1 \(shape \(3, 2\)\) was changed in place"
+    ):
+        loss.backward()
+    assert x.grad is None  # nothing was written
+
+
+def test_a_backward_that_edits_its_incoming_gradient_is_stopped_before_it_corrupts_another():
+    class Doubling(mg.Function):
+        def forward(self, a):
+            return 2 * a
+
+        def backward(self, g):
+            g *= 2  # in place: g is also what Add sent to the other input
+            return g
+
+    a, b = mg.Tensor([1.0, 2.0], requires_grad=True), mg.Tensor([3.0, 4.0], requires_grad=True)
+    total = a + b  # Add hands the same gradient array to both inputs
+    out = Doubling.apply(total) + total
+    with pytest.raises(RuntimeError, match=r"Doubling\.backward changed its incoming gradient in place"):
+        out.sum().backward()
+    assert a.grad is None and b.grad is None
