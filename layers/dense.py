@@ -56,7 +56,13 @@ class Dense(Module):
         if input_size is not None:
             self.build(input_size)
 
+    @property
+    def built(self) -> bool:
+        return self.input_size is not None
+
     def build(self, input_size: int) -> None:
+        """Create the weights for inputs of ``input_size`` features."""
+        input_size = positive_int("Dense", "input_size", input_size)
         self.input_size = input_size
         self.kernel = Tensor(
             self.kernel_initializer((input_size, self.units), self.dtype), requires_grad=True

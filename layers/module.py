@@ -52,9 +52,34 @@ class Module:
                     if isinstance(item, Module):
                         yield f"{name}.{i}", item
 
+    @property
+    def built(self) -> bool:
+        """Whether the weights exist (layers that learn their input size make them lazily)."""
+        return True
+
+    def unbuilt_layers(self, prefix: str = "") -> Iterator[str]:
+        """The dotted names (with types) of the layers inside that are not built yet."""
+        if not self.built:
+            yield f"{prefix.rstrip('.') or 'the layer'} ({type(self).__name__})"
+            return
+        for name, child in self.named_children():
+            yield from child.unbuilt_layers(f"{prefix}{name}.")
+
     def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
         """(dotted name, parameter) pairs, this module's own first, in definition order; a
-        shared parameter appears once, under its first name."""
+        shared parameter appears once, under its first name.
+
+        A ValueError (as PyTorch's lazy modules and Keras give) names the layers that are not
+        built yet: their weights do not exist, so an optimizer or a checkpoint made now would
+        silently miss them.
+        """
+        unbuilt = list(self.unbuilt_layers())
+        if unbuilt:
+            raise ValueError(
+                f"{type(self).__name__}: not built yet: {', '.join(unbuilt)}.  A layer makes its "
+                "weights once it knows its input size: give input_size= to the first layer (e.g. "
+                "LSTM(16, input_size=8)), or call the model once on a batch of inputs"
+            )
         seen: set[int] = set()
         for name, param in self._all_parameters(prefix):
             if id(param) not in seen:

@@ -74,10 +74,15 @@ class RecurrentCell(Module):
     def bias_shape(self) -> tuple[int, ...]:
         return (self.gates * self.units,)
 
+    @property
+    def built(self) -> bool:
+        return self.input_size is not None
+
     def build(self, input_size: int) -> None:
         """Create the weights for inputs of ``input_size`` features."""
         width = self.gates * self.units
-        self.input_size = int(input_size)
+        input_size = positive_int(type(self).__name__, "input_size", input_size)
+        self.input_size = input_size
         self.kernel = Tensor(self.kernel_initializer((input_size, width), self.dtype), requires_grad=True)
         self.recurrent_kernel = Tensor(
             self.recurrent_initializer((self.units, width), self.dtype), requires_grad=True
@@ -199,6 +204,14 @@ class Recurrent(Module):
         self.impl = impl
         self.dtype = np.dtype(dtype)
         self.states: list[np.ndarray] | None = None  # carried between calls when stateful
+
+    @property
+    def built(self) -> bool:
+        return self.cell.built
+
+    def build(self, input_size: int) -> None:
+        """Create the weights for inputs of ``input_size`` features per step."""
+        self.cell.build(input_size)
 
     # --- running a sequence ---
     def forward(

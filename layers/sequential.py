@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from layers.dense import Dense
+from layers.dropout import Dropout
 from layers.embedding import Embedding
 from layers.module import Module
 from layers.recurrent import Recurrent
@@ -46,6 +48,31 @@ def _snake(name: str) -> str:
     return re.sub(r"(?<=[a-z0-9])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])", "_", name).lower()
 
 
+def build_in_order(layers: list[Module]) -> None:
+    """Build every layer whose input size follows from the layers before it, as Keras does
+    when the first layer knows its input: an Embedding gives its dim, a Dense or recurrent
+    layer its units, Dropout what it gets.  Sizes that do not chain are a ValueError, and
+    nothing is built then."""
+    plan, features = [], None
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Embedding):
+            features = layer.dim
+        elif isinstance(layer, Dense | Recurrent):
+            expected = layer.input_size if isinstance(layer, Dense) else layer.cell.input_size
+            if expected is not None and features is not None and expected != features:
+                raise ValueError(
+                    f"Sequential: layer {i} ({type(layer).__name__}) takes {expected} features, but the "
+                    f"layer before it gives {features}"
+                )
+            if expected is None and features is not None:
+                plan.append((layer, features))
+            features = layer.units if expected is not None or features is not None else None
+        elif not isinstance(layer, Dropout):
+            features = None  # a layer of another kind: its output size is not known here
+    for layer, size in plan:
+        layer.build(size)
+
+
 class Sequential(Module):
     """A stack of layers.  An Embedding with ``mask_zero=True`` passes its padding mask to
     the recurrent layer after it, as in Keras.
@@ -56,6 +83,7 @@ class Sequential(Module):
     def __init__(self, layers: list[Module]) -> None:
         if not layers or not all(isinstance(layer, Module) for layer in layers):
             raise ValueError("Sequential: expected a non-empty list of layers")
+        build_in_order(layers)
         self.layers = list(layers)
         self.loss: Callable[[Tensor, Any], Tensor] | None = None
 
@@ -73,12 +101,18 @@ class Sequential(Module):
         return x
 
     # --- summary ---
-    def summary(self, input_shape: tuple[int | None, ...], print_fn: Callable[[str], Any] = print) -> str:
+    def summary(
+        self, input_shape: tuple[int | None, ...] | None = None, print_fn: Callable[[str], Any] = print
+    ) -> str:
         """Keras's table of layers, output shapes and parameter counts.
 
         input_shape : one sample's shape, e.g. (None, 2) for sequences of any length with
         2 features.  The layers are built by a forward pass on zeros if they are not yet.
+        Without it the model must be built; its first layer's input size is used, and the
+        length of a sequence is unknown (None), as in Keras.
         """
+        if input_shape is None:
+            input_shape = self._built_input_shape()
         time_unknown = len(input_shape) > 0 and input_shape[0] is None
         first = self.layers[0]
         dtype = np.int64 if isinstance(first, Embedding) else getattr(first, "dtype", np.float64)
@@ -103,6 +137,19 @@ class Sequential(Module):
         out = "\n".join(text)
         print_fn(out)
         return out
+
+    def _built_input_shape(self) -> tuple[int | None, ...]:
+        self.parameters()  # a ValueError naming the layers not built yet
+        first = self.layers[0]
+        if isinstance(first, Embedding):
+            return (None,)
+        if isinstance(first, Recurrent):
+            return (None, first.cell.input_size)
+        if isinstance(first, Dense):
+            return (first.input_size,)
+        raise ValueError(
+            f"Sequential.summary: give input_shape; a {type(first).__name__} does not say its own"
+        )
 
     # --- training ---
     def fit(

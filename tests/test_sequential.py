@@ -124,3 +124,44 @@ def test_fit_refuses_settings_that_cannot_work_before_changing_anything(options,
     with pytest.raises(ValueError, match=re.escape(message)):
         model.fit(x, y, optimizer=mg.optim.SGD(model.parameters(), lr=0.1), verbose=0, **options)
     assert all(np.array_equal(v, before[k]) for k, v in model.state_dict().items())
+
+
+def test_an_optimizer_made_before_the_first_call_holds_every_weight():
+    mg.manual_seed(0)
+    model = layers.Sequential([layers.Embedding(20, 8), layers.LSTM(16), layers.Dense(20)])
+    adam = mg.optim.Adam(model.parameters(), lr=0.05)  # PyTorch's order: before any forward pass
+    assert len(adam.params) == 1 + 3 + 2
+    before = [p.data.copy() for p in adam.params]
+    ids, targets = np.random.default_rng(0).integers(1, 20, (4, 5)), np.array([1, 2, 3, 4])
+    mg.functional.cross_entropy(model(ids), targets).backward()
+    adam.step()
+    assert all(not np.array_equal(p.data, b) for p, b in zip(adam.params, before, strict=True))
+
+
+def test_parameters_of_a_model_that_cannot_build_yet_is_an_error_naming_the_layers():
+    model = layers.Sequential([layers.LSTM(16), layers.Dropout(0.1), layers.Dense(4)])
+    with pytest.raises(
+        ValueError, match=r"not built yet: layers\.0 \(LSTM\), layers\.2 \(Dense\).*input_size="
+    ):
+        model.parameters()
+    with pytest.raises(ValueError, match="not built yet"):
+        model.state_dict()  # a checkpoint would silently miss the weights
+    model(np.ones((2, 3, 5)))
+    assert len(model.parameters()) == 5
+
+
+def test_sizes_that_do_not_chain_are_refused_before_anything_is_built():
+    second = layers.Dense(4)
+    with pytest.raises(
+        ValueError, match=r"layer 2 \(Dense\) takes 5 features, but the layer before it gives 4"
+    ):
+        layers.Sequential([layers.Dense(3, input_size=2), second, layers.Dense(1, input_size=5)])
+    assert not second.built
+
+
+def test_summary_without_an_input_shape_on_a_built_model():
+    model = layers.Sequential([layers.SimpleRNN(3, use_bias=False, input_size=2)])  # article 003
+    text = model.summary(print_fn=lambda s: None)
+    assert "simple_rnn (SimpleRNN)      (None, 3)                 15" in text
+    with pytest.raises(ValueError, match="not built yet"):
+        layers.Sequential([layers.SimpleRNN(3)]).summary()
