@@ -325,8 +325,27 @@ class Recurrent(Module):
         return states
 
     def reset_states(self, states: list[Any] | None = None) -> None:
-        """Forget the carried states of a stateful layer (or set them to ``states``)."""
-        self.states = None if states is None else [np.array(s, dtype=self.dtype) for s in states]
+        """Forget the carried states of a stateful layer (or set them to ``states``: one
+        (batch, units) array per state, the same batch for all).  Wrong counts or shapes are
+        a ValueError and change nothing."""
+        if states is None:
+            self.states = None
+            return
+        name, names = type(self).__name__, self.cell.state_names
+        given = list(states) if isinstance(states, (list, tuple)) else [states]
+        arrays = [np.array(s.data if isinstance(s, Tensor) else s, dtype=self.dtype) for s in given]
+        if len(arrays) != len(names):
+            raise ValueError(
+                f"{name}.reset_states: needs {len(names)} arrays ({', '.join(names)}), got {len(arrays)}"
+            )
+        batch = arrays[0].shape[0] if arrays[0].ndim == 2 else None
+        for label, array in zip(names, arrays, strict=True):
+            if array.ndim != 2 or array.shape != (batch, self.units):
+                raise ValueError(
+                    f"{name}.reset_states: state {label} must have shape (batch, {self.units}) with one "
+                    f"batch for all states, got {array.shape}"
+                )
+        self.states = arrays
 
     # --- PyTorch's layout ---
     def _torch_blocks(self, w: np.ndarray) -> np.ndarray:
@@ -363,10 +382,16 @@ class Recurrent(Module):
 
     def load_torch_state_dict(self, state: dict[str, Any]) -> None:
         """Load PyTorch's ``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``
-        (numpy arrays or anything array-like).  Bad names or shapes change nothing."""
-        cell = self._built_cell("load_torch_state_dict", state.get("weight_ih_l0"))
-        width, name = self.cell.gates * self.units, type(self).__name__
-        expected = {"weight_ih_l0": (width, cell.input_size), "weight_hh_l0": (width, self.units)}
+        (numpy arrays or anything array-like).  An unbuilt layer takes its input size from
+        ``weight_ih_l0``.  Bad names or shapes change nothing, and build nothing."""
+        cell, name = self.cell, type(self).__name__
+        input_size = cell.input_size
+        if input_size is None and np.ndim(state.get("weight_ih_l0")) == 2:
+            input_size = np.shape(state["weight_ih_l0"])[1]
+        if input_size is None:
+            raise ValueError(f"{name}.load_torch_state_dict: no 2-D weight_ih_l0 to take the input size from")
+        width = cell.gates * self.units
+        expected = {"weight_ih_l0": (width, input_size), "weight_hh_l0": (width, self.units)}
         if cell.use_bias:
             expected.update(bias_ih_l0=(width,), bias_hh_l0=(width,))
         problems = entry_problems(expected, state)
@@ -381,12 +406,12 @@ class Recurrent(Module):
             values["bias"] = self._keras_bias(
                 self._keras_blocks(arrays["bias_ih_l0"]), self._keras_blocks(arrays["bias_hh_l0"])
             )
+        if not cell.built:
+            cell.build(input_size)
         assign_checked(dict(cell.named_parameters()), values, name)
 
-    def _built_cell(self, what: str, weight_ih: Any = None) -> RecurrentCell:
-        if self.cell.input_size is None and weight_ih is not None and np.ndim(weight_ih) == 2:
-            self.cell.build(np.shape(weight_ih)[1])
-        if self.cell.input_size is None:
+    def _built_cell(self, what: str) -> RecurrentCell:
+        if not self.cell.built:
             raise ValueError(
                 f"{type(self).__name__}.{what}: the layer is not built yet; call it on an input "
                 "or give input_size"

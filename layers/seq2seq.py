@@ -93,8 +93,26 @@ class Seq2Seq(Module):
         Returns one list of ids per source sequence, without the start and end tokens.
         """
         src_ids = check_ids(src_ids, self.encoder.embedding.vocab_size, "translate")
+        if src_ids.ndim != 2:
+            raise ValueError(
+                f"translate: src_ids must be (batch, src_time), got shape {src_ids.shape}; "
+                "for one sentence pass [ids]"
+            )
+        vocab = self.decoder.embedding.vocab_size
+        for label, token in (("start_id", start_id), ("end_id", end_id)):
+            if isinstance(token, bool) or not isinstance(token, (int, np.integer)) or not 0 <= token < vocab:
+                raise ValueError(f"translate: {label} must be a token id in [0, {vocab}), got {token!r}")
+        if isinstance(max_len, bool) or not isinstance(max_len, (int, np.integer)) or max_len < 1:
+            raise ValueError(f"translate: max_len must be a positive integer, got {max_len!r}")
         was_training = self.training
         self.eval()
+        try:
+            return self._greedy(src_ids, max_len, start_id, end_id, src_mask)
+        finally:  # back to the mode it was in, whether decoding worked or not
+            self.train(was_training)
+
+    def _greedy(self, src_ids: np.ndarray, max_len: int, start_id: int, end_id: int,
+                src_mask: Any) -> list[list[int]]:  # fmt: skip
         with mg.no_grad():
             states = self.encoder(src_ids, src_mask)
             token = np.full((len(src_ids), 1), start_id, dtype=np.int64)
@@ -110,5 +128,4 @@ class Seq2Seq(Module):
                             results[row].append(int(t))
                 if finished.all():
                     break
-        self.train(was_training)
         return results

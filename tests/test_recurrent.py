@@ -424,3 +424,35 @@ def test_reset_before_gru_has_no_torch_layout():
 def test_bad_arguments(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+def test_a_failed_torch_load_leaves_an_unbuilt_layer_unbuilt():
+    layer = layers.LSTM(3)
+    bad = {"weight_ih_l0": np.zeros((12, 2)), "weight_hh_l0": np.zeros((12, 4))}  # hh should be (12, 3)
+    with pytest.raises(ValueError, match=r"'weight_hh_l0' has shape \(12, 4\), expected \(12, 3\)"):
+        layer.load_torch_state_dict(bad)
+    assert not layer.built
+    good = {"weight_ih_l0": np.ones((12, 2)), "weight_hh_l0": np.zeros((12, 3)),
+            "bias_ih_l0": np.zeros(12), "bias_hh_l0": np.zeros(12)}  # fmt: skip
+    layer.load_torch_state_dict(good)
+    assert layer.built and np.array_equal(layer.cell.kernel.data, np.ones((2, 12)))
+
+
+@pytest.mark.parametrize(
+    ("states", "message"),
+    [
+        ([np.zeros((2, 3))], r"needs 2 arrays \(h, c\), got 1"),
+        (
+            [np.zeros((2, 3)), np.zeros((4, 3))],
+            r"state c must have shape \(batch, 3\) with one batch for all",
+        ),
+        ([np.zeros(3), np.zeros(3)], r"state h must have shape \(batch, 3\)"),
+    ],
+)
+def test_reset_states_with_wrong_shapes_is_refused_and_changes_nothing(states, message):
+    layer = layers.LSTM(3, stateful=True, input_size=2)
+    layer(np.ones((2, 4, 2)))
+    kept = [s.copy() for s in layer.states]
+    with pytest.raises(ValueError, match=message):
+        layer.reset_states(states)
+    assert all(np.array_equal(a, b) for a, b in zip(layer.states, kept, strict=True))

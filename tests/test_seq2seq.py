@@ -103,3 +103,15 @@ def test_seq2seq_errors():
         layers.Seq2Seq(5, 5, 2, 3, cell="transformer")
     with pytest.raises(ValueError, match="context must be one of"):
         layers.Seq2Seq(5, 5, 2, 3, context="attention")
+
+
+def test_translate_refuses_bad_input_and_a_failure_leaves_the_mode_alone():
+    model = layers.Seq2Seq(6, 7, embed_dim=3, units=4)
+    model.train()
+    with pytest.raises(ValueError, match=r"src_ids must be \(batch, src_time\), got shape \(3,\)"):
+        model.translate(np.array([1, 2, 3]), max_len=4, start_id=1, end_id=2)
+    with pytest.raises(ValueError, match=r"end_id must be a token id in \[0, 7\)"):
+        model.translate([[1, 2]], max_len=4, start_id=1, end_id=9)
+    with pytest.raises(ValueError, match="at least one token that is not padding"):
+        model.translate([[0, 0]], max_len=4, start_id=1, end_id=2)  # fails inside the decoding
+    assert model.training and model.encoder.rnn.training
