@@ -169,7 +169,9 @@ class Sequential(Module):
         cross-entropy), and "val_loss" ("val_accuracy") with ``validation_data``.
 
         A non-finite loss stops training with FloatingPointError naming the epoch and step,
-        after putting back the last weights that gave a finite loss.
+        after putting back the weights that gave the last finite loss: those from before the
+        last update, which may be the update that broke them (the optimizer's own running
+        state is not rolled back).  Before the first finite loss the weights are untouched.
         """
         x, y = np.asarray(x), np.asarray(y)
         if len(x) != len(y):
@@ -182,6 +184,9 @@ class Sequential(Module):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"fit: {name} must be a positive integer, got {value!r}")
         self.loss = loss_function(loss, "fit")
+        params = self.parameters()
+        last_finite = [np.empty_like(p.data) for p in params]  # the weights of the last finite loss
+        updated = False
         history: dict[str, list[float]] = {}
         for epoch in range(1, epochs + 1):
             self.train()
@@ -189,11 +194,13 @@ class Sequential(Module):
             steps = -(-len(x) // batch_size)
             bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", disable=verbose == 0, leave=True)
             for step, (xb, yb) in enumerate(data.batches(x, y, batch_size=batch_size, shuffle=shuffle), 1):
-                good = self.state_dict()
                 pred = self(xb)
                 value = self.loss(pred, yb)
                 if not np.isfinite(value.item()):
-                    self.load_state_dict(good)
+                    if updated:
+                        for p, saved in zip(params, last_finite, strict=True):
+                            np.copyto(p.data, saved)
+                            p.mark_modified()
                     bar.close()
                     raise FloatingPointError(
                         f"fit: the loss became {value.item()} at epoch {epoch}, step {step}; the "
@@ -203,8 +210,11 @@ class Sequential(Module):
                 optimizer.zero_grad()
                 value.backward()
                 if clip_norm is not None:
-                    clip_grad_norm(self.parameters(), clip_norm)
+                    clip_grad_norm(params, clip_norm)
+                for p, saved in zip(params, last_finite, strict=True):
+                    np.copyto(saved, p.data)  # these weights gave a finite loss
                 optimizer.step()
+                updated = True
                 total += value.item() * len(xb)
                 seen += len(xb)
                 hits, count = self._hits(pred, yb)
