@@ -12,13 +12,21 @@ from minigrad.function import Function, detect_anomaly, is_grad_enabled, no_grad
 from minigrad.ops import concatenate, stack, where
 from minigrad.random import manual_seed, rand, randn
 from minigrad.serialize import load, save
-from minigrad.tensor import Tensor, ones, zeros
+from minigrad.tensor import Tensor, arange, ones, ones_like, tensor, zeros, zeros_like
+
+
+def cat(tensors: list, dim: int = 0) -> Tensor:
+    """PyTorch's name for ``concatenate``."""
+    return concatenate(tensors, axis=dim)
+
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Function",
     "Tensor",
+    "arange",
+    "cat",
     "concatenate",
     "data",
     "detect_anomaly",
@@ -31,11 +39,14 @@ __all__ = [
     "manual_seed",
     "no_grad",
     "ones",
+    "ones_like",
     "optim",
     "rand",
     "randn",
     "save",
     "stack",
+    "tensor",
     "where",
     "zeros",
+    "zeros_like",
 ]

@@ -206,6 +206,16 @@ class ReLU(Function):
         return (g * self.positive,)
 
 
+class Abs(Function):
+    def forward(self, a):
+        self.sign = np.sign(a)
+        return np.abs(a)
+
+    def backward(self, g):
+        # d|a|/da = sign(a) (0 at the kink, as PyTorch takes it)
+        return (g * self.sign,)
+
+
 # --- reductions ---
 def _expand_reduced(g: np.ndarray, axes: tuple[int, ...], ndim: int) -> np.ndarray:
     """Put back the reduced axes (as size 1) so that ``g`` broadcasts against the input."""
@@ -397,6 +407,11 @@ def sigmoid(a: Any) -> Tensor:
 def relu(a: Any) -> Tensor:
     """max(a, 0)."""
     return ReLU.apply(a)
+
+
+def abs(a: Any) -> Tensor:
+    """|a| elementwise."""
+    return Abs.apply(a)
 
 
 def sum(a: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, shape_of
 
 _generator = np.random.default_rng()
 
@@ -22,11 +22,11 @@ def generator() -> np.random.Generator:
     return _generator
 
 
-def randn(*shape: int, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
-    """Standard normal samples of the given shape."""
-    return Tensor(_generator.standard_normal(shape), dtype=dtype, requires_grad=requires_grad)
+def randn(*shape: int | tuple[int, ...], dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
+    """Standard normal samples: ``randn(2, 3)`` or ``randn((2, 3))``."""
+    return Tensor(_generator.standard_normal(shape_of(shape)), dtype=dtype, requires_grad=requires_grad)
 
 
-def rand(*shape: int, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
-    """Uniform samples in [0, 1) of the given shape."""
-    return Tensor(_generator.random(shape), dtype=dtype, requires_grad=requires_grad)
+def rand(*shape: int | tuple[int, ...], dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
+    """Uniform samples in [0, 1): ``rand(2, 3)`` or ``rand((2, 3))``."""
+    return Tensor(_generator.random(shape_of(shape)), dtype=dtype, requires_grad=requires_grad)

@@ -145,6 +145,27 @@ class Tensor:
     def __bool__(self) -> bool:
         return bool(self.data)
 
+    # comparisons give numpy boolean arrays (masks for where and indexing), not Tensors
+    __hash__ = object.__hash__  # tensors stay usable as dict keys and in sets, by identity
+
+    def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
+        return self.data == _values(other)
+
+    def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
+        return self.data != _values(other)
+
+    def __lt__(self, other: Any) -> np.ndarray:
+        return self.data < _values(other)
+
+    def __le__(self, other: Any) -> np.ndarray:
+        return self.data <= _values(other)
+
+    def __gt__(self, other: Any) -> np.ndarray:
+        return self.data > _values(other)
+
+    def __ge__(self, other: Any) -> np.ndarray:
+        return self.data >= _values(other)
+
     # --- reverse mode ---
     def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
         """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
@@ -277,15 +298,34 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
 
-    # --- methods, named as in PyTorch ---
-    def sum(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.sum(self, axis=axis, keepdims=keepdims)
+    # --- methods, named as in PyTorch (reductions take axis/keepdims or dim/keepdim) ---
+    def sum(
+        self, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None, keepdim: bool | None = None
+    ) -> Tensor:
+        return ops.sum(self, *_reduction("sum", axis, keepdims, dim, keepdim))
 
-    def mean(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.mean(self, axis=axis, keepdims=keepdims)
+    def mean(
+        self, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None, keepdim: bool | None = None
+    ) -> Tensor:
+        return ops.mean(self, *_reduction("mean", axis, keepdims, dim, keepdim))
 
-    def max(self, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
-        return ops.max(self, axis=axis, keepdims=keepdims)
+    def max(
+        self, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None, keepdim: bool | None = None
+    ) -> Tensor:
+        """The largest values (PyTorch's ``max(dim)`` also returns the indices: use ``argmax``)."""
+        return ops.max(self, *_reduction("max", axis, keepdims, dim, keepdim))
+
+    def min(
+        self, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None, keepdim: bool | None = None
+    ) -> Tensor:
+        """The smallest values: -max(-x)."""
+        return -ops.max(-self, *_reduction("min", axis, keepdims, dim, keepdim))
+
+    def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+               keepdim: bool | None = None) -> np.ndarray:  # fmt: skip
+        """Indices of the largest values, as an int64 numpy array (no gradient flows through)."""
+        axis, keepdims = _reduction("argmax", axis, keepdims, dim, keepdim)
+        return np.argmax(self.data, axis=axis, keepdims=keepdims)
 
     def exp(self) -> Tensor:
         return ops.exp(self)
@@ -302,16 +342,99 @@ class Tensor:
     def relu(self) -> Tensor:
         return ops.relu(self)
 
+    def abs(self) -> Tensor:
+        return ops.abs(self)
+
+    def sqrt(self) -> Tensor:
+        return ops.pow(self, 0.5)
+
+    def clamp(self, min: float | None = None, max: float | None = None) -> Tensor:
+        """Values limited to [min, max]; the gradient is zero where a limit applies."""
+        out = self
+        if min is not None:
+            out = ops.where(out.data < min, as_tensor(min, like=self), out)
+        if max is not None:
+            out = ops.where(out.data > max, as_tensor(max, like=self), out)
+        return out
+
+    def softmax(self, dim: int = -1) -> Tensor:
+        from minigrad.functional import softmax  # functional builds on Tensor
+
+        return softmax(self, axis=dim)
+
+    def log_softmax(self, dim: int = -1) -> Tensor:
+        from minigrad.functional import log_softmax
+
+        return log_softmax(self, axis=dim)
+
+    def matmul(self, other: Any) -> Tensor:
+        return ops.matmul(self, other)
+
     def reshape(self, *shape: int | tuple[int, ...]) -> Tensor:
         return ops.reshape(self, *shape)
 
+    def view(self, *shape: int | tuple[int, ...]) -> Tensor:
+        """``reshape`` (numpy decides whether memory is shared)."""
+        return ops.reshape(self, *shape)
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+        """Axes start_dim..end_dim merged into one."""
+        start, end = (ops.normalize_axes("flatten", d, max(self.ndim, 1))[0] for d in (start_dim, end_dim))
+        if self.ndim == 0:
+            return ops.reshape(self, 1)
+        return ops.reshape(self, (*self.shape[:start], -1, *self.shape[end + 1 :]))
+
+    def unsqueeze(self, dim: int) -> Tensor:
+        """A new axis of size 1 at ``dim`` (negative counts from the end of the result)."""
+        axis = ops.normalize_axes("unsqueeze", dim, self.ndim + 1)[0]
+        return ops.reshape(self, (*self.shape[:axis], 1, *self.shape[axis:]))
+
+    def squeeze(self, dim: int | None = None) -> Tensor:
+        """Axes of size 1 removed: all of them, or ``dim`` only (left alone if not of size 1)."""
+        if dim is None:
+            return ops.reshape(self, tuple(n for n in self.shape if n != 1))
+        axis = ops.normalize_axes("squeeze", dim, self.ndim)[0]
+        if self.shape[axis] != 1:
+            return ops.reshape(self, self.shape)
+        return ops.reshape(self, self.shape[:axis] + self.shape[axis + 1 :])
+
     def transpose(self, *axes: int) -> Tensor:
+        """Permute the axes (numpy's meaning: every axis named, or none to reverse them).
+        PyTorch's two-axis swap is ``permute`` or ``transpose`` with every axis."""
         return ops.transpose(self, *axes)
+
+    def permute(self, *dims: int) -> Tensor:
+        return ops.transpose(self, *dims)
 
     @property
     def T(self) -> Tensor:
         """All axes reversed (a 2-D tensor's transpose)."""
         return ops.transpose(self)
+
+    def clone(self) -> Tensor:
+        """A copy of the data that stays in the graph (gradients flow back to self)."""
+        return ops.add(self, as_tensor(0, like=self))
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+
+Axes = int | tuple[int, ...] | None
+
+
+def _reduction(name: str, axis: Axes, keepdims: bool, dim: Axes, keepdim: bool | None) -> tuple[Axes, bool]:
+    """numpy's ``axis``/``keepdims`` or PyTorch's ``dim``/``keepdim``, not both."""
+    if dim is not None:
+        if axis is not None:
+            raise TypeError(f"{name}: give axis or dim, not both")
+        axis = dim
+    if keepdim is not None:
+        keepdims = keepdim
+    return axis, bool(keepdims)
+
+
+def _values(other: Any) -> Any:
+    return other.data if isinstance(other, Tensor) else other
 
 
 def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
@@ -323,14 +446,43 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
     return Tensor(value)
 
 
-def zeros(*shape: int, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros of the given shape."""
-    return Tensor(np.zeros(shape, dtype=dtype), requires_grad=requires_grad)
+def shape_of(shape: tuple[Any, ...]) -> tuple[int, ...]:
+    """``f(2, 3)`` and ``f((2, 3))`` both mean the shape (2, 3), as in PyTorch."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        return tuple(shape[0])
+    return tuple(shape)
 
 
-def ones(*shape: int, dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones of the given shape."""
-    return Tensor(np.ones(shape, dtype=dtype), requires_grad=requires_grad)
+def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
+    """PyTorch's ``torch.tensor``: a Tensor holding a copy of ``data``."""
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def zeros(*shape: int | tuple[int, ...], dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
+    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
+    return Tensor(np.zeros(shape_of(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def ones(*shape: int | tuple[int, ...], dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
+    """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
+    return Tensor(np.ones(shape_of(shape), dtype=dtype), requires_grad=requires_grad)
+
+
+def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``t``'s shape and dtype."""
+    return Tensor(np.zeros_like(_values(t)), requires_grad=requires_grad)
+
+
+def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
+    """Ones of ``t``'s shape and dtype."""
+    return Tensor(np.ones_like(_values(t)), requires_grad=requires_grad)
+
+
+def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = np.float64,
+           requires_grad: bool = False) -> Tensor:  # fmt: skip
+    """start, start + step, ... below end (``arange(n)`` is 0..n-1), as floats."""
+    values = np.arange(start, end, step) if end is not None else np.arange(start)
+    return Tensor(values, dtype=dtype, requires_grad=requires_grad)
 
 
 # ops builds on Tensor, so it is imported once Tensor exists.

@@ -39,6 +39,10 @@ UNARY = {
     "square": (lambda x: x**2, np.square, {}),
     "sqrt": (lambda x: x**0.5, np.sqrt, {"positive": True}),
     "reciprocal": (lambda x: x**-1, np.reciprocal, {"positive": True}),
+    "abs": (lambda x: x.abs(), np.abs, {"avoid": (0.0,)}),
+    "sqrt method": (lambda x: x.sqrt(), np.sqrt, {"positive": True}),
+    "clamp": (lambda x: x.clamp(min=-0.5, max=1.0), lambda a: np.clip(a, -0.5, 1.0), {"avoid": (-0.5, 1.0)}),
+    "clone": (lambda x: x.clone(), np.copy, {}),
 }
 
 
@@ -219,3 +223,63 @@ def test_unbroadcast_sums_added_and_stretched_axes():
     g = np.arange(24.0).reshape(2, 3, 4)
     np.testing.assert_array_equal(ops.unbroadcast(g, (3, 1)), g.sum(axis=(0, 2))[:, None])
     np.testing.assert_array_equal(ops.unbroadcast(g, ()), g.sum())
+
+
+# --- PyTorch's names ---
+@pytest.mark.parametrize("name", ["sum", "mean", "max", "min"])
+@given(case=array_and_axis(distinct=True), keepdim=st.booleans())
+def test_reductions_take_pytorchs_dim_and_keepdim(name, case, keepdim):
+    a, axis = case
+    out = getattr(mg.Tensor(a), name)(dim=axis, keepdim=keepdim)
+    np.testing.assert_allclose(out.data, getattr(np, name)(a, axis=axis, keepdims=keepdim))
+    gradcheck(lambda t: getattr(t, name)(dim=axis, keepdim=keepdim), [a])
+
+
+SHAPE_METHODS = {
+    "view": (lambda t: t.view(-1), lambda a: a.reshape(-1)),
+    "flatten from 1": (lambda t: t.flatten(1), lambda a: a.reshape(a.shape[0], -1)),
+    "unsqueeze(0)": (lambda t: t.unsqueeze(0), lambda a: a[None]),
+    "unsqueeze(-1)": (lambda t: t.unsqueeze(-1), lambda a: a[..., None]),
+    "squeeze": (lambda t: t.squeeze(), np.squeeze),
+    "permute": (lambda t: t.permute(*reversed(range(t.ndim))), np.transpose),
+    "softmax": (lambda t: t.softmax(dim=-1), lambda a: np.exp(a) / np.exp(a).sum(-1, keepdims=True)),
+    "log_softmax": (lambda t: t.log_softmax(dim=0), lambda a: a - np.log(np.exp(a).sum(0, keepdims=True))),
+}
+
+
+@pytest.mark.parametrize("name", SHAPE_METHODS)
+@given(a=arrays(shape=shapes(min_dims=2, max_dims=3)))
+def test_pytorchs_shape_and_softmax_methods(name, a):
+    method, reference = SHAPE_METHODS[name]
+    out = method(mg.Tensor(a))
+    assert out.shape == reference(a).shape
+    np.testing.assert_allclose(out.data, reference(a), rtol=1e-12, atol=1e-14)
+    gradcheck(method, [a])
+
+
+def test_comparisons_give_masks_and_tensors_stay_hashable():
+    x, y = mg.tensor([1.0, -2.0, 3.0]), mg.tensor([1.0, 0.0, 4.0])
+    np.testing.assert_array_equal(x > 0, [True, False, True])
+    np.testing.assert_array_equal(x == y, [True, False, False])
+    np.testing.assert_array_equal(x <= y, [True, True, True])
+    assert len({x, y, x}) == 2  # identity, as before
+    np.testing.assert_array_equal(mg.where(x > 0, x, 0.0).data, [1.0, 0.0, 3.0])
+
+
+def test_pytorchs_factories_and_small_methods():
+    assert mg.tensor([[1, 2]], requires_grad=True).requires_grad and mg.tensor([1]).dtype == np.float64
+    np.testing.assert_array_equal(mg.arange(3).data, [0.0, 1.0, 2.0])
+    np.testing.assert_array_equal(mg.arange(1, 2, 0.5).data, [1.0, 1.5])
+    assert mg.zeros((2, 3)).shape == mg.zeros(2, 3).shape == mg.ones((2, 3)).shape == (2, 3)
+    assert mg.randn((2, 3)).shape == mg.rand(2, 3).shape == (2, 3)
+    x = mg.tensor([[1.0, 5.0], [7.0, 2.0]], dtype=np.float32)
+    assert mg.zeros_like(x).dtype == np.float32 and mg.ones_like(x).data.sum() == 4
+    np.testing.assert_array_equal(x.argmax(dim=1), [1, 0])
+    assert x.tolist() == [[1.0, 5.0], [7.0, 2.0]]
+    assert mg.cat([x, x], dim=1).shape == (2, 4)
+    assert x.matmul(x).shape == (2, 2)
+    clone = x.clone()
+    clone.data[0, 0] = 9.0
+    assert x.data[0, 0] == 1.0  # a copy, not a view
+    with pytest.raises(TypeError, match="give axis or dim, not both"):
+        x.sum(axis=0, dim=0)
