@@ -1,7 +1,8 @@
 """Layers built on minigrad's public API: Module, Dense, Embedding, Dropout and the
 recurrent layers SimpleRNN, LSTM and GRU with their one-step cells, Sequential with Keras's
-summary and fit, and the encoder-decoder Seq2Seq."""
+summary, compile and fit (its losses in ``layers.losses``), and the encoder-decoder Seq2Seq."""
 
+from layers import losses
 from layers.dense import Dense
 from layers.dropout import Dropout
 from layers.embedding import Embedding
@@ -27,4 +28,5 @@ __all__ = [
     "Sequential",
     "SimpleRNN",
     "SimpleRNNCell",
+    "losses",
 ]

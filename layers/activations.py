@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from minigrad import Tensor
+from minigrad import Tensor, functional
 
 Activation = Callable[[Tensor], Tensor]
 
@@ -13,11 +13,13 @@ ACTIVATIONS: dict[str, Activation] = {
     "sigmoid": Tensor.sigmoid,
     "relu": Tensor.relu,
     "linear": lambda x: x,
+    "softmax": lambda x: functional.softmax(x, axis=-1),
 }
 
 
 def get(name_or_fn: str | Activation | None) -> Activation:
-    """The activation named ("tanh", "sigmoid", "relu", "linear"; None is linear) or a callable."""
+    """The activation named ("tanh", "sigmoid", "relu", "softmax" over the last axis, "linear";
+    None is linear) or a callable."""
     if name_or_fn is None:
         return ACTIVATIONS["linear"]
     if callable(name_or_fn):

@@ -9,31 +9,27 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
+from layers import losses
 from layers.dense import Dense
 from layers.dropout import Dropout
 from layers.embedding import Embedding
 from layers.module import Module
 from layers.recurrent import Recurrent
-from minigrad import Tensor, data, functional, no_grad
-from minigrad.optim import Optimizer, clip_grad_norm
+from minigrad import Tensor, data, no_grad
+from minigrad.optim import SGD, Adagrad, Adam, Optimizer, RMSprop, clip_grad_norm
 
-LOSSES: dict[str, Callable[[Tensor, Any], Tensor]] = {
-    "cross_entropy": functional.cross_entropy,
-    "mse": functional.mse_loss,
-    "binary_cross_entropy": functional.binary_cross_entropy_with_logits,
-}
+OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
 
 
-def loss_function(loss: str | Callable[[Tensor, Any], Tensor], owner: str) -> Callable[[Tensor, Any], Tensor]:
-    """The loss named ``loss`` (or ``loss`` itself when it is a function)."""
-    if callable(loss):
-        return loss
-    if loss not in LOSSES:
-        raise ValueError(
-            f"{owner}: unknown loss {loss!r}; the losses are {', '.join(LOSSES)}, or a function "
-            "(pred, y) -> Tensor.  They all take logits, as Keras's losses do with from_logits=True"
-        )
-    return LOSSES[loss]
+class History(dict):
+    """What ``fit`` returns: per-epoch values by name ("loss", "accuracy", "val_loss", ...).
+
+    It is the dict itself, and ``history.history`` is the same dict, as Keras names it.
+    """
+
+    @property
+    def history(self) -> dict[str, list[float]]:
+        return self
 
 
 def _shape_text(shape: tuple[int, ...], time_unknown: bool) -> str:
@@ -85,7 +81,38 @@ class Sequential(Module):
             raise ValueError("Sequential: expected a non-empty list of layers")
         build_in_order(layers)
         self.layers = list(layers)
-        self.loss: Callable[[Tensor, Any], Tensor] | None = None
+        self.loss: losses.Loss | None = None
+        self.optimizer: Optimizer | str | None = None
+        self.metrics: list[str] | None = None
+
+    def compile(self, optimizer: Optimizer | str = "adam", loss: str | losses.Loss = "cross_entropy",
+                metrics: list[str] | None = None) -> None:  # fmt: skip
+        """Keras's ``compile``: what ``fit`` and ``evaluate`` use when not told otherwise.
+
+        optimizer : an Optimizer over ``model.parameters()``, or a name ("adam", "sgd",
+            "rmsprop", "adagrad") for one with its default settings, made when the model is built
+        loss : a name from ``layers.losses.LOSSES`` or a function (pred, y) -> Tensor
+        metrics : None or ["accuracy"] (for a classification loss)
+        """
+        if isinstance(optimizer, str) and optimizer not in OPTIMIZERS:
+            raise ValueError(
+                f"compile: unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZERS)}"
+            )
+        if not isinstance(optimizer, str | Optimizer):
+            raise ValueError(
+                f"compile: optimizer must be an Optimizer or a name, got {type(optimizer).__name__}"
+            )
+        loss_fn = losses.get(loss, "compile")
+        metrics = list(metrics or [])
+        unknown = [m for m in metrics if m != "accuracy"]
+        if unknown:
+            raise ValueError(f"compile: unknown metrics {unknown}; the one metric is 'accuracy'")
+        if metrics and not losses.is_classification(loss_fn):
+            raise ValueError(
+                "compile: 'accuracy' needs a classification loss "
+                "(cross_entropy, sparse_categorical_crossentropy)"
+            )
+        self.optimizer, self.loss, self.metrics = optimizer, loss_fn, metrics
 
     def forward(self, x: Any) -> Any:
         mask = None
@@ -156,7 +183,7 @@ class Sequential(Module):
         self,
         x: Any,
         y: Any,
-        loss: str | Callable[[Tensor, Any], Tensor] = "cross_entropy",
+        loss: str | losses.Loss | None = None,
         optimizer: Optimizer | None = None,
         epochs: int = 1,
         batch_size: int = 32,
@@ -164,9 +191,11 @@ class Sequential(Module):
         shuffle: bool = True,
         clip_norm: float | None = None,
         verbose: int = 1,
-    ) -> dict[str, list[float]]:
-        """Train with mini-batches; returns the history: per-epoch "loss" (and "accuracy" for
-        cross-entropy), and "val_loss" ("val_accuracy") with ``validation_data``.
+    ) -> History:
+        """Train with mini-batches; returns the History: per-epoch "loss" (and "accuracy" for
+        a classification loss), and "val_loss" ("val_accuracy") with ``validation_data``.
+        ``loss`` and ``optimizer`` default to those given to ``compile`` (the loss to
+        "cross_entropy" without one).
 
         A non-finite loss stops training with FloatingPointError naming the epoch and step,
         after putting back the weights that gave the last finite loss: those from before the
@@ -178,16 +207,27 @@ class Sequential(Module):
             raise ValueError(f"fit: x has {len(x)} samples but y has {len(y)}")
         if len(x) == 0:
             raise ValueError("fit: got no samples")
+        optimizer = optimizer if optimizer is not None else self.optimizer
         if optimizer is None:
-            raise ValueError("fit: give an optimizer, e.g. minigrad.optim.Adam(model.parameters())")
+            raise ValueError(
+                "fit: give an optimizer, e.g. minigrad.optim.Adam(model.parameters()), or compile first"
+            )
         for name, value in (("epochs", epochs), ("batch_size", batch_size)):
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
                 raise ValueError(f"fit: {name} must be a positive integer, got {value!r}")
-        self.loss = loss_function(loss, "fit")
+        loss_fn = (
+            losses.get(loss, "fit") if loss is not None else self.loss or losses.get("cross_entropy", "fit")
+        )
+        if isinstance(optimizer, str):  # named in compile: made now, over the built model
+            if not self.built_all():
+                with no_grad():
+                    self(x[:1])
+            optimizer = self.optimizer = OPTIMIZERS[optimizer](self.parameters())
+        self.loss = loss_fn
         params = self.parameters()
         last_finite = [np.empty_like(p.data) for p in params]  # the weights of the last finite loss
         updated = False
-        history: dict[str, list[float]] = {}
+        history = History()
         for epoch in range(1, epochs + 1):
             self.train()
             total, seen, correct, predicted = 0.0, 0, 0, 0
@@ -228,8 +268,12 @@ class Sequential(Module):
                 self._record(history, "val_", val["loss"], val.get("accuracy"))
         return history
 
+    def built_all(self) -> bool:
+        """Whether every layer has its weights."""
+        return not list(self.unbuilt_layers())
+
     def _is_classifier(self) -> bool:
-        return self.loss is functional.cross_entropy
+        return losses.is_classification(self.loss) and self.metrics != []
 
     def _hits(self, pred: Tensor, y: Any) -> tuple[int, int]:
         """Right predictions and predictions made: one per label, so a model that classifies
@@ -257,14 +301,14 @@ class Sequential(Module):
         return np.concatenate(outs)
 
     def evaluate(
-        self, x: Any, y: Any, loss: str | Callable | None = None, batch_size: int = 32
+        self, x: Any, y: Any, loss: str | losses.Loss | None = None, batch_size: int = 32
     ) -> dict[str, float]:
         """The loss (and accuracy for cross-entropy) over (x, y) in evaluation mode."""
         x, y = np.asarray(x), np.asarray(y)
         if len(x) != len(y):
             raise ValueError(f"evaluate: x has {len(x)} samples but y has {len(y)}")
         if loss is not None:
-            self.loss = loss_function(loss, "evaluate")
+            self.loss = losses.get(loss, "evaluate")
         if self.loss is None:
             raise ValueError("evaluate: give a loss (or call fit first)")
         pred = Tensor(self.predict(x, batch_size))

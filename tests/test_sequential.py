@@ -7,6 +7,7 @@ import pytest
 
 import layers
 import minigrad as mg
+from minigrad.testing import gradcheck
 
 
 def test_summary_of_the_article_003_model():
@@ -110,8 +111,8 @@ def test_accuracy_of_a_per_step_classifier_is_a_fraction_of_every_step():
         ({"batch_size": 0}, "fit: batch_size must be a positive integer, got 0"),
         ({"epochs": 1.5}, "fit: epochs must be a positive integer, got 1.5"),
         (
-            {"loss": "sparse_categorical_crossentropy"},
-            "fit: unknown loss 'sparse_categorical_crossentropy'; the losses are cross_entropy, mse",
+            {"loss": "categorical_hinge"},
+            "fit: unknown loss 'categorical_hinge'; the losses are cross_entropy, binary_cross_entropy",
         ),
     ],
 )
@@ -177,3 +178,51 @@ def test_fit_puts_back_finite_weights_when_an_update_breaks_them():
         model.fit(x, y[:, None].astype(float), loss="mse", optimizer=sgd, batch_size=16, verbose=0)
     for now, before in zip(model.get_weights(), start, strict=True):
         np.testing.assert_array_equal(now, before)  # the weights of step 1's finite loss
+
+
+def test_compile_then_fit_as_in_keras_with_a_history_and_a_softmax_output():
+    mg.manual_seed(0)
+    x, y = sign_data(128)
+    model = layers.Sequential([layers.GRU(8, input_size=1), layers.Dense(2, activation="softmax")])
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=3, batch_size=32, verbose=0)
+    assert set(history.history) == {"loss", "accuracy"} and len(history.history["loss"]) == 3
+    assert history["loss"] is history.history["loss"]
+    probabilities = model.predict(x[:5])
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-12)
+    # the loss is -mean(log p[y]) on the softmax outputs, computed here in numpy
+    expected = -np.mean(np.log(model.predict(x)[np.arange(len(y)), y]))
+    assert model.evaluate(x, y)["loss"] == pytest.approx(expected, rel=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"optimizer": "adamw"}, "unknown optimizer 'adamw'"),
+        ({"loss": "mse", "metrics": ["accuracy"]}, "'accuracy' needs a classification loss"),
+        ({"metrics": ["auc"]}, r"unknown metrics \['auc'\]"),
+    ],
+)
+def test_compile_refuses_what_it_cannot_do(options, message):
+    model = layers.Sequential([layers.Dense(2, input_size=3)])
+    with pytest.raises(ValueError, match=message):
+        model.compile(**options)
+    assert model.optimizer is None and model.loss is None
+
+
+def test_keras_losses_on_probabilities_and_on_logits_match_numpy():
+    logits = np.array([[2.0, -1.0, 0.5], [0.1, 0.2, 3.0]])
+    labels = np.array([0, 2])
+    p = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    expected = -np.mean(np.log(p[np.arange(2), labels]))
+    assert layers.losses.SparseCategoricalCrossentropy()(mg.Tensor(p), labels).item() == pytest.approx(
+        expected
+    )
+    assert layers.losses.SparseCategoricalCrossentropy(from_logits=True)(
+        mg.Tensor(logits), labels
+    ).item() == pytest.approx(expected)
+    q, t = np.array([0.9, 0.2, 0.6]), np.array([1.0, 0.0, 0.0])
+    expected = -np.mean(t * np.log(q) + (1 - t) * np.log(1 - q))
+    assert layers.losses.BinaryCrossentropy()(mg.Tensor(q), t).item() == pytest.approx(expected, rel=1e-12)
+    gradcheck(lambda a: layers.losses.SparseCategoricalCrossentropy()(a.softmax(dim=-1), labels), [logits])
+    gradcheck(lambda a: layers.losses.BinaryCrossentropy()(a.sigmoid(), t), [np.array([0.3, -1.0, 2.0])])
