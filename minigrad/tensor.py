@@ -197,37 +197,20 @@ class Tensor:
             if grad.shape != self.shape:
                 raise ValueError(f"backward(grad): grad has shape {grad.shape}, expected {self.shape}")
         order = self._topological_order()
-        grads: dict[int, np.ndarray] = {id(self): grad}
-        summed: set[int] = set()  # gradients that are sums this backward made, safe to add into
-        kept: list[tuple[Tensor, np.ndarray]] = []
+        pending = GradientSums(self, grad)  # dL/d(node) for the nodes not yet visited
+        reached: list[tuple[Tensor, np.ndarray]] = []  # (node, dL/d(node)) for .grad
         for node in reversed(order):  # outputs before the inputs that made them
-            g = grads.pop(id(node), None)
+            g = pending.pop(node)
             if g is None:
                 continue
             if node.grad_fn is None or node._retains_grad:
-                kept.append((node, g))
-            if node.grad_fn is None:
-                continue
-            for parent, parent_grad in zip(node.grad_fn.parents, node.grad_fn.run_backward(g), strict=True):
-                if parent_grad is None:
-                    continue
-                key = id(parent)
-                if isinstance(parent_grad, IndexedGrad):  # values at some places, zero elsewhere
-                    if key not in grads:
-                        grads[key] = np.zeros(parent.shape, dtype=parent.dtype)
-                    elif key not in summed:
-                        grads[key] = grads[key].copy()
-                    summed.add(key)
-                    parent_grad.add_to(grads[key])
-                elif key not in grads:
-                    grads[key] = parent_grad  # may be an op's own array: never written into
-                elif key in summed:
-                    np.add(grads[key], parent_grad, out=grads[key])  # a sum made here: add in place
-                else:
-                    grads[key] = np.asarray(grads[key] + parent_grad)  # 0-d: an array, not a scalar
-                    summed.add(key)
+                reached.append((node, g))
+            fn = node.grad_fn
+            if fn is not None:  # the chain rule, one op back
+                for parent, parent_grad in zip(fn.parents, fn.run_backward(g), strict=True):
+                    pending.add(parent, parent_grad)
         # Only now, when every backward has succeeded, is anything written.
-        for node, g in kept:
+        for node, g in reached:
             node.grad = g.copy() if node.grad is None else np.asarray(node.grad + g)
         if not retain_graph:
             for node in order:
@@ -435,6 +418,51 @@ def _reduction(name: str, axis: Axes, keepdims: bool, dim: Axes, keepdim: bool |
 
 def _values(other: Any) -> Any:
     return other.data if isinstance(other, Tensor) else other
+
+
+class GradientSums:
+    """The gradients that backward has sent to each tensor so far, summed per tensor.
+
+    A tensor used by several ops receives one gradient from each; they add up.  Three
+    details keep this cheap and safe:
+
+    - the first gradient a tensor receives is kept as it is, without a copy: it may be an
+      op's own array (``Add`` hands the same ``g`` to both inputs), so it is never written
+      into;
+    - from the second on, a new array holds the sum, and later ones are added into that
+      array in place (it belongs to this backward pass alone);
+    - an ``IndexedGrad`` (from indexing: values at some places, zero elsewhere) is added at
+      its places only, into a zero array or into a sum this pass owns.
+
+    Sums of 0-d arrays stay arrays (numpy would make them scalars).
+    """
+
+    def __init__(self, root: Tensor, grad: np.ndarray) -> None:
+        self.grads: dict[int, np.ndarray] = {id(root): grad}
+        self.owned: set[int] = set()  # the sums made here, safe to add into
+
+    def pop(self, tensor: Tensor) -> np.ndarray | None:
+        """The complete gradient of ``tensor`` (every op that used it has sent its share)."""
+        return self.grads.pop(id(tensor), None)
+
+    def add(self, tensor: Tensor, grad: np.ndarray | IndexedGrad | None) -> None:
+        if grad is None:
+            return
+        key, grads = id(tensor), self.grads
+        if isinstance(grad, IndexedGrad):
+            if key not in grads:
+                grads[key] = np.zeros(tensor.shape, dtype=tensor.dtype)
+            elif key not in self.owned:
+                grads[key] = grads[key].copy()
+            self.owned.add(key)
+            grad.add_to(grads[key])
+        elif key not in grads:
+            grads[key] = grad
+        elif key in self.owned:
+            np.add(grads[key], grad, out=grads[key])
+        else:
+            grads[key] = np.asarray(grads[key] + grad)
+            self.owned.add(key)
 
 
 def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
