@@ -34,6 +34,20 @@ class Dense(Module):
     """A fully connected layer.
 
     x : (..., input_size) -> (..., units)
+
+    Parameters
+    ----------
+    units : int
+        Outputs per input.
+    activation : str or callable, optional
+        Applied to x @ kernel + bias ("tanh", "sigmoid", "relu", "softmax", "linear"); None
+        is linear.
+    use_bias : bool, default True
+    kernel_initializer, bias_initializer : str or callable
+        Keras's names; by default "glorot_uniform" and "zeros".
+    input_size : int, optional
+        Features per input: build the weights now rather than at the first call.
+    dtype : float32 or float64, default float64
     """
 
     def __init__(

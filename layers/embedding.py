@@ -28,6 +28,18 @@ class Embedding(Module):
     """Look up a ``dim``-vector per id.  The backward is a scatter-add (repeated ids add up).
 
     ids : (batch, time) integers -> (batch, time, dim)
+
+    Parameters
+    ----------
+    vocab_size : int
+        Ids run from 0 to vocab_size - 1.
+    dim : int
+        The length of each id's vector.
+    mask_zero : bool, default False
+        Id 0 is padding: ``compute_mask`` marks it, and Sequential passes the mask on to the
+        recurrent layer that follows.
+    embeddings_initializer : str or callable, default "uniform"
+    dtype : float32 or float64, default float64
     """
 
     def __init__(

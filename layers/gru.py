@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from layers import activations
-from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, GatedCell, Recurrent
+from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, GatedCell, Recurrent, document_options
 from minigrad import Tensor, kernels
 
 
@@ -140,6 +140,16 @@ class FusedGRU(FusedRecurrence):
         return np.stack([g_input, self.g_hr.sum(axis=(0, 1))]) if self.reset_after else g_input
 
 
+GRU_OPTIONS = """\
+    recurrent_activation : str or callable, default "sigmoid"
+        Applied to the gates z, r.
+    reset_after : bool, default True
+        Apply the reset gate after the recurrent product (PyTorch's formula; the bias is then
+        (2, 3 units)) rather than before it.
+"""
+
+
+@document_options(GRU_OPTIONS)
 class GRU(Recurrent):
     """Gated recurrent unit (Keras's GRU; with ``reset_after=True``, PyTorch's formula too).
 

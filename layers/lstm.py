@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from layers import activations
-from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, GatedCell, Recurrent
+from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, GatedCell, Recurrent, document_options
 from minigrad import Tensor, kernels
 
 
@@ -97,6 +97,15 @@ class FusedLSTM(FusedRecurrence):
         return g_xp @ self.recurrent_t, [0, dc_prev]
 
 
+LSTM_OPTIONS = """\
+    recurrent_activation : str or callable, default "sigmoid"
+        Applied to the gates i, f, o.
+    unit_forget_bias : bool, default True
+        Start the forget gate's bias at 1, so that the cell remembers by default.
+"""
+
+
+@document_options(LSTM_OPTIONS)
 class LSTM(Recurrent):
     """Long short-term memory (Keras's LSTM); ``return_state`` gives [output, h, c].
 

@@ -19,6 +19,7 @@ its previous output (zeros before its first unmasked step), as Keras does.
 
 from __future__ import annotations
 
+import inspect
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,6 +36,59 @@ from minigrad.serialize import entry_problems
 FUSED_ACTIVATIONS: dict[str, int] = kernels.ACTIVATION_CODES
 
 IMPLS = ("auto", "autograd", "fused")
+
+# Every recurrent layer's options, for the docstrings (see ``document_options``).
+RECURRENT_OPTIONS = """\
+    units : int
+        The size of the state and of each step's output.
+    activation : str or callable, default "tanh"
+        Applied to the candidate state ("tanh", "sigmoid", "relu", "linear", or a function).
+    use_bias : bool, default True
+    kernel_initializer, recurrent_initializer, bias_initializer : str or callable
+        Keras's names; by default "glorot_uniform", "orthogonal" and "zeros".
+    dropout : float in [0, 1), default 0
+        Fraction of the input features dropped in training, one mask per sequence.
+    recurrent_dropout : float in [0, 1), default 0
+        Fraction of the state fed back that is dropped in training, one mask per sequence.
+    return_sequences : bool, default False
+        Return every step's output, (batch, time, units), not only the last, (batch, units).
+    return_state : bool, default False
+        Return the list [output, *final states].
+    go_backwards : bool, default False
+        Read each sequence from its end; the outputs stay in that reversed order.
+    stateful : bool, default False
+        Start each call from the final states of the call before (``reset_states()`` forgets
+        them); the graph is not carried over, so training on chunks is truncated BPTT.
+    unroll : bool, default False
+        Keras's speed option, accepted for compatibility; the numbers are the same either way.
+    input_size : int, optional
+        Features per step: build the weights now rather than at the first call.
+    impl : "auto", "autograd" or "fused", default "auto"
+        "autograd" unrolls the cell's primitive ops; "fused" runs one op with BPTT written by
+        hand; "auto" is "fused" when the activations are named ones.
+    dtype : float32 or float64, default float64
+"""
+
+
+def document_options(own: str = "") -> Any:
+    """Class decorator for a recurrent layer: its docstring lists ``own`` options then every
+    option of ``Recurrent``, and ``help()`` shows them all in the signature (instead of
+    ``**options``), each after the layer's own as keyword-only."""
+
+    def decorate(cls: type) -> type:
+        cls.__doc__ = f"{cls.__doc__.rstrip()}\n\n    Parameters\n    ----------\n{RECURRENT_OPTIONS}{own}"
+        signature = inspect.signature(cls.__init__)
+        params = [p for p in signature.parameters.values() if p.kind is not p.VAR_KEYWORD]
+        names = {p.name for p in params}
+        params += [
+            p.replace(kind=p.KEYWORD_ONLY)
+            for p in inspect.signature(Recurrent.__init__).parameters.values()
+            if p.name not in names and p.kind is not p.VAR_KEYWORD
+        ]
+        cls.__init__.__signature__ = signature.replace(parameters=params)
+        return cls
+
+    return decorate
 
 
 class RecurrentCell(Module):
@@ -213,7 +267,6 @@ class Recurrent(Module):
         """Create the weights for inputs of ``input_size`` features per step."""
         self.cell.build(input_size)
 
-    # --- running a sequence ---
     def forward(
         self,
         x: Any,
@@ -221,6 +274,21 @@ class Recurrent(Module):
         mask: Any = None,
         training: bool | None = None,
     ) -> Tensor | list[Tensor]:
+        """Run the layer over sequences, as Keras's ``layer(x, initial_state, mask, training)``.
+
+        Parameters
+        ----------
+        x : (batch, time, features)
+        initial_state : one (batch, units) array or Tensor per state, optional (zeros)
+        mask : (batch, time) booleans, optional; a masked step keeps the states and repeats
+            the previous output
+        training : bool, optional; dropout is on in training (default: the module's mode)
+
+        Returns
+        -------
+        output : (batch, time, units) with ``return_sequences``, else (batch, units); with
+            ``return_state``, the list [output, *final states]
+        """
         name = type(self).__name__
         x = as_float_input(x, self.dtype, name)
         if x.ndim != 3:
@@ -347,7 +415,7 @@ class Recurrent(Module):
                 )
         self.states = arrays
 
-    # --- PyTorch's layout ---
+    # PyTorch's layout
     def _torch_blocks(self, w: np.ndarray) -> np.ndarray:
         """Reorder the gate blocks of the last axis from Keras's order to PyTorch's."""
         u = self.units
@@ -503,7 +571,7 @@ class FusedRecurrence(Function):
         g_kernel = self.x.reshape(-1, features).T @ flat_g_xp
         return (g_x, *g_states, g_kernel, self.recurrent_grad(g_xp), self.bias_grad(g_xp))
 
-    # --- what each layer fills in ---
+    # what each layer fills in
     def setup(self, time, batch, units, dtype, **options):
         """Read the options and allocate what the steps keep for backward."""
 

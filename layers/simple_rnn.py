@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, Recurrent, RecurrentCell
+from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, Recurrent, RecurrentCell, document_options
 from minigrad import Tensor, kernels
 
 
@@ -46,6 +46,7 @@ class FusedSimpleRNN(FusedRecurrence):
         return g_xp @ self.recurrent_t, [0]
 
 
+@document_options()
 class SimpleRNN(Recurrent):
     """A fully connected RNN whose output is its state (Keras's SimpleRNN).
 

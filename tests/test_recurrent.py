@@ -9,6 +9,8 @@ plus forward values against plain numpy written here, shapes, return conventions
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 from hypothesis import given
@@ -456,3 +458,24 @@ def test_reset_states_with_wrong_shapes_is_refused_and_changes_nothing(states, m
     with pytest.raises(ValueError, match=message):
         layer.reset_states(states)
     assert all(np.array_equal(a, b) for a, b in zip(layer.states, kept, strict=True))
+
+
+@pytest.mark.parametrize("layer", [layers.SimpleRNN, layers.LSTM, layers.GRU])
+def test_help_shows_every_option_in_the_signature_and_the_docstring(layer):
+    shown = inspect.signature(layer)
+    assert not any(p.kind is p.VAR_KEYWORD for p in shown.parameters.values())
+    accepted = set(inspect.signature(layers.recurrent.Recurrent.__init__).parameters) - {
+        "self",
+        "cell_options",
+    }
+    own = set(inspect.signature(layer.__init__, follow_wrapped=False).parameters) - {"self"}
+    assert accepted <= set(shown.parameters) and own <= set(shown.parameters)
+    documented = {
+        name.strip()
+        for line in layer.__doc__.splitlines()
+        if " : " in line
+        for name in line.split(" : ")[0].split(",")
+    }
+    assert set(shown.parameters) <= documented, set(shown.parameters) - documented
+    # and each of them really is accepted by the constructor
+    layer(2, **{n: p.default for n, p in shown.parameters.items() if n != "units"})
