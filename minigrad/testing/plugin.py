@@ -12,10 +12,27 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import settings
+
 from minigrad.testing.profiles import PROFILES, chosen_profile, load_profile
 
 
+def _ours(config: Any) -> bool:
+    return not config.getoption("hypothesis_profile", default=None) and chosen_profile() in PROFILES
+
+
 def pytest_configure(config: Any) -> None:
-    if config.getoption("hypothesis_profile", default=None) or chosen_profile() not in PROFILES:
-        return
-    load_profile()
+    if _ours(config):
+        load_profile()
+
+
+def pytest_report_header(config: Any) -> str | None:
+    """One line at the top of the run: which profile, and how to choose another."""
+    if not _ours(config):
+        return None
+    name = chosen_profile()
+    examples = settings.get_profile(name).max_examples
+    return (
+        f"minigrad: hypothesis profile {name!r} ({examples} examples a property); "
+        "HYPOTHESIS_PROFILE=ci (50, derandomized), dev (100) or thorough (500) picks another"
+    )
