@@ -381,10 +381,16 @@ class Tensor:
             return ops.reshape(self, self.shape)
         return ops.reshape(self, self.shape[:axis] + self.shape[axis + 1 :])
 
-    def transpose(self, *axes: int) -> Tensor:
-        """Permute the axes (numpy's meaning: every axis named, or none to reverse them).
-        PyTorch's two-axis swap is ``permute`` or ``transpose`` with every axis."""
-        return ops.transpose(self, *axes)
+    def transpose(self, *dims: int | tuple[int, ...]) -> Tensor:
+        """PyTorch's meaning: ``transpose(dim0, dim1)`` swaps two axes.  With no argument every
+        axis is reversed (as ``.T``), and one tuple naming every axis permutes them (numpy's
+        ``transpose(axes)``; ``permute`` is PyTorch's name for that)."""
+        if len(dims) == 2 and all(isinstance(d, (int, np.integer)) for d in dims):
+            first, second = (ops.normalize_axes("transpose", d, self.ndim)[0] for d in dims)
+            order = list(range(self.ndim))
+            order[first], order[second] = order[second], order[first]
+            return ops.transpose(self, *order)
+        return ops.transpose(self, *dims)
 
     def permute(self, *dims: int) -> Tensor:
         return ops.transpose(self, *dims)
