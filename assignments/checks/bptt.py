@@ -38,21 +38,25 @@ def reference_loss(x, h0, U, W, b, V, c, y):
     return -np.log(y_hat[np.arange(len(y)), y]).sum()
 
 
+def parameter_shapes(T: int, n_in: int, n_h: int, n_out: int) -> dict[str, tuple[int, ...]]:
+    """The shape of each float argument of rnn_forward, by name."""
+    return {"x": (T, n_in), "h0": (n_h,), "U": (n_h, n_in), "W": (n_h, n_h), "b": (n_h,),
+            "V": (n_out, n_h), "c": (n_out,)}  # fmt: skip
+
+
+def random_case(seed: int, T: int, n_in: int, n_h: int, n_out: int) -> dict[str, np.ndarray]:
+    """Uniform values in [-1, 1] for every float argument, from a fixed seed."""
+    rng = np.random.default_rng(seed)
+    return {name: rng.uniform(-1, 1, shape) for name, shape in parameter_shapes(T, n_in, n_h, n_out).items()}
+
+
 @st.composite
 def sequences(draw: Any, max_time: int = 5, scale: float = 1.0) -> dict[str, Any]:
     T, n_in, n_h = draw(st.integers(1, max_time)), draw(st.integers(1, 3)), draw(st.integers(1, 4))
     n_out = draw(st.integers(2, 4))
-    shapes = {
-        "x": (T, n_in),
-        "h0": (n_h,),
-        "U": (n_h, n_in),
-        "W": (n_h, n_h),
-        "b": (n_h,),
-        "V": (n_out, n_h),
-        "c": (n_out,),
-    }
     case = {
-        name: draw(arrays(shape=shape, min_value=-scale, max_value=scale)) for name, shape in shapes.items()
+        name: draw(arrays(shape=shape, min_value=-scale, max_value=scale))
+        for name, shape in parameter_shapes(T, n_in, n_h, n_out).items()
     }
     case["y"] = np.array(draw(st.lists(st.integers(0, n_out - 1), min_size=T, max_size=T)))
     return case
@@ -132,38 +136,14 @@ checklist.add(
 
 @checklist.check(points=1, name="rnn_forward: scores in the thousands give a finite softmax", hidden=True)
 def large_scores(sub: ModuleType) -> None:
-    rng = np.random.default_rng(5)
-    case = {
-        name: rng.uniform(-1, 1, shape)
-        for name, shape in {
-            "x": (4, 2),
-            "h0": (3,),
-            "U": (3, 2),
-            "W": (3, 3),
-            "b": (3,),
-            "V": (2, 3),
-            "c": (2,),
-        }.items()
-    }
+    case = random_case(5, T=4, n_in=2, n_h=3, n_out=2)
     case["V"] *= 3000.0  # o(t) in the thousands: exp overflows past 709
     _forward_matches(require(sub, "rnn_forward"), case)
 
 
 @checklist.check(points=1, name="rnn_forward and rnn_backward leave their inputs unchanged", hidden=True)
 def inputs_unchanged(sub: ModuleType) -> None:
-    rng = np.random.default_rng(6)
-    case = {
-        name: rng.uniform(-1, 1, shape)
-        for name, shape in {
-            "x": (3, 2),
-            "h0": (2,),
-            "U": (2, 2),
-            "W": (2, 2),
-            "b": (2,),
-            "V": (3, 2),
-            "c": (3,),
-        }.items()
-    }
+    case = random_case(6, T=3, n_in=2, n_h=2, n_out=3)
     y = np.array([0, 2, 1])
     saved = {name: value.copy() for name, value in case.items()}
     require(sub, "rnn_forward")(*(case[n] for n in PARAMETERS))
