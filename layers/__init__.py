@@ -1,6 +1,7 @@
-"""Layers built on minigrad's public API: Module, Dense, Embedding, Dropout and the
-recurrent layers SimpleRNN, LSTM and GRU with their one-step cells, Sequential with Keras's
-summary, compile and fit (its losses in ``layers.losses``), and the encoder-decoder Seq2Seq."""
+"""Layers built on minigrad's public API: Module, Dense, Embedding, Dropout; the recurrent
+layers SimpleRNN, LSTM and GRU with their one-step cells, and RNN(cell) for any cell;
+Sequential with Keras's summary, compile and fit (its losses in ``layers.losses``); and the
+encoder-decoder Seq2Seq."""
 
 from layers import losses
 from layers.dense import Dense
@@ -9,6 +10,7 @@ from layers.embedding import Embedding
 from layers.gru import GRU, GRUCell
 from layers.lstm import LSTM, LSTMCell
 from layers.module import Module
+from layers.rnn import RNN, StackedRNNCells
 from layers.seq2seq import Decoder, Encoder, Seq2Seq
 from layers.sequential import Sequential
 from layers.simple_rnn import SimpleRNN, SimpleRNNCell
@@ -16,6 +18,7 @@ from layers.simple_rnn import SimpleRNN, SimpleRNNCell
 __all__ = [
     "GRU",
     "LSTM",
+    "RNN",
     "Decoder",
     "Dense",
     "Dropout",
@@ -28,5 +31,6 @@ __all__ = [
     "Sequential",
     "SimpleRNN",
     "SimpleRNNCell",
+    "StackedRNNCells",
     "losses",
 ]

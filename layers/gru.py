@@ -140,6 +140,9 @@ class FusedGRU(FusedRecurrence):
         return np.stack([g_input, self.g_hr.sum(axis=(0, 1))]) if self.reset_after else g_input
 
 
+GRUCell.fused_class = FusedGRU
+
+
 GRU_OPTIONS = """\
     recurrent_activation : str or callable, default "sigmoid"
         Applied to the gates z, r.
@@ -157,7 +160,6 @@ class GRU(Recurrent):
     """
 
     cell_class = GRUCell
-    fused_class = FusedGRU
     torch_gate_order = (1, 0, 2)  # PyTorch's r, z, n from Keras's z, r, h
 
     def __init__(

@@ -97,6 +97,9 @@ class FusedLSTM(FusedRecurrence):
         return g_xp @ self.recurrent_t, [0, dc_prev]
 
 
+LSTMCell.fused_class = FusedLSTM
+
+
 LSTM_OPTIONS = """\
     recurrent_activation : str or callable, default "sigmoid"
         Applied to the gates i, f, o.
@@ -113,7 +116,6 @@ class LSTM(Recurrent):
     """
 
     cell_class = LSTMCell
-    fused_class = FusedLSTM
     torch_gate_order = (0, 1, 2, 3)  # PyTorch's i, f, g, o is Keras's i, f, c, o
 
     def __init__(

@@ -24,12 +24,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-import minigrad as mg
 from layers import activations
 from layers.dense import as_float_input
 from layers.module import Module, assign_checked, positive_int
+from layers.rnn import RNN
 from minigrad import Function, Tensor, init, kernels
-from minigrad.functional import dropout_mask
 from minigrad.serialize import entry_problems
 
 # Activations the fused path knows, by name, as the kernels' codes.
@@ -59,6 +58,8 @@ RECURRENT_OPTIONS = """\
     stateful : bool, default False
         Start each call from the final states of the call before (``reset_states()`` forgets
         them); the graph is not carried over, so training on chunks is truncated BPTT.
+    zero_output_for_mask : bool, default False
+        A masked step outputs zeros instead of repeating the output before it (Keras's option).
     unroll : bool, default False
         Keras's speed option, accepted for compatibility; the numbers are the same either way.
     input_size : int, optional
@@ -100,6 +101,7 @@ class RecurrentCell(Module):
 
     gates: ClassVar[int] = 1
     state_names: ClassVar[tuple[str, ...]] = ("h",)
+    fused_class: ClassVar[type[FusedRecurrence]]  # its whole-sequence op, set beside that op
 
     def __init__(
         self,
@@ -123,6 +125,11 @@ class RecurrentCell(Module):
         self.input_size: int | None = None
         if input_size is not None:
             self.build(input_size)
+
+    @property
+    def state_size(self) -> int | list[int]:
+        """Keras's: the units for one state, a list of them for several (LSTM's h and c)."""
+        return self.units if len(self.state_names) == 1 else [self.units] * len(self.state_names)
 
     @property
     def bias_shape(self) -> tuple[int, ...]:
@@ -196,15 +203,14 @@ class GatedCell(RecurrentCell):
         return super().fusable() and self.recurrent_activation_name in FUSED_ACTIVATIONS
 
 
-class Recurrent(Module):
-    """A recurrent layer over batch-first sequences, with Keras's options.
+class Recurrent(RNN):
+    """A recurrent layer that builds its cell from Keras's options (SimpleRNN, LSTM and GRU).
 
     x : (batch, time, features) -> (batch, time, units) with ``return_sequences``, else
     (batch, units); with ``return_state``, the list [output, *final states].
     """
 
     cell_class: ClassVar[type[RecurrentCell]]
-    fused_class: ClassVar[type[FusedRecurrence]]
     # PyTorch's gate blocks, as indices into Keras's gate blocks
     torch_gate_order: ClassVar[tuple[int, ...]] = (0,)
 
@@ -222,6 +228,7 @@ class Recurrent(Module):
         return_state: bool = False,
         go_backwards: bool = False,
         stateful: bool = False,
+        zero_output_for_mask: bool = False,
         unroll: bool = False,
         input_size: int | None = None,
         impl: str = "auto",
@@ -234,7 +241,7 @@ class Recurrent(Module):
                 raise ValueError(f"{name}: {label} must be in [0, 1), got {rate}")
         if impl not in IMPLS:
             raise ValueError(f"{name}: impl must be one of {IMPLS}, got {impl!r}")
-        self.cell = self.cell_class(
+        cell = self.cell_class(
             units,
             activation=activation,
             use_bias=use_bias,
@@ -245,175 +252,18 @@ class Recurrent(Module):
             dtype=dtype,
             **cell_options,
         )
-        if impl == "fused" and not self.cell.fusable():
+        if impl == "fused" and not cell.fusable():
             raise ValueError(
                 f"{name}: impl='fused' needs named activations {sorted(FUSED_ACTIVATIONS)}; "
                 "use impl='autograd' for a callable"
             )
-        self.units = self.cell.units
+        super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
+                         go_backwards=go_backwards, stateful=stateful,
+                         zero_output_for_mask=zero_output_for_mask)  # fmt: skip
+        self.units = cell.units
         self.dropout, self.recurrent_dropout = dropout, recurrent_dropout
-        self.return_sequences, self.return_state = return_sequences, return_state
-        self.go_backwards, self.stateful = go_backwards, stateful
         self.unroll = unroll  # Keras's speed option; this layer always computes the same numbers
         self.impl = impl
-        self.dtype = np.dtype(dtype)
-        self.states: list[np.ndarray] | None = None  # carried between calls when stateful
-
-    @property
-    def built(self) -> bool:
-        return self.cell.built
-
-    def build(self, input_size: int) -> None:
-        """Create the weights for inputs of ``input_size`` features per step."""
-        self.cell.build(input_size)
-
-    def forward(
-        self,
-        x: Any,
-        initial_state: Any = None,
-        mask: Any = None,
-        training: bool | None = None,
-    ) -> Tensor | list[Tensor]:
-        """Run the layer over sequences, as Keras's ``layer(x, initial_state, mask, training)``.
-
-        Parameters
-        ----------
-        x : (batch, time, features)
-        initial_state : one (batch, units) array or Tensor per state, optional (zeros)
-        mask : (batch, time) booleans, optional; a masked step keeps the states and repeats
-            the previous output
-        training : bool, optional; dropout is on in training (default: the module's mode)
-
-        Returns
-        -------
-        output : (batch, time, units) with ``return_sequences``, else (batch, units); with
-            ``return_state``, the list [output, *final states]
-        """
-        name = type(self).__name__
-        x = as_float_input(x, self.dtype, name)
-        if x.ndim != 3:
-            raise ValueError(f"{name}: expected input of shape (batch, time, features), got {x.shape}")
-        batch, time, features = x.shape
-        if time < 1 or batch < 1:
-            raise ValueError(f"{name}: the input needs at least one sample and one step, got {x.shape}")
-        if self.cell.input_size is not None and features != self.cell.input_size:
-            raise ValueError(
-                f"{name}: expected {self.cell.input_size} features per step, got shape {x.shape}"
-            )
-        mask = self._check_mask(mask, batch, time)
-        states = self._initial_states(initial_state, batch)
-        if self.cell.input_size is None:
-            self.cell.build(features)
-
-        training = self.training if training is None else training
-        if training and self.dropout > 0:  # one mask per sequence, shared by every step
-            x = x * dropout_mask((batch, 1, features), self.dropout, self.dtype)
-        recurrent_mask = None
-        if training and self.recurrent_dropout > 0:
-            recurrent_mask = dropout_mask((batch, self.units), self.recurrent_dropout, self.dtype)
-        if self.go_backwards:  # read from the end; the outputs stay in that reversed order
-            x = x[:, ::-1]
-            mask = None if mask is None else mask[:, ::-1]
-
-        if self.impl == "autograd" or not self.cell.fusable():
-            outputs, final = self._unroll(x, states, mask, recurrent_mask)
-        else:
-            outputs, final = self._fused(x, states, mask, recurrent_mask)
-
-        if self.stateful:
-            self.states = [s.data.copy() for s in final]
-        output = outputs if self.return_sequences else outputs[:, -1]
-        return [output, *final] if self.return_state else output
-
-    def _unroll(
-        self, x: Tensor, states: list[Tensor], mask: np.ndarray | None, recurrent_mask: Any
-    ) -> tuple[Tensor, list[Tensor]]:
-        """The cell applied at every step: BPTT is reverse mode over this unrolled graph."""
-        previous = Tensor(np.zeros((x.shape[0], self.units), self.dtype))
-        outputs = []
-        for t in range(x.shape[1]):
-            output, new_states = self.cell.step(x[:, t], states, recurrent_mask)
-            if mask is not None:  # a masked step keeps the states and repeats the output
-                keep = mask[:, t, None]
-                new_states = [mg.where(keep, n, s) for n, s in zip(new_states, states, strict=True)]
-                output = mg.where(keep, output, previous)
-            states, previous = new_states, output
-            outputs.append(output)
-        return mg.stack(outputs, axis=1), states
-
-    def _fused(
-        self, x: Tensor, states: list[Tensor], mask: np.ndarray | None, recurrent_mask: Any
-    ) -> tuple[Tensor, list[Tensor]]:
-        cell = self.cell
-        packed = self.fused_class.apply(
-            x, *states, cell.kernel, cell.recurrent_kernel, cell.bias_or_zeros(),
-            mask=mask, recurrent_mask=recurrent_mask, **cell.fused_options(),
-        )  # fmt: skip
-        time = x.shape[1]
-        final = [packed[:, time + k] for k in range(len(states))]
-        return packed[:, :time], final
-
-    def _check_mask(self, mask: Any, batch: int, time: int) -> np.ndarray | None:
-        if mask is None:
-            return None
-        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
-        if mask.shape != (batch, time) or mask.dtype != bool:
-            raise ValueError(
-                f"{type(self).__name__}: mask must be a boolean array of shape (batch, time) = "
-                f"{(batch, time)}, got {mask.dtype} of shape {mask.shape}"
-            )
-        return mask
-
-    def _initial_states(self, initial_state: Any, batch: int) -> list[Tensor]:
-        name, count = type(self).__name__, len(self.cell.state_names)
-        expected = (batch, self.units)
-        if initial_state is None and self.stateful and self.states is not None:
-            if self.states[0].shape[0] != batch:
-                raise ValueError(
-                    f"{name}: this stateful layer holds states for a batch of "
-                    f"{self.states[0].shape[0]}, got a batch of {batch}; call reset_states() "
-                    "to start over with another batch size"
-                )
-            return [Tensor(s) for s in self.states]
-        if initial_state is None:
-            return [Tensor(np.zeros(expected, self.dtype)) for _ in range(count)]
-        given = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
-        if len(given) != count:
-            raise ValueError(
-                f"{name}: initial_state needs {count} arrays ({', '.join(self.cell.state_names)}), "
-                f"got {len(given)}"
-            )
-        states = [s if isinstance(s, Tensor) else Tensor(s, dtype=self.dtype) for s in given]
-        for label, s in zip(self.cell.state_names, states, strict=True):
-            if s.shape != expected or s.dtype != self.dtype:
-                raise ValueError(
-                    f"{name}: initial state {label} must be {self.dtype} of shape {expected}, "
-                    f"got {s.dtype} of shape {s.shape}"
-                )
-        return states
-
-    def reset_states(self, states: list[Any] | None = None) -> None:
-        """Forget the carried states of a stateful layer (or set them to ``states``: one
-        (batch, units) array per state, the same batch for all).  Wrong counts or shapes are
-        a ValueError and change nothing."""
-        if states is None:
-            self.states = None
-            return
-        name, names = type(self).__name__, self.cell.state_names
-        given = list(states) if isinstance(states, (list, tuple)) else [states]
-        arrays = [np.array(s.data if isinstance(s, Tensor) else s, dtype=self.dtype) for s in given]
-        if len(arrays) != len(names):
-            raise ValueError(
-                f"{name}.reset_states: needs {len(names)} arrays ({', '.join(names)}), got {len(arrays)}"
-            )
-        batch = arrays[0].shape[0] if arrays[0].ndim == 2 else None
-        for label, array in zip(names, arrays, strict=True):
-            if array.ndim != 2 or array.shape != (batch, self.units):
-                raise ValueError(
-                    f"{name}.reset_states: state {label} must have shape (batch, {self.units}) with one "
-                    f"batch for all states, got {array.shape}"
-                )
-        self.states = arrays
 
     # PyTorch's layout
     def _torch_blocks(self, w: np.ndarray) -> np.ndarray:

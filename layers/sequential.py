@@ -14,7 +14,7 @@ from layers.dense import Dense
 from layers.dropout import Dropout
 from layers.embedding import Embedding
 from layers.module import Module
-from layers.recurrent import Recurrent
+from layers.rnn import RNN
 from minigrad import Tensor, data, no_grad
 from minigrad.optim import SGD, Adagrad, Adam, Optimizer, RMSprop, clip_grad_norm
 
@@ -53,8 +53,10 @@ def build_in_order(layers: list[Module]) -> None:
     for i, layer in enumerate(layers):
         if isinstance(layer, Embedding):
             features = layer.dim
-        elif isinstance(layer, Dense | Recurrent):
-            expected = layer.input_size if isinstance(layer, Dense) else layer.cell.input_size
+        elif isinstance(layer, Dense | RNN):
+            expected = (
+                layer.input_size if isinstance(layer, Dense) else getattr(layer.cell, "input_size", None)
+            )
             if expected is not None and features is not None and expected != features:
                 raise ValueError(
                     f"Sequential: layer {i} ({type(layer).__name__}) takes {expected} features, but the "
@@ -62,7 +64,8 @@ def build_in_order(layers: list[Module]) -> None:
                 )
             if expected is None and features is not None:
                 plan.append((layer, features))
-            features = layer.units if expected is not None or features is not None else None
+            size = layer.units if isinstance(layer, Dense) else layer.output_size
+            features = size if expected is not None or features is not None else None
         elif not isinstance(layer, Dropout):
             features = None  # a layer of another kind: its output size is not known here
     for layer, size in plan:
@@ -120,7 +123,7 @@ class Sequential(Module):
             if isinstance(layer, Embedding):
                 mask = layer.compute_mask(x)
                 x = layer(x)
-            elif isinstance(layer, Recurrent):
+            elif isinstance(layer, RNN):
                 x = layer(x, mask=mask)
                 mask = mask if layer.return_sequences else None
             else:
@@ -170,8 +173,8 @@ class Sequential(Module):
         first = self.layers[0]
         if isinstance(first, Embedding):
             return (None,)
-        if isinstance(first, Recurrent):
-            return (None, first.cell.input_size)
+        if isinstance(first, RNN):
+            return (None, getattr(first.cell, "input_size", None))
         if isinstance(first, Dense):
             return (first.input_size,)
         raise ValueError(

@@ -46,6 +46,9 @@ class FusedSimpleRNN(FusedRecurrence):
         return g_xp @ self.recurrent_t, [0]
 
 
+SimpleRNNCell.fused_class = FusedSimpleRNN
+
+
 @document_options()
 class SimpleRNN(Recurrent):
     """A fully connected RNN whose output is its state (Keras's SimpleRNN).
@@ -54,7 +57,6 @@ class SimpleRNN(Recurrent):
     """
 
     cell_class = SimpleRNNCell
-    fused_class = FusedSimpleRNN
 
     def __init__(self, units: int, activation: Any = "tanh", **options: Any) -> None:
         super().__init__(units, activation=activation, **options)

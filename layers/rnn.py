@@ -1,0 +1,318 @@
+"""RNN: any cell run over a sequence, with Keras's masks, states and return conventions.
+
+A cell is anything with ``state_size`` (an int, or a list of ints for several states) and
+``cell(x, states) -> (output, new_states)`` for one step, x : (batch, features) and each
+state (batch, size).  ``RNN(cell)`` makes it a layer; SimpleRNN, LSTM and GRU are RNNs whose
+cell they build from Keras's options.  ``StackedRNNCells`` makes one cell of several.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+
+import minigrad as mg
+from layers.dense import as_float_input
+from layers.module import Module
+from minigrad import Tensor
+from minigrad.functional import dropout_mask
+
+
+def state_sizes(cell: Any, owner: str) -> list[int]:
+    """The cell's ``state_size`` as a list of positive ints, or a ValueError saying what is wrong."""
+    if not hasattr(cell, "state_size"):
+        raise ValueError(
+            f"{owner}: the cell {type(cell).__name__} has no state_size (an int, or a list of ints "
+            "with one size per state)"
+        )
+    size = cell.state_size
+    sizes = list(size) if isinstance(size, (list, tuple)) else [size]
+    if not sizes or not all(
+        isinstance(s, (int, np.integer)) and not isinstance(s, bool) and s > 0 for s in sizes
+    ):
+        raise ValueError(
+            f"{owner}: the cell's state_size must be a positive int or a list of them, got {size!r}"
+        )
+    return [int(s) for s in sizes]
+
+
+class RNN(Module):
+    """A recurrent layer around any cell (Keras's ``RNN``).
+
+    x : (batch, time, features) -> (batch, time, output_size) with ``return_sequences``, else
+    (batch, output_size); with ``return_state``, the list [output, *final states].
+    ``output_size`` is the cell's ``output_size`` if it has one, else its first state size.
+
+    Parameters
+    ----------
+    cell : a cell (see the module's docstring), e.g. ``layers.GRUCell(8)``, a cell of your
+        own, or ``StackedRNNCells([...])``.  With a built-in cell the layer gives the
+        built-in layer's numbers, on its fused path where the activations allow.
+    return_sequences : bool, default False
+        Return every step's output, not only the last.
+    return_state : bool, default False
+        Return the list [output, *final states].
+    go_backwards : bool, default False
+        Read each sequence from its end; the outputs stay in that reversed order.
+    stateful : bool, default False
+        Start each call from the final states of the call before (``reset_states()``).
+    zero_output_for_mask : bool, default False
+        A masked step outputs zeros (and so does the last output when the last step is
+        masked), instead of repeating the output before it.
+    """
+
+    # what a layer over a built-in cell may change (Recurrent does)
+    dropout = 0.0
+    recurrent_dropout = 0.0
+    impl = "auto"
+
+    def __init__(self, cell: Any, return_sequences: bool = False, return_state: bool = False,
+                 go_backwards: bool = False, stateful: bool = False,
+                 zero_output_for_mask: bool = False) -> None:  # fmt: skip
+        name = type(self).__name__
+        sizes = state_sizes(cell, name)
+        if not callable(cell):
+            raise ValueError(f"{name}: the cell must be callable as cell(x, states) -> (output, new_states)")
+        self.cell = cell
+        self.state_sizes = sizes
+        self.output_size = int(getattr(cell, "output_size", sizes[0]))
+        self.return_sequences, self.return_state = return_sequences, return_state
+        self.go_backwards, self.stateful = go_backwards, stateful
+        self.zero_output_for_mask = zero_output_for_mask
+        self.dtype = np.dtype(getattr(cell, "dtype", np.float64))
+        self.states: list[np.ndarray] | None = None  # carried between calls when stateful
+
+    @property
+    def state_labels(self) -> tuple[str, ...]:
+        """What to call each state in messages."""
+        names = getattr(self.cell, "state_names", None)
+        return tuple(names) if names else tuple(f"state {k}" for k in range(len(self.state_sizes)))
+
+    @property
+    def built(self) -> bool:
+        return getattr(self.cell, "built", True)
+
+    def build(self, input_size: int) -> None:
+        """Create the cell's weights for inputs of ``input_size`` features per step."""
+        if hasattr(self.cell, "build"):
+            self.cell.build(input_size)
+
+    def _all_parameters(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
+        yield from super()._all_parameters(prefix)
+        if not isinstance(self.cell, Module):  # a cell of one's own: its trainable tensors
+            for name, value in vars(self.cell).items():
+                if isinstance(value, Tensor) and value.requires_grad and value.is_leaf:
+                    yield f"{prefix}cell.{name}", value
+
+    def forward(
+        self,
+        x: Any,
+        initial_state: Any = None,
+        mask: Any = None,
+        training: bool | None = None,
+    ) -> Tensor | list[Tensor]:
+        """Run the layer over sequences, as Keras's ``layer(x, initial_state, mask, training)``.
+
+        Parameters
+        ----------
+        x : (batch, time, features)
+        initial_state : one (batch, size) array or Tensor per state, optional (zeros)
+        mask : (batch, time) booleans, optional; a masked step keeps the states and repeats
+            the previous output (or outputs zeros, with ``zero_output_for_mask``)
+        training : bool, optional; dropout is on in training (default: the module's mode)
+
+        Returns
+        -------
+        output : (batch, time, output_size) with ``return_sequences``, else
+            (batch, output_size); with ``return_state``, the list [output, *final states]
+        """
+        name = type(self).__name__
+        x = as_float_input(x, self.dtype, name)
+        if x.ndim != 3:
+            raise ValueError(f"{name}: expected input of shape (batch, time, features), got {x.shape}")
+        batch, time, features = x.shape
+        if time < 1 or batch < 1:
+            raise ValueError(f"{name}: the input needs at least one sample and one step, got {x.shape}")
+        expected = getattr(self.cell, "input_size", None)
+        if expected is not None and features != expected:
+            raise ValueError(f"{name}: expected {expected} features per step, got shape {x.shape}")
+        mask = self._check_mask(mask, batch, time)
+        states = self._initial_states(initial_state, batch)
+        if not self.built:
+            self.build(features)
+
+        training = self.training if training is None else training
+        if training and self.dropout > 0:  # one mask per sequence, shared by every step
+            x = x * dropout_mask((batch, 1, features), self.dropout, self.dtype)
+        recurrent_mask = None
+        if training and self.recurrent_dropout > 0:
+            recurrent_mask = dropout_mask((batch, self.state_sizes[0]), self.recurrent_dropout, self.dtype)
+        if self.go_backwards:  # read from the end; the outputs stay in that reversed order
+            x = x[:, ::-1]
+            mask = None if mask is None else mask[:, ::-1]
+
+        fusable = getattr(self.cell, "fusable", None)
+        if self.impl != "autograd" and fusable is not None and fusable():
+            outputs, final = self._fused(x, states, mask, recurrent_mask)
+        else:
+            outputs, final = self._unroll(x, states, mask, recurrent_mask)
+        if mask is not None and self.zero_output_for_mask:
+            outputs = mg.where(mask[:, :, None], outputs, 0.0)
+
+        if self.stateful:
+            self.states = [s.data.copy() for s in final]
+        output = outputs if self.return_sequences else outputs[:, -1]
+        return [output, *final] if self.return_state else output
+
+    def _step(self, x: Tensor, states: list[Tensor], recurrent_mask: Any) -> tuple[Tensor, list[Tensor]]:
+        """One step of the cell, its output and states checked against the sizes it declared."""
+        if hasattr(self.cell, "step"):  # a built-in cell: its formulas, with recurrent dropout
+            return self.cell.step(x, states, recurrent_mask)
+        name = type(self).__name__
+        result = self.cell(x, list(states) if len(states) > 1 else [states[0]])
+        if not (isinstance(result, (tuple, list)) and len(result) == 2):
+            raise ValueError(
+                f"{name}: the cell must return (output, new_states), got {type(result).__name__}"
+            )
+        output, new_states = result
+        new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
+        batch = x.shape[0]
+        if not isinstance(output, Tensor) or output.shape != (batch, self.output_size):
+            raise ValueError(
+                f"{name}: the cell's output must be a Tensor of shape {(batch, self.output_size)}, "
+                f"got {getattr(output, 'shape', type(output).__name__)}"
+            )
+        if len(new_states) != len(self.state_sizes):
+            raise ValueError(f"{name}: the cell returned {len(new_states)} states, its state_size says "
+                             f"{len(self.state_sizes)}")  # fmt: skip
+        for label, s, size in zip(self.state_labels, new_states, self.state_sizes, strict=True):
+            if not isinstance(s, Tensor) or s.shape != (batch, size):
+                raise ValueError(f"{name}: the cell's new {label} must be a Tensor of shape {(batch, size)}, "
+                                 f"got {getattr(s, 'shape', type(s).__name__)}")  # fmt: skip
+        return output, new_states
+
+    def _unroll(
+        self, x: Tensor, states: list[Tensor], mask: np.ndarray | None, recurrent_mask: Any
+    ) -> tuple[Tensor, list[Tensor]]:
+        """The cell applied at every step: BPTT is reverse mode over this unrolled graph."""
+        previous = Tensor(np.zeros((x.shape[0], self.output_size), self.dtype))
+        outputs = []
+        for t in range(x.shape[1]):
+            output, new_states = self._step(x[:, t], states, recurrent_mask)
+            if mask is not None:  # a masked step keeps the states and repeats the output
+                keep = mask[:, t, None]
+                new_states = [mg.where(keep, n, s) for n, s in zip(new_states, states, strict=True)]
+                output = mg.where(keep, output, previous)
+            states, previous = new_states, output
+            outputs.append(output)
+        return mg.stack(outputs, axis=1), states
+
+    def _fused(
+        self, x: Tensor, states: list[Tensor], mask: np.ndarray | None, recurrent_mask: Any
+    ) -> tuple[Tensor, list[Tensor]]:
+        """A built-in cell's whole sequence as one op with BPTT written by hand."""
+        cell = self.cell
+        packed = cell.fused_class.apply(
+            x, *states, cell.kernel, cell.recurrent_kernel, cell.bias_or_zeros(),
+            mask=mask, recurrent_mask=recurrent_mask, **cell.fused_options(),
+        )  # fmt: skip
+        time = x.shape[1]
+        final = [packed[:, time + k] for k in range(len(states))]
+        return packed[:, :time], final
+
+    def _check_mask(self, mask: Any, batch: int, time: int) -> np.ndarray | None:
+        if mask is None:
+            return None
+        mask = np.asarray(mask.data if isinstance(mask, Tensor) else mask)
+        if mask.shape != (batch, time) or mask.dtype != bool:
+            raise ValueError(
+                f"{type(self).__name__}: mask must be a boolean array of shape (batch, time) = "
+                f"{(batch, time)}, got {mask.dtype} of shape {mask.shape}"
+            )
+        return mask
+
+    def _initial_states(self, initial_state: Any, batch: int) -> list[Tensor]:
+        name, labels, count = type(self).__name__, self.state_labels, len(self.state_sizes)
+        if initial_state is None and self.stateful and self.states is not None:
+            if self.states[0].shape[0] != batch:
+                raise ValueError(
+                    f"{name}: this stateful layer holds states for a batch of "
+                    f"{self.states[0].shape[0]}, got a batch of {batch}; call reset_states() "
+                    "to start over with another batch size"
+                )
+            return [Tensor(s) for s in self.states]
+        if initial_state is None:
+            return [Tensor(np.zeros((batch, size), self.dtype)) for size in self.state_sizes]
+        given = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
+        if len(given) != count:
+            raise ValueError(
+                f"{name}: initial_state needs {count} arrays ({', '.join(labels)}), got {len(given)}"
+            )
+        states = [s if isinstance(s, Tensor) else Tensor(s, dtype=self.dtype) for s in given]
+        for label, s, size in zip(labels, states, self.state_sizes, strict=True):
+            if s.shape != (batch, size) or s.dtype != self.dtype:
+                raise ValueError(
+                    f"{name}: initial state {label} must be {self.dtype} of shape {(batch, size)}, "
+                    f"got {s.dtype} of shape {s.shape}"
+                )
+        return states
+
+    def reset_states(self, states: Sequence[Any] | None = None) -> None:
+        """Forget the carried states of a stateful layer (or set them to ``states``: one
+        (batch, size) array per state, the same batch for all).  Wrong counts or shapes are
+        a ValueError and change nothing."""
+        if states is None:
+            self.states = None
+            return
+        name, labels = type(self).__name__, self.state_labels
+        given = list(states) if isinstance(states, (list, tuple)) else [states]
+        arrays = [np.array(s.data if isinstance(s, Tensor) else s, dtype=self.dtype) for s in given]
+        if len(arrays) != len(labels):
+            raise ValueError(
+                f"{name}.reset_states: needs {len(labels)} arrays ({', '.join(labels)}), got {len(arrays)}"
+            )
+        batch = arrays[0].shape[0] if arrays[0].ndim == 2 else None
+        for label, array, size in zip(labels, arrays, self.state_sizes, strict=True):
+            if array.ndim != 2 or array.shape != (batch, size):
+                raise ValueError(
+                    f"{name}.reset_states: state {label} must have shape (batch, {size}) with one "
+                    f"batch for all states, got {array.shape}"
+                )
+        self.states = arrays
+
+
+class StackedRNNCells(Module):
+    """Several cells as one (Keras's ``StackedRNNCells``): each step runs them in order, the
+    output of one being the input of the next.
+
+    ``state_size`` is every cell's state sizes, in order, as one flat list; the output is
+    the last cell's.  cells : a list of cells.
+    """
+
+    def __init__(self, cells: Sequence[Any]) -> None:
+        if not cells:
+            raise ValueError("StackedRNNCells: needs at least one cell")
+        self.sizes = [state_sizes(c, "StackedRNNCells") for c in cells]
+        self.cells = list(cells)
+
+    @property
+    def state_size(self) -> list[int]:
+        return [size for sizes in self.sizes for size in sizes]
+
+    @property
+    def output_size(self) -> int:
+        last = self.cells[-1]
+        return int(getattr(last, "output_size", self.sizes[-1][0]))
+
+    def forward(self, x: Any, states: Sequence[Tensor]) -> tuple[Tensor, list[Tensor]]:
+        """One step of every cell in turn: (output of the last, every cell's new states)."""
+        new_states: list[Tensor] = []
+        start = 0
+        for cell, sizes in zip(self.cells, self.sizes, strict=True):
+            own = list(states[start : start + len(sizes)])
+            x, produced = cell(x, own)
+            new_states += list(produced) if isinstance(produced, (list, tuple)) else [produced]
+            start += len(sizes)
+        return x, new_states

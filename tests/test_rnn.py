@@ -1,0 +1,190 @@
+"""RNN(cell) and StackedRNNCells: any cell as a layer; zero_output_for_mask on every layer."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import layers
+import minigrad as mg
+from minigrad.testing import gradcheck
+from minigrad.testing.strategies import arrays
+
+KINDS = {"SimpleRNN": (layers.SimpleRNN, layers.SimpleRNNCell), "LSTM": (layers.LSTM, layers.LSTMCell),
+         "GRU": (layers.GRU, layers.GRUCell)}  # fmt: skip
+
+
+class TanhCell:
+    """A cell of one's own, as a student writes it: not a Module, weights given."""
+
+    def __init__(self, W, U):
+        self.W, self.U = W, U
+        self.state_size = U.shape[0]
+
+    def __call__(self, x, states):
+        h = (x @ self.W + states[0] @ self.U).tanh()
+        return h, [h]
+
+
+def tanh_loop(x, W, U, mask=None, zero_output=False):
+    """The same RNN in plain numpy: masked steps keep the state and repeat (or zero) the output."""
+    h = np.zeros((x.shape[0], U.shape[0]))
+    previous, outputs = h.copy(), []
+    for t in range(x.shape[1]):
+        new = np.tanh(x[:, t] @ W + h @ U)
+        keep = np.ones((x.shape[0], 1), bool) if mask is None else mask[:, t, None]
+        h = np.where(keep, new, h)
+        out = np.where(keep, new, 0.0 if zero_output else previous)
+        previous = out
+        outputs.append(out)
+    return np.stack(outputs, axis=1), h
+
+
+def random_mask(rng, batch, time):
+    mask = rng.random((batch, time)) > 0.3
+    mask[:, 0] = True
+    return mask
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("impl", ["autograd", "fused"])
+def test_rnn_over_a_built_in_cell_gives_the_built_in_layers_numbers(kind, impl):
+    layer_class, cell_class = KINDS[kind]
+    rng = np.random.default_rng(0)
+    x, mask = rng.standard_normal((3, 5, 2)), random_mask(rng, 3, 5)
+    options = {"return_sequences": True, "return_state": True, "go_backwards": True}
+    reference = layer_class(4, input_size=2, impl="autograd", **options)
+    wrapped = layers.RNN(cell_class(4, input_size=2), **options)
+    wrapped.set_weights(reference.get_weights())
+    wrapped.impl = impl  # the fused path runs inside RNN where the cell allows
+    initial = [rng.standard_normal((3, 4)) for _ in range(len(reference.state_labels))]
+    for got, want in zip(wrapped(x, initial_state=initial, mask=mask), reference(x, initial_state=initial, mask=mask),
+                         strict=True):  # fmt: skip
+        np.testing.assert_allclose(got.data, want.data, atol=1e-12)
+
+
+def test_a_cell_of_ones_own_runs_as_a_layer_with_masks_and_states():
+    rng = np.random.default_rng(1)
+    x, W, U = rng.standard_normal((2, 6, 3)), rng.standard_normal((3, 4)), rng.standard_normal((4, 4)) * 0.5
+    mask = random_mask(rng, 2, 6)
+    layer = layers.RNN(TanhCell(mg.Tensor(W, requires_grad=True), mg.Tensor(U, requires_grad=True)),
+                       return_sequences=True, return_state=True)  # fmt: skip
+    outputs, state = layer(x, mask=mask)
+    expected_outputs, expected_state = tanh_loop(x, W, U, mask)
+    np.testing.assert_allclose(outputs.data, expected_outputs, atol=1e-12)
+    np.testing.assert_allclose(state.data, expected_state, atol=1e-12)
+    assert len(layer.parameters()) == 2  # the cell's weights, so an optimizer trains them
+
+
+@settings(max_examples=20)
+@given(data=st.data(), zero_output=st.booleans(), backwards=st.booleans())
+def test_gradients_through_rnn_of_a_cell_of_ones_own(data, zero_output, backwards):
+    batch, time, features, units = (data.draw(st.integers(1, 3)) for _ in range(4))
+    x = data.draw(arrays(shape=(batch, time, features)))
+    W, U = data.draw(arrays(shape=(features, units))), data.draw(arrays(shape=(units, units)))
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=batch * time, max_size=batch * time))).reshape(
+        batch, time
+    )
+
+    def run(x, W, U):
+        layer = layers.RNN(TanhCell(W, U), return_sequences=True, go_backwards=backwards,
+                           zero_output_for_mask=zero_output)  # fmt: skip
+        return layer(x, mask=mask)
+
+    gradcheck(run, [x, W, U])
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("impl", ["autograd", "fused"])
+def test_zero_output_for_mask_zeroes_masked_steps_and_keeps_the_states(kind, impl):
+    layer_class, _ = KINDS[kind]
+    rng = np.random.default_rng(2)
+    x, mask = rng.standard_normal((3, 5, 2)), random_mask(rng, 3, 5)
+    mask[0, -1] = False  # the last step of sample 0 is masked: its last output is zero too
+    zeroing = layer_class(4, input_size=2, impl=impl, return_sequences=True, return_state=True,
+                          zero_output_for_mask=True)  # fmt: skip
+    repeating = layer_class(4, input_size=2, impl="autograd", return_sequences=True, return_state=True)
+    repeating.set_weights(zeroing.get_weights())
+    zeroed, *states = zeroing(x, mask=mask)
+    repeated, *expected_states = repeating(x, mask=mask)
+    np.testing.assert_allclose(zeroed.data, np.where(mask[:, :, None], repeated.data, 0.0), atol=1e-12)
+    for got, want in zip(states, expected_states, strict=True):
+        np.testing.assert_allclose(got.data, want.data, atol=1e-12)
+    last = layer_class(4, input_size=2, impl=impl, zero_output_for_mask=True)
+    last.set_weights(zeroing.get_weights())
+    np.testing.assert_array_equal(last(x, mask=mask).data[0], 0.0)
+
+
+def test_zero_output_for_mask_matches_a_numpy_loop():
+    rng = np.random.default_rng(3)
+    x, W, U = rng.standard_normal((2, 5, 3)), rng.standard_normal((3, 2)), rng.standard_normal((2, 2))
+    mask = random_mask(rng, 2, 5)
+    layer = layers.RNN(TanhCell(mg.Tensor(W), mg.Tensor(U)), return_sequences=True, zero_output_for_mask=True)
+    np.testing.assert_allclose(
+        layer(x, mask=mask).data, tanh_loop(x, W, U, mask, zero_output=True)[0], atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("impl", ["autograd", "fused"])
+def test_stacked_cells_equal_two_stacked_layers(impl):
+    rng = np.random.default_rng(4)
+    x, mask = rng.standard_normal((2, 4, 3)), random_mask(rng, 2, 4)
+    first = layers.LSTM(5, input_size=3, return_sequences=True, return_state=True, impl="autograd")
+    second = layers.GRU(2, input_size=5, impl="autograd")
+    cells = layers.StackedRNNCells([layers.LSTMCell(5, input_size=3), layers.GRUCell(2, input_size=5)])
+    stacked = layers.RNN(cells, return_state=True)
+    assert cells.state_size == [5, 5, 2] and stacked.output_size == 2
+    stacked.set_weights(first.get_weights() + second.get_weights())
+    stacked.impl = impl
+    output, h1, c1, h2 = stacked(x, mask=mask)
+    between, first_h, first_c = first(x, mask=mask)
+    expected = second(between, mask=mask)
+    for got, want in ((output, expected), (h2, expected), (h1, first_h), (c1, first_c)):
+        np.testing.assert_allclose(got.data, want.data, atol=1e-12)
+
+
+class NoStateSize:
+    def __call__(self, x, states):
+        return x, states
+
+
+class WrongShapes:
+    state_size = 3
+
+    def __init__(self, output_width, state_width, count=1):
+        self.output_width, self.state_width, self.count = output_width, state_width, count
+
+    def __call__(self, x, states):
+        batch = x.shape[0]
+        return mg.zeros(batch, self.output_width), [mg.zeros(batch, self.state_width)] * self.count
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: layers.RNN(NoStateSize()), "NoStateSize has no state_size"),
+        (
+            lambda: layers.RNN(type("Bad", (), {"state_size": 0, "__call__": lambda s, x, st: None})()),
+            "state_size must be a positive int",
+        ),
+        (lambda: layers.StackedRNNCells([]), "needs at least one cell"),
+    ],
+)
+def test_cells_that_cannot_work_are_refused_when_wrapped(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        (WrongShapes(2, 3), r"the cell's output must be a Tensor of shape \(2, 3\), got \(2, 2\)"),
+        (WrongShapes(3, 4), r"the cell's new state 0 must be a Tensor of shape \(2, 3\), got \(2, 4\)"),
+        (WrongShapes(3, 3, count=2), "the cell returned 2 states, its state_size says 1"),
+    ],
+)
+def test_a_cell_whose_outputs_have_the_wrong_shape_is_named(cell, message):
+    layer = layers.RNN(cell, stateful=True)
+    with pytest.raises(ValueError, match=message):
+        layer(np.ones((2, 4, 3)))
+    assert layer.states is None  # nothing was kept
