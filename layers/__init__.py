@@ -4,6 +4,7 @@ Sequential with Keras's summary, compile and fit (its losses in ``layers.losses`
 encoder-decoder Seq2Seq."""
 
 from layers import losses
+from layers.bidirectional import Bidirectional
 from layers.dense import Dense
 from layers.dropout import Dropout
 from layers.embedding import Embedding
@@ -19,6 +20,7 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "Bidirectional",
     "Decoder",
     "Dense",
     "Dropout",

@@ -20,6 +20,8 @@ its previous output (zeros before its first unmasked step), as Keras does.
 from __future__ import annotations
 
 import inspect
+import re
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import numpy as np
@@ -285,44 +287,54 @@ class Recurrent(RNN):
     def _keras_bias(self, bias_ih: np.ndarray, bias_hh: np.ndarray) -> np.ndarray:
         return bias_ih + bias_hh
 
-    def torch_state_dict(self) -> dict[str, np.ndarray]:
-        """The weights as numpy arrays under PyTorch's names, in PyTorch's gate order."""
-        cell = self._built_cell("torch_state_dict")
+    def torch_state_dict(self, layer: int = 0, reverse: bool = False) -> dict[str, np.ndarray]:
+        """The weights as numpy arrays under PyTorch's names, in PyTorch's gate order.
+
+        ``layer`` is the index in a stack (PyTorch's ``num_layers``: names end in ``_l{layer}``)
+        and ``reverse`` names the backward direction of a bidirectional layer (``_reverse``).
+        """
+        cell, end = self._built_cell("torch_state_dict"), _torch_suffix(layer, reverse)
         out = {
-            "weight_ih_l0": self._torch_blocks(cell.kernel.data).T.copy(),
-            "weight_hh_l0": self._torch_blocks(cell.recurrent_kernel.data).T.copy(),
+            f"weight_ih{end}": self._torch_blocks(cell.kernel.data).T.copy(),
+            f"weight_hh{end}": self._torch_blocks(cell.recurrent_kernel.data).T.copy(),
         }
         if cell.use_bias:
             bias_ih, bias_hh = self._torch_biases(cell.bias.data)
-            out["bias_ih_l0"] = self._torch_blocks(bias_ih).copy()
-            out["bias_hh_l0"] = self._torch_blocks(bias_hh).copy()
+            out[f"bias_ih{end}"] = self._torch_blocks(bias_ih).copy()
+            out[f"bias_hh{end}"] = self._torch_blocks(bias_hh).copy()
         return out
 
-    def load_torch_state_dict(self, state: dict[str, Any]) -> None:
+    def load_torch_state_dict(self, state: Mapping[str, Any], layer: int = 0, reverse: bool = False) -> None:
         """Load PyTorch's ``weight_ih_l0``, ``weight_hh_l0``, ``bias_ih_l0``, ``bias_hh_l0``
-        (numpy arrays or anything array-like).  An unbuilt layer takes its input size from
-        ``weight_ih_l0``.  Bad names or shapes change nothing, and build nothing."""
-        cell, name = self.cell, type(self).__name__
+        (numpy arrays or anything array-like), or those of stack layer ``layer`` and of the
+        ``reverse`` direction.  Entries of the other layers and direction of a PyTorch state
+        dict are left for them; anything else unexpected, missing or mis-shaped is a
+        ValueError that changes nothing.  An unbuilt layer takes its input size from
+        ``weight_ih``, and builds only once every check has passed."""
+        cell, name, end = self.cell, type(self).__name__, _torch_suffix(layer, reverse)
         input_size = cell.input_size
-        if input_size is None and np.ndim(state.get("weight_ih_l0")) == 2:
-            input_size = np.shape(state["weight_ih_l0"])[1]
+        if input_size is None and np.ndim(state.get(f"weight_ih{end}")) == 2:
+            input_size = np.shape(state[f"weight_ih{end}"])[1]
         if input_size is None:
-            raise ValueError(f"{name}.load_torch_state_dict: no 2-D weight_ih_l0 to take the input size from")
+            raise ValueError(
+                f"{name}.load_torch_state_dict: no 2-D weight_ih{end} to take the input size from"
+            )
         width = cell.gates * self.units
-        expected = {"weight_ih_l0": (width, input_size), "weight_hh_l0": (width, self.units)}
+        expected = {f"weight_ih{end}": (width, input_size), f"weight_hh{end}": (width, self.units)}
         if cell.use_bias:
-            expected.update(bias_ih_l0=(width,), bias_hh_l0=(width,))
-        problems = entry_problems(expected, state)
+            expected.update({f"bias_ih{end}": (width,), f"bias_hh{end}": (width,)})
+        own = {k: v for k, v in state.items() if k in expected or not TORCH_NAME.fullmatch(k)}
+        problems = entry_problems(expected, own)
         if problems:
             raise ValueError(f"{name}: cannot load PyTorch weights: " + "; ".join(problems))
-        arrays = {k: np.asarray(state[k], dtype=self.dtype) for k in expected}
+        arrays = {k.removesuffix(end): np.asarray(state[k], dtype=self.dtype) for k in expected}
         values = {
-            "kernel": self._keras_blocks(arrays["weight_ih_l0"].T),
-            "recurrent_kernel": self._keras_blocks(arrays["weight_hh_l0"].T),
+            "kernel": self._keras_blocks(arrays["weight_ih"].T),
+            "recurrent_kernel": self._keras_blocks(arrays["weight_hh"].T),
         }
         if cell.use_bias:
             values["bias"] = self._keras_bias(
-                self._keras_blocks(arrays["bias_ih_l0"]), self._keras_blocks(arrays["bias_hh_l0"])
+                self._keras_blocks(arrays["bias_ih"]), self._keras_blocks(arrays["bias_hh"])
             )
         if not cell.built:
             cell.build(input_size)
@@ -335,6 +347,16 @@ class Recurrent(RNN):
                 "or give input_size"
             )
         return self.cell
+
+
+# a PyTorch recurrent weight of any stack layer and direction
+TORCH_NAME = re.compile(r"(weight|bias)_(ih|hh)_l\d+(_reverse)?")
+
+
+def _torch_suffix(layer: int, reverse: bool) -> str:
+    if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or layer < 0:
+        raise ValueError(f"the layer index must be an integer >= 0, got {layer!r}")
+    return f"_l{layer}" + ("_reverse" if reverse else "")
 
 
 class FusedRecurrence(Function):

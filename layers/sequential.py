@@ -10,6 +10,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from layers import losses
+from layers.bidirectional import Bidirectional
 from layers.dense import Dense
 from layers.dropout import Dropout
 from layers.embedding import Embedding
@@ -53,10 +54,8 @@ def build_in_order(layers: list[Module]) -> None:
     for i, layer in enumerate(layers):
         if isinstance(layer, Embedding):
             features = layer.dim
-        elif isinstance(layer, Dense | RNN):
-            expected = (
-                layer.input_size if isinstance(layer, Dense) else getattr(layer.cell, "input_size", None)
-            )
+        elif isinstance(layer, Dense | RNN | Bidirectional):
+            expected = _input_size(layer)
             if expected is not None and features is not None and expected != features:
                 raise ValueError(
                     f"Sequential: layer {i} ({type(layer).__name__}) takes {expected} features, but the "
@@ -65,11 +64,18 @@ def build_in_order(layers: list[Module]) -> None:
             if expected is None and features is not None:
                 plan.append((layer, features))
             size = layer.units if isinstance(layer, Dense) else layer.output_size
-            features = size if expected is not None or features is not None else None
+            features = size if expected is not None or features is not None else None  # None: unknown
         elif not isinstance(layer, Dropout):
             features = None  # a layer of another kind: its output size is not known here
     for layer, size in plan:
         layer.build(size)
+
+
+def _input_size(layer: Dense | RNN | Bidirectional) -> int | None:
+    """The features per step a layer expects, or None while it does not know."""
+    if isinstance(layer, Bidirectional):
+        return _input_size(layer.forward_layer)
+    return layer.input_size if isinstance(layer, Dense) else getattr(layer.cell, "input_size", None)
 
 
 class Sequential(Module):
@@ -123,7 +129,7 @@ class Sequential(Module):
             if isinstance(layer, Embedding):
                 mask = layer.compute_mask(x)
                 x = layer(x)
-            elif isinstance(layer, RNN):
+            elif isinstance(layer, RNN | Bidirectional):
                 x = layer(x, mask=mask)
                 mask = mask if layer.return_sequences else None
             else:
@@ -173,8 +179,8 @@ class Sequential(Module):
         first = self.layers[0]
         if isinstance(first, Embedding):
             return (None,)
-        if isinstance(first, RNN):
-            return (None, getattr(first.cell, "input_size", None))
+        if isinstance(first, RNN | Bidirectional):
+            return (None, _input_size(first))
         if isinstance(first, Dense):
             return (first.input_size,)
         raise ValueError(
