@@ -4,6 +4,7 @@ Sequential with Keras's summary, compile and fit (its losses in ``layers.losses`
 encoder-decoder Seq2Seq."""
 
 from layers import losses
+from layers.attention import AdditiveAttention, Attention
 from layers.bidirectional import Bidirectional
 from layers.dense import Dense
 from layers.dropout import Dropout
@@ -20,6 +21,8 @@ __all__ = [
     "GRU",
     "LSTM",
     "RNN",
+    "AdditiveAttention",
+    "Attention",
     "Bidirectional",
     "Decoder",
     "Dense",
