@@ -115,3 +115,87 @@ def test_translate_refuses_bad_input_and_a_failure_leaves_the_mode_alone():
     with pytest.raises(ValueError, match="at least one token that is not padding"):
         model.translate([[0, 0]], max_len=4, start_id=1, end_id=2)  # fails inside the decoding
     assert model.training and model.encoder.rnn.training
+
+
+@pytest.mark.parametrize("attention", ["dot", "additive"])
+@settings(max_examples=3)
+@given(seed=st.integers(0, 100))
+def test_attending_seq2seq_gradients_end_to_end(attention, seed):
+    mg.manual_seed(seed)
+    model = layers.Seq2Seq(6, 5, embed_dim=2, units=3, cell="gru", attention=attention, impl="autograd")
+    src = np.array([[4, 5, 0], [5, 4, 4]])  # the padding of the first source gets no attention
+    tgt_in, tgt_out = np.array([[1, 3], [1, 4]]), np.array([[3, 2], [4, 2]])
+    names = [n for n, _ in model.named_parameters()]
+
+    def fn(*weights):
+        for name, w in zip(names, weights, strict=True):
+            owner = model
+            *path, last = name.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            setattr(owner, last, w)
+        return F.cross_entropy(model(src, tgt_in), tgt_out)
+
+    gradcheck(fn, [p.data for p in model.parameters()], atol=1e-6, rtol=1e-5)
+
+
+def sequence_score(model, src, tokens, start_id=1, end_id=2):
+    """Log-probability per token of ``tokens`` then end_id, by teacher forcing (independent of
+    translate's search)."""
+    with mg.no_grad():
+        full = [*tokens, end_id]
+        logits = model(np.array([src]), np.array([[start_id, *full[:-1]]]))
+        log_probs = F.log_softmax(logits, axis=-1).data[0]
+    return sum(log_probs[t, token] for t, token in enumerate(full)) / len(full)
+
+
+@pytest.mark.parametrize("attention", [None, "dot", "additive"])
+@settings(max_examples=8)
+@given(seed=st.integers(0, 1000))
+def test_a_beam_never_scores_below_greedy_and_width_one_is_greedy(attention, seed):
+    mg.manual_seed(seed)
+    model = layers.Seq2Seq(7, 6, embed_dim=3, units=4, attention=attention)
+    sources = [[4, 5, 6, 0], [6, 6, 3, 5]]
+    greedy = model.translate(sources, 6, 1, 2)
+    assert model.translate(sources, 6, 1, 2, beam_width=1) == greedy
+    beam = model.translate(sources, 6, 1, 2, beam_width=3)
+    for src, g, b in zip(sources, greedy, beam, strict=True):
+        if len(g) < 6 and len(b) < 6:  # both ended at end_id: their scores compare
+            assert sequence_score(model, src, b) >= sequence_score(model, src, g) - 1e-12
+
+
+def test_greedy_translation_equals_a_step_by_step_argmax_written_here():
+    mg.manual_seed(3)
+    model = layers.Seq2Seq(7, 6, embed_dim=3, units=4, attention="dot")
+    src = [4, 5, 6, 3]
+    tokens = []
+    with mg.no_grad():
+        for _ in range(5):
+            logits = model(np.array([src]), np.array([[1, *tokens]]))
+            nxt = int(logits.data[0, -1].argmax())
+            if nxt == 2:
+                break
+            tokens.append(nxt)
+    assert model.translate([src], 5, 1, 2) == [tokens]
+
+
+def test_translate_returns_the_attention_of_the_chosen_output():
+    mg.manual_seed(4)
+    model = layers.Seq2Seq(7, 6, embed_dim=3, units=4, attention="additive")
+    sources = [[4, 5, 0, 0], [6, 6, 3, 5]]
+    for width in (1, 3):
+        outputs, attention = model.translate(sources, 5, 1, 2, beam_width=width, return_attention=True)
+        for out, weights, src in zip(outputs, attention, sources, strict=True):
+            assert weights.shape == (len(out), 4)
+            np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-12)
+            np.testing.assert_array_equal(weights[:, np.array(src) == 0], 0.0)  # no weight on padding
+    plain = layers.Seq2Seq(7, 6, embed_dim=3, units=4)
+    assert plain.translate(sources, 5, 1, 2, return_attention=True)[1] == [None, None]
+
+
+def test_attention_and_beam_settings_are_checked():
+    with pytest.raises(ValueError, match="attention must be one of"):
+        layers.Seq2Seq(6, 5, 2, 3, attention="general")
+    model = layers.Seq2Seq(6, 5, 2, 3, attention="dot")
+    with pytest.raises(ValueError, match="beam_width must be a positive integer, got 0"):
+        model.translate([[4, 5]], 4, 1, 2, beam_width=0)
