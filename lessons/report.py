@@ -58,9 +58,16 @@ def output_dir() -> Path:
     return folder
 
 
-def plot(filename: str, heading: str, x: Sequence[float], series: dict[str, Sequence[float]],
-         xlabel: str, ylabel: str, log_y: bool = False,
-         dashed: Sequence[str] = ()) -> Path | None:  # fmt: skip
+def plot(
+    filename: str,
+    heading: str,
+    x: Sequence[float],
+    series: dict[str, Sequence[float]],
+    xlabel: str,
+    ylabel: str,
+    log_y: bool = False,
+    dashed: Sequence[str] = (),
+) -> Path | None:
     """Draw lines of ``series`` against ``x`` to a PNG, or print them as a table without
     matplotlib.  Series named in ``dashed`` (predictions, say) are wide dashed lines under the
     others.  Returns the PNG's path, or None when a table was printed."""
@@ -85,6 +92,43 @@ def plot(filename: str, heading: str, x: Sequence[float], series: dict[str, Sequ
     if log_y:
         ax.set_yscale("log")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
+    fig.tight_layout()
+    path = output_dir() / filename
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print(f"{heading}: picture written to {path}")
+    return path
+
+
+def heatmap(
+    filename: str,
+    heading: str,
+    values: np.ndarray,
+    xlabels: Sequence[str],
+    ylabels: Sequence[str],
+    xlabel: str,
+    ylabel: str,
+) -> Path | None:
+    """Draw a matrix (rows: ``ylabels``, columns: ``xlabels``) as a PNG heatmap, or print it as
+    a table without matplotlib.  Returns the PNG's path, or None when a table was printed."""
+    values = np.asarray(values)
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print(f"{heading} (install the 'lessons' extra for a picture)")
+        print(f"{'':>8} " + " ".join(f"{x:>6}" for x in xlabels))
+        for label, row in zip(ylabels, values, strict=True):
+            print(f"{label:>8} " + " ".join(f"{v:>6.2f}" for v in row))
+        return None
+    fig, ax = plt.subplots(figsize=(1 + 0.5 * len(xlabels), 1 + 0.5 * len(ylabels)))
+    image = ax.imshow(values, cmap="viridis", vmin=0, vmax=1)
+    ax.set_xticks(range(len(xlabels)), labels=list(xlabels))
+    ax.set_yticks(range(len(ylabels)), labels=list(ylabels))
+    ax.set(title=heading, xlabel=xlabel, ylabel=ylabel)
+    fig.colorbar(image, ax=ax, shrink=0.8)
     fig.tight_layout()
     path = output_dir() / filename
     fig.savefig(path, dpi=100)

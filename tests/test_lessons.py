@@ -101,6 +101,21 @@ def test_course_lesson_grades_as_the_checklist_says(run_lesson):
     assert "return z * h + (1 - z) * n" not in g["handout"]  # the solution is not in the lesson's handout
 
 
+def test_attention_lesson_numbers_recount_from_its_translations(run_lesson):
+    g = run_lesson("l07_attention")
+    for name, models in g["models"].items():  # the accuracy table, recounted here
+        for row, model in zip(g["accuracy"][name], models, strict=True):
+            outputs = model.translate(g["test_src"], 12, 1, 2)
+            for column, length in enumerate(range(2, 11)):
+                hits = [
+                    o == s[::-1] for o, s in zip(outputs, g["test_sources"], strict=True) if len(s) == length
+                ]
+                assert row[column] == pytest.approx(np.mean(hits))
+    weights = g["weights"]
+    assert weights.shape == (len(g["output"]), len(g["example"]))
+    np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-12)
+
+
 def test_pictures_are_written_when_matplotlib_is_present(run_lesson):
     pytest.importorskip("matplotlib")
     run_lesson("l02_rnn_memory")
@@ -110,7 +125,7 @@ def test_pictures_are_written_when_matplotlib_is_present(run_lesson):
 
 def test_the_runner_lists_and_rejects_bad_arguments():
     listing = subprocess.run([sys.executable, "-m", "lessons", "list"], capture_output=True, text=True)
-    assert listing.returncode == 0 and len(listing.stdout.strip().splitlines()) == 7
+    assert listing.returncode == 0 and len(listing.stdout.strip().splitlines()) == 8
     bad = subprocess.run([sys.executable, "-m", "lessons", "run", "99"], capture_output=True, text=True)
     assert bad.returncode == 2 and "usage" in bad.stderr
 

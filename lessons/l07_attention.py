@@ -1,0 +1,225 @@
+"""Attention: a context for every output step instead of one fixed C.
+
+After the articles: where article 000's encoder-decoder runs out of room.
+
+Trains the encoder-decoder of lesson l01 to reverse sequences of 2 to 10 digits, with the
+fixed context C = h_T and with dot-product attention, over three seeds; measures exact-match
+accuracy against source length; draws the attention weights of one example; and compares
+beam search with greedy decoding.
+"""
+
+# %% [markdown]
+# # The bottleneck
+#
+# Article 000's encoder squeezes the whole source into one vector C, and the decoder sees
+# the source only through C.  A vector of 32 numbers can hold a short sentence, but as the
+# source grows, more must fit into the same room.  Attention (Bahdanau et al. 2015; Luong et
+# al. 2015) removes the squeeze: at every output step t the decoder scores each encoder
+# output h_s against its own state, turns the scores into weights with a softmax, and reads
+# the weighted sum as a context of its own:
+#
+#     a_ts = softmax_s(score(d_t, h_s))        c_t = sum_s a_ts h_s
+#
+# With `score(d, h) = d . h` this is Luong's dot attention, `layers.Attention`; the decoder
+# here predicts from [d_t, c_t].  A task where length matters is reversing a sequence of
+# digits: every source digit must reach the output, and the first source digit is needed
+# last.
+
+# %%
+import numpy as np
+
+import layers
+import minigrad as mg
+from lessons.report import check, heatmap, plot, show, title
+from minigrad import data
+from minigrad import functional as F
+
+START, END = 1, 2  # token ids; digits 0-9 are ids 4-13, and 0 is padding
+LENGTHS = range(2, 11)
+SEEDS = (0, 1, 2)
+
+
+def digit_sequences(count: int, rng: np.random.Generator) -> list[list[int]]:
+    return [list(rng.integers(4, 14, rng.integers(LENGTHS[0], LENGTHS[-1] + 1))) for _ in range(count)]
+
+
+def pad(sequences: list[list[int]], width: int) -> np.ndarray:
+    out = np.zeros((len(sequences), width), dtype=np.int64)
+    for row, sequence in enumerate(sequences):
+        out[row, : len(sequence)] = sequence
+    return out
+
+
+def train(attention: str | None, seed: int) -> layers.Seq2Seq:
+    """Teacher forcing on 1,500 sequences for 15 epochs, Adam, gradients clipped to norm 1."""
+    rng = np.random.default_rng(seed)
+    mg.manual_seed(seed)
+    sources = digit_sequences(1500, rng)
+    targets = [s[::-1] for s in sources]
+    width = LENGTHS[-1] + 1
+    src = pad(sources, LENGTHS[-1])
+    tgt_in, tgt_out = pad([[START, *t] for t in targets], width), pad([[*t, END] for t in targets], width)
+    model = layers.Seq2Seq(14, 14, embed_dim=16, units=32, attention=attention)
+    optimizer = mg.optim.Adam(model.parameters(), lr=0.01)
+    for _ in range(15):
+        for s, t_in, t_out in data.batches(src, tgt_in, tgt_out, batch_size=64):
+            loss = F.cross_entropy(model(s, t_in), t_out, mask=t_out > 0)
+            optimizer.zero_grad()
+            loss.backward()
+            mg.optim.clip_grad_norm(model.parameters(), 1.0)
+            optimizer.step()
+    return model
+
+
+test_sources = digit_sequences(300, np.random.default_rng(100))
+test_src = pad(test_sources, LENGTHS[-1])
+show("held-out sources", test_src.shape)
+
+
+def accuracy_by_length(model: layers.Seq2Seq, beam_width: int = 1) -> dict[int, float]:
+    """Exact-match accuracy of the reversals of the held-out sources, by source length."""
+    outputs = model.translate(test_src, LENGTHS[-1] + 2, START, END, beam_width=beam_width)
+    hits: dict[int, list[bool]] = {}
+    for source, output in zip(test_sources, outputs, strict=True):
+        hits.setdefault(len(source), []).append(output == source[::-1])
+    return {length: float(np.mean(hits[length])) for length in LENGTHS}
+
+
+# %% [markdown]
+# # Fixed context against attention, over three seeds
+#
+# The same model, the same data and the same training, once with C alone and once with
+# dot attention; each trained from three seeds.
+
+# %%
+title("exact-match accuracy by source length")
+models, accuracy = {}, {}
+for attention in (None, "dot"):
+    name = "attention" if attention else "fixed C"
+    models[name] = [train(attention, seed) for seed in SEEDS]
+    accuracy[name] = np.array(
+        [list(accuracy_by_length(m).values()) for m in models[name]]
+    )  # (seeds, lengths)
+print(f"{'length':>8}" + "".join(f"{n:>8}" for n in LENGTHS))
+for name, table in accuracy.items():
+    for seed, row in zip(SEEDS, table, strict=True):
+        print(f"{name + ' ' + str(seed):>14}  " + "".join(f"{a:8.2f}" for a in row)[2:])
+plot(
+    "attention_by_length.png",
+    "exact-match accuracy against source length (mean of 3 seeds)",
+    list(LENGTHS),
+    {name: table.mean(axis=0) for name, table in accuracy.items()},
+    "source length (digits)",
+    "exact match",
+)
+
+short, long = slice(0, 2), slice(6, 9)  # lengths 2-3 and 8-10
+check(
+    "with C alone, every seed reverses 2-3 digits at least 90% of the time",
+    accuracy["fixed C"][:, short].min() >= 0.9,
+)
+check(
+    "with C alone, every seed reverses 8-10 digits at most 30% of the time",
+    accuracy["fixed C"][:, long].max() <= 0.3,
+)
+check(
+    "with attention, every seed reverses 8-10 digits at least 80% of the time",
+    accuracy["attention"][:, long].min() >= 0.8,
+)
+
+# %% [markdown]
+# # What the attention looks at
+#
+# Reversing means output step i should copy source digit L - 1 - i.  The weights a_ts of
+# one held-out example, drawn as a picture, should then run along the anti-diagonal.
+
+# %%
+title("the attention weights of one example")
+example = next(s for s in test_sources if len(s) == 8)
+model = models["attention"][0]
+(output,), (weights,) = model.translate([example], 12, START, END, return_attention=True)
+show("source digits", np.array(example) - 4)
+show("output digits", np.array(output) - 4)
+show("weights (output steps, source steps)", weights.shape)
+heatmap(
+    "attention_example.png",
+    "attention weights while reversing 8 digits",
+    weights,
+    [str(d - 4) for d in example],
+    [str(d - 4) for d in output],
+    "source digit",
+    "output digit",
+)
+
+# over every held-out output step: where does the largest weight fall?
+outputs, attention = model.translate(test_src, 12, START, END, return_attention=True)
+on_mirror = [
+    step_weights.argmax() == len(source) - 1 - i
+    for source, out, step_weights_all in zip(test_sources, outputs, attention, strict=True)
+    for i, step_weights in enumerate(step_weights_all[: len(source)])
+]
+show("share of output steps whose largest weight is on the mirrored source digit", np.mean(on_mirror))
+check(
+    "the largest weight of at least 90% of the output steps falls on the digit being copied",
+    np.mean(on_mirror) >= 0.9,
+)
+
+# %% [markdown]
+# # Beam search against greedy decoding
+#
+# Greedy decoding takes the likeliest token at each step; a beam keeps the `beam_width`
+# likeliest partial outputs and, at the end, the one with the highest log-probability per
+# token.  `translate` always counts the greedy output among the beam's candidates, so by
+# that measure a beam never does worse; whether it is more often *right* is an empirical
+# question, asked here of the fixed-context models, whose greedy outputs are often wrong.
+
+# %%
+title("beam search (width 4) against greedy, fixed context")
+
+
+def score(model: layers.Seq2Seq, source: list[int], tokens: list[int]) -> float:
+    """Log-probability per token of tokens then END, by teacher forcing."""
+    full = [*tokens, END]
+    with mg.no_grad():
+        logits = model(np.array([source]), np.array([[START, *full[:-1]]]))
+    log_probs = F.log_softmax(logits, axis=-1).data[0]
+    return float(np.mean([log_probs[t, token] for t, token in enumerate(full)]))
+
+
+beam_accuracy, greedy_accuracy, never_below = [], [], True
+for model in models["fixed C"]:
+    greedy = model.translate(test_src, 12, START, END)
+    beam = model.translate(test_src, 12, START, END, beam_width=4)
+    greedy_accuracy.append(np.mean([g == s[::-1] for g, s in zip(greedy, test_sources, strict=True)]))
+    beam_accuracy.append(np.mean([b == s[::-1] for b, s in zip(beam, test_sources, strict=True)]))
+    for source, g, b in zip(test_sources[:60], greedy[:60], beam[:60], strict=True):
+        if len(g) < 12 and len(b) < 12:
+            never_below &= score(model, source, b) >= score(model, source, g) - 1e-9
+show("greedy exact match, per seed", np.array(greedy_accuracy))
+show("beam exact match, per seed", np.array(beam_accuracy))
+check("the beam's output never has a lower log-probability per token than greedy's", never_below)
+show("beam minus greedy, per seed", np.array(beam_accuracy) - np.array(greedy_accuracy))
+check(
+    "the beam moves exact match by less than 5 points on every seed: a likelier output is not "
+    "always a right one, and both are held back by C",
+    all(abs(b - g) < 0.05 for b, g in zip(beam_accuracy, greedy_accuracy, strict=True)),
+)
+
+# %% [markdown]
+# # Summary
+#
+# - One fixed vector C is a bottleneck: the same model that reverses short sequences fails on
+#   long ones, on every seed.
+# - Attention gives each output step a context of its own, a softmax-weighted sum of all the
+#   encoder's outputs; with it the long sequences are reversed too, and the weights show
+#   which source digit each output digit was copied from.
+# - Beam search keeps several partial outputs; it finds outputs at least as likely as greedy's,
+#   but here that moves exact match by about a point: the bottleneck, not the search, is
+#   what limits the fixed-context model.
+#
+# # Exercises
+#
+# 1. Replace `attention="dot"` with `"additive"` (Bahdanau's scores) and compare the
+#    accuracy by length.
+# 2. Train on lengths 2-6 only and test on 2-10: which model generalises to longer inputs?
+# 3. Give the fixed-context model 128 units instead of 32: how far does the bottleneck move?
