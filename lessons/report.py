@@ -58,6 +58,18 @@ def output_dir() -> Path:
     return folder
 
 
+def save(fig: Any, filename: str, heading: str) -> Path:
+    """Write a matplotlib figure to the output folder as a PNG, close it, and say where."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    path = output_dir() / filename
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    print(f"{heading}: picture written to {path}")
+    return path
+
+
 def plot(
     filename: str,
     heading: str,
@@ -92,12 +104,7 @@ def plot(
     if log_y:
         ax.set_yscale("log")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    fig.tight_layout()
-    path = output_dir() / filename
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print(f"{heading}: picture written to {path}")
-    return path
+    return save(fig, filename, heading)
 
 
 def heatmap(
@@ -129,9 +136,4 @@ def heatmap(
     ax.set_yticks(range(len(ylabels)), labels=list(ylabels))
     ax.set(title=heading, xlabel=xlabel, ylabel=ylabel)
     fig.colorbar(image, ax=ax, shrink=0.8)
-    fig.tight_layout()
-    path = output_dir() / filename
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    print(f"{heading}: picture written to {path}")
-    return path
+    return save(fig, filename, heading)

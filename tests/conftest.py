@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from minigrad import kernels
@@ -8,3 +10,13 @@ def compiled_kernels():
     """Compile (or load) every Numba kernel once, before the first test, so that no property
     test's first example pays for compilation."""
     kernels.warm_up()
+
+
+@pytest.fixture(scope="session")
+def keras():
+    """Keras 3 on PyTorch's backend, in float64 (skips the test where it is not installed)."""
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    keras = pytest.importorskip("keras")
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    return keras

@@ -1,6 +1,5 @@
 """Attention and AdditiveAttention: against Keras where installed, gradients, and bad input."""
 
-import os
 import warnings
 
 import numpy as np
@@ -31,15 +30,6 @@ def case(seed=0, batch=2, tq=3, tv=4, dim=5, value_dim=6):
     query_mask, value_mask = rng.random((batch, tq)) > 0.3, rng.random((batch, tv)) > 0.3
     value_mask[:, 0] = True
     return query, value, key, query_mask, value_mask
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    return keras
 
 
 @pytest.mark.parametrize("name", MAKERS)

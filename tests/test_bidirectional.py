@@ -1,13 +1,13 @@
 """Bidirectional: against Keras and PyTorch where installed, gradients, and bad input."""
 
 import copy
-import os
 import warnings
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import bind
 
 import layers
 import minigrad as mg
@@ -23,28 +23,8 @@ def right_padded_mask(rng, batch, time):
     return np.arange(time)[None, :] < lengths[:, None]
 
 
-def bind(module, tensors):
-    """Make ``tensors`` the module's parameters, in named_parameters order, so that gradients
-    flow to them."""
-    for (name, _), tensor in zip(list(module.named_parameters()), tensors, strict=True):
-        *path, attribute = name.split(".")
-        owner = module
-        for part in path:
-            owner = getattr(owner, part)
-        setattr(owner, attribute, tensor)
-
-
 def as_list(result):
     return result if isinstance(result, list) else [result]
-
-
-@pytest.fixture(scope="module")
-def keras():
-    os.environ.setdefault("KERAS_BACKEND", "torch")
-    keras = pytest.importorskip("keras")
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    return keras
 
 
 @pytest.mark.parametrize("kind", KINDS)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import bind
 
 import layers
 import minigrad as mg
@@ -42,15 +43,8 @@ def test_tiny_seq2seq_gradients_end_to_end(cell, context, seed):
     tgt_in, tgt_out = np.array([[1, 3], [1, 4]]), np.array([[3, 2], [4, 2]])
     params = model.parameters()
 
-    names = [n for n, _ in model.named_parameters()]
-
     def fn(*weights):  # the model with its parameters replaced by gradcheck's copies
-        for name, w in zip(names, weights, strict=True):
-            owner = model
-            *path, last = name.split(".")
-            for part in path:
-                owner = getattr(owner, part)
-            setattr(owner, last, w)
+        bind(model, weights)
         return F.cross_entropy(model(src, tgt_in), tgt_out)
 
     gradcheck(fn, [p.data for p in params], atol=1e-6, rtol=1e-5)
@@ -125,15 +119,9 @@ def test_attending_seq2seq_gradients_end_to_end(attention, seed):
     model = layers.Seq2Seq(6, 5, embed_dim=2, units=3, cell="gru", attention=attention, impl="autograd")
     src = np.array([[4, 5, 0], [5, 4, 4]])  # the padding of the first source gets no attention
     tgt_in, tgt_out = np.array([[1, 3], [1, 4]]), np.array([[3, 2], [4, 2]])
-    names = [n for n, _ in model.named_parameters()]
 
     def fn(*weights):
-        for name, w in zip(names, weights, strict=True):
-            owner = model
-            *path, last = name.split(".")
-            for part in path:
-                owner = getattr(owner, part)
-            setattr(owner, last, w)
+        bind(model, weights)
         return F.cross_entropy(model(src, tgt_in), tgt_out)
 
     gradcheck(fn, [p.data for p in model.parameters()], atol=1e-6, rtol=1e-5)
