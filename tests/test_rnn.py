@@ -188,3 +188,22 @@ def test_a_cell_whose_outputs_have_the_wrong_shape_is_named(cell, message):
     with pytest.raises(ValueError, match=message):
         layer(np.ones((2, 4, 3)))
     assert layer.states is None  # nothing was kept
+
+
+@settings(max_examples=15)
+@given(data=st.data())
+def test_gradients_through_stacked_cells_of_ones_own(data):
+    batch, time, features, first, second = (data.draw(st.integers(1, 3)) for _ in range(5))
+    x = data.draw(arrays(shape=(batch, time, features)))
+    shapes = [(features, first), (first, first), (first, second), (second, second)]
+    weights = [data.draw(arrays(shape=shape)) for shape in shapes]
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=batch * time, max_size=batch * time))).reshape(
+        batch, time
+    )
+
+    def run(x, W1, U1, W2, U2):
+        cells = layers.StackedRNNCells([TanhCell(W1, U1), TanhCell(W2, U2)])
+        output, h1, h2 = layers.RNN(cells, return_sequences=True, return_state=True)(x, mask=mask)
+        return [output, h1, h2]
+
+    gradcheck(run, [x, *weights])
