@@ -161,3 +161,22 @@ path.write_text(dot)
 print(f"DOT text written to {path} ({dot.count('->')} edges)")
 check("W feeds three MatMul ops, one per step", dot.count(f"t{id(W)} -> op") == 3)
 check("U feeds three MatMul ops, one per step", dot.count(f"t{id(U)} -> op") == 3)
+
+# %% [markdown]
+# # Summary
+#
+# - Reverse mode records every op as a node; `backward` visits the nodes once, outputs
+#   before inputs, and each node turns the gradient of its output into gradients of its
+#   inputs by the chain rule.  A value used twice receives the sum of both gradients.
+# - The order is a topological sort, done with an explicit stack: an RNN unrolled over many
+#   steps makes a graph deeper than Python's recursion limit.
+# - minigrad's Tensor is the same machine on numpy arrays; broadcasting in the forward pass
+#   becomes a sum in the backward pass.
+#
+# # Exercises
+#
+# 1. Add `exp` to the scalar autograd above and check it against minigrad on
+#    `exp(a * b) + a`.
+# 2. In the 3-step RNN graph, how many paths lead from W to the loss?  Count them in the
+#    DOT text, then say why W's gradient is a sum over time.
+# 3. Write the topological sort recursively and find the chain length at which it fails.

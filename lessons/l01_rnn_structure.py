@@ -135,3 +135,19 @@ for context in ("last", "mean"):
     check(f"context={context}: every training pair is translated exactly", correct == len(pairs))
     check(f'context={context}: "Elle aime la Chine." becomes "she loves china ."',
           translations[context] == "she loves china .")  # fmt: skip
+
+# %% [markdown]
+# # Summary
+#
+# - An RNN is a fully connected layer plus the recurrent weights W that feed the previous
+#   state back in: s_t = tanh(U x_t + W s_{t-1} + b).  The article's loop, with its name
+#   fixed, and minigrad's SimpleRNN compute the same 100 states.
+# - An encoder-decoder reads a source of any length into a context C and writes a target of
+#   any length from it.  C = h_T and C = the mean of the states both translate the 40 training
+#   pairs here; lesson l07 shows where one fixed C stops being enough.
+#
+# # Exercises
+#
+# 1. Run the corrected loop with `W = 0`: what does the RNN become?
+# 2. Translate a sentence that is not in the training pairs and explain the result.
+# 3. Give the model 4 units instead of 64: which context, last or mean, copes better?

@@ -235,3 +235,20 @@ n = np.tanh(xp[:, 6:] + rg * hp[:, 6:])
 show("GRU gates z, r", np.concatenate([zg, rg]))
 out, (h_gru,) = gru(x_t, [h])
 check("GRU: h' = z * h + (1 - z) * n", close(h_gru, zg * h + (1 - zg) * n, 1e-14))
+
+# %% [markdown]
+# # Summary
+#
+# - A character RNN reads one-hot letters and predicts the next; with 3 hidden units, the
+#   recurrent weight is 3 x 3, not the single number the article printed.
+# - BPTT is the sum over time of each step's gradient, and training on "hell" makes "o" the
+#   likeliest next letter.
+# - A many-to-one RNN classifies a sentence from its last state; clipping the gradient's
+#   norm keeps one steep step from throwing the weights away.
+# - LSTM and GRU steps are a few gates of the same form: sigmoid(x W + h U + b).
+#
+# # Exercises
+#
+# 1. Train on "hello hello" and generate ten letters from "h".
+# 2. Remove the clipping from the exploding-gradient run and watch the loss.
+# 3. Compute one GRU step by hand with reset_after=False and compare with `layers.GRU`.

@@ -121,3 +121,21 @@ check(
     "unroll=True gives the same numbers",
     close(simple_rnn(unroll=True, return_sequences=True)(x), sequences, 0),
 )
+
+# %% [markdown]
+# # Summary
+#
+# - SimpleRNN(3, use_bias=False) on 2 features holds 2 x 3 + 3 x 3 = 15 weights: the kernel
+#   (glorot-uniform) and the recurrent kernel (orthogonal).
+# - `return_sequences` chooses every step's output or the last; `return_state` adds the final
+#   state, which for SimpleRNN equals the last output; `go_backwards` reads from the end.
+# - Dropout acts only in training; a stateful layer carries its state into the next call;
+#   `unroll` changes nothing in the numbers.
+#
+# # Exercises
+#
+# 1. Count the parameters of SimpleRNN(3) with a bias on 2 features, then check with
+#    `summary()`.
+# 2. Feed a sequence in two halves to a stateful layer and compare with one call on the
+#    whole sequence.
+# 3. Show that `go_backwards=True` equals reversing the input in time.

@@ -223,3 +223,19 @@ check(
     "the IRNN ends lower than the tanh RNN (mean of the last 3 epochs) on at least 2 of 3 seeds",
     len(irnn_ahead) >= 2,
 )
+
+# %% [markdown]
+# # Summary
+#
+# - The article's two-step forward pass, redone: h(t) = tanh(U x(t) + W h(t-1) + b),
+#   o(t) = V h(t) + c.
+# - BPTT written out: delta(t) = V^T (y_hat(t) - y(t)) + W^T diag(1 - h(t+1)^2) delta(t+1),
+#   and each weight's gradient is a sum over time; the formulas equal minigrad's autograd.
+# - An identity-initialised ReLU RNN can beat a tanh RNN on the adding problem, but not on
+#   every seed: claims about training need more than one run.
+#
+# # Exercises
+#
+# 1. Derive dL/dh(0) from the formulas and check it against autograd.
+# 2. Run the adding problem with 60 steps instead of 30: which model still learns?
+# 3. The course assignment `bptt` asks for these formulas in numpy: solve it.
