@@ -68,6 +68,11 @@ def test_hello_lesson(run_lesson):
     np.testing.assert_allclose(g["p2"], np.exp(y2) / np.exp(y2).sum(), atol=1e-14)
     assert g["predicted"] == "ello"
     assert g["history"]["val_accuracy"][-1] > 0.85
+    # the held-out negated sentences, counted here from the data file itself
+    lines = [line.split("\t") for line in (LESSONS / "data" / "sentiment.tsv").read_text().splitlines()
+             if "\t" in line and not line.startswith("#")]  # fmt: skip
+    assert len(g["negated"]) == sum(" not " in text for text, _ in lines[180:]) > 0
+    assert sorted(g["bag"]) == sorted(g["rnn_negated"]) == [0, 1, 2]
 
 
 def test_keras_simple_rnn_lesson(run_lesson):
