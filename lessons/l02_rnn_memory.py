@@ -37,29 +37,48 @@ check("a sum of the inputs cannot tell them apart", np.allclose(x.sum(axis=1), x
 # ## Three shapes of application
 #
 # * many to one, e.g. the feeling of a sentence: read every step, keep the last state;
-# * one to many, e.g. describing an image: one input, a sequence out (here the input is
-#   given at the first step and zeros after it);
-# * many to many, e.g. translation or tagging: an output at every step.
+# * one to many, e.g. describing an image: one input vector, a sequence out.  Here the input
+#   enters once, as the RNN's initial state (through a Dense layer), and the RNN writes
+#   from it for as many steps as asked, reading no input of its own;
+# * many to many, e.g. tagging: an output at every step of the input.
 
 # %%
 title("the three shapes")
 batch, steps, features, units = 2, 5, 3, 4
 many_to_one = layers.Sequential([layers.SimpleRNN(units), layers.Dense(2)])
-one_to_many = layers.Sequential([layers.SimpleRNN(units, return_sequences=True), layers.Dense(7)])
 many_to_many = layers.Sequential([layers.SimpleRNN(units, return_sequences=True), layers.Dense(7)])
 sequence = mg.random.generator().standard_normal((batch, steps, features))
-image = np.zeros((batch, steps, features))
-image[:, 0] = mg.random.generator().standard_normal((batch, features))  # one input, then nothing
+
+# one to many: image (batch, features) -> initial state (batch, units) -> a sequence of words
+to_state = layers.Dense(units, activation="tanh", input_size=features)
+writer = layers.SimpleRNN(units, return_sequences=True, input_size=1)
+to_words = layers.Dense(7, input_size=units)
+
+
+def one_to_many(image: np.ndarray, length: int) -> mg.Tensor:
+    nothing = np.zeros((len(image), length, 1))  # the writer reads no input of its own
+    return to_words(writer(nothing, initial_state=[to_state(image)]))
+
+
+image = mg.random.generator().standard_normal((batch, features))
 shapes = {
     "many to one": many_to_one(sequence).shape,
-    "one to many": one_to_many(image).shape,
+    "one to many": one_to_many(image, steps).shape,
     "many to many": many_to_many(sequence).shape,
 }
 for name, shape in shapes.items():
     show(f"{name}: output", shape)
 check("many to one gives one prediction per sequence: (batch, classes)", shapes["many to one"] == (2, 2))
-check("one to many and many to many give one per step: (batch, time, vocab)",
-      shapes["one to many"] == shapes["many to many"] == (2, 5, 7))  # fmt: skip
+check("many to many gives one per input step: (batch, time, tags)", shapes["many to many"] == (2, 5, 7))
+check(
+    "one to many turns one vector per sample into a sequence: (batch, time, words)",
+    shapes["one to many"] == (2, 5, 7),
+)
+other_image = image.copy()
+other_image[0] += 1.0
+changed = np.abs(one_to_many(other_image, steps).data - one_to_many(image, steps).data)[0].max(axis=1)
+check("and every one of its steps depends on that one input", bool(np.all(changed > 0)))
+check("it writes as many steps as asked: 8 from the same image", one_to_many(image, 8).shape == (2, 8, 7))
 
 # %% [markdown]
 # # Vanishing and exploding gradients, measured
@@ -141,21 +160,34 @@ for forget_bias in (1.0, 3.0):
     lstm_cell = layers.LSTMCell(units, input_size=1)
     lstm_cell.bias.data[units : 2 * units] = forget_bias
     real[f"LSTM, forget bias {forget_bias:g}"] = input_gradient_norms(
-        lstm_cell, x, [mg.zeros(1, units), mg.zeros(1, units)])  # fmt: skip
+        lstm_cell, x, [mg.zeros(1, units), mg.zeros(1, units)]
+    )
 for name, ratio in real.items():
     show(f"{name}: ||dL/dx_1|| / ||dL/dx_T||", ratio[0])
 check("tanh RNN: the gradient reaching step 1 has all but vanished (< 1%)", real["tanh RNN"][0] < 0.01)
 check(
     "LSTM at Keras's initialisation (f = 0.73): it vanishes too (< 1%)", real["LSTM, forget bias 1"][0] < 0.01
 )
-check("LSTM with the forget gate open (f = 0.95): step 1 gets at least 10% of step T's gradient",
-      real["LSTM, forget bias 3"][0] > 0.1)  # fmt: skip
-plot("gradient_norms.png", "gradient norm against time step (L depends on h_T)", list(range(1, T + 1)),
-     {"0.9^(T-t)": 0.9 ** (T - np.arange(1, T + 1)), "1.1^(T-t)": 1.1 ** (T - np.arange(1, T + 1)),
-      "||dL/dh_t||, scale 0.9": norms[0.9] / norms[0.9][-1],
-      "||dL/dh_t||, scale 1.1": norms[1.1] / norms[1.1][-1],
-      **{f"||dL/dx_t||, {name}": ratio for name, ratio in real.items()}},
-     "time step t", "norm relative to step T", log_y=True, dashed=("0.9^(T-t)", "1.1^(T-t)"))  # fmt: skip
+check(
+    "LSTM with the forget gate open (f = 0.95): step 1 gets at least 10% of step T's gradient",
+    real["LSTM, forget bias 3"][0] > 0.1,
+)
+plot(
+    "gradient_norms.png",
+    "gradient norm against time step (L depends on h_T)",
+    list(range(1, T + 1)),
+    {
+        "0.9^(T-t)": 0.9 ** (T - np.arange(1, T + 1)),
+        "1.1^(T-t)": 1.1 ** (T - np.arange(1, T + 1)),
+        "||dL/dh_t||, scale 0.9": norms[0.9] / norms[0.9][-1],
+        "||dL/dh_t||, scale 1.1": norms[1.1] / norms[1.1][-1],
+        **{f"||dL/dx_t||, {name}": ratio for name, ratio in real.items()},
+    },
+    "time step t",
+    "norm relative to step T",
+    log_y=True,
+    dashed=("0.9^(T-t)", "1.1^(T-t)"),
+)
 
 # %% [markdown]
 # # The long-range memory experiment
@@ -186,8 +218,15 @@ def accuracy_after_training(kind, length, seed=0):
     mg.manual_seed(seed)
     model = layers.Sequential([(layers.SimpleRNN if kind == "RNN" else layers.LSTM)(32), layers.Dense(2)])
     model(x_train[:1])
-    model.fit(x_train, y_train, loss="cross_entropy", optimizer=mg.optim.Adam(model.parameters(), lr=0.005),
-              epochs=10, batch_size=32, verbose=0)  # fmt: skip
+    model.fit(
+        x_train,
+        y_train,
+        loss="cross_entropy",
+        optimizer=mg.optim.Adam(model.parameters(), lr=0.005),
+        epochs=10,
+        batch_size=32,
+        verbose=0,
+    )
     return model.evaluate(x_test, y_test)["accuracy"]
 
 
@@ -196,11 +235,19 @@ accuracy = {kind: [accuracy_after_training(kind, d) for d in distances] for kind
 print(f"{'distance':>10}{'RNN':>8}{'LSTM':>8}")
 for i, d in enumerate(distances):
     print(f"{d:>10}{accuracy['RNN'][i]:>8.3f}{accuracy['LSTM'][i]:>8.3f}")
-plot("memory_vs_distance.png", "test accuracy against the distance to the key", distances, accuracy,
-     "distance (steps)", "accuracy")  # fmt: skip
+plot(
+    "memory_vs_distance.png",
+    "test accuracy against the distance to the key",
+    distances,
+    accuracy,
+    "distance (steps)",
+    "accuracy",
+)
 near, far = distances.index(10), distances.index(20)
-check("at distance 10 both models remember the key (accuracy > 0.95)",
-      min(accuracy["RNN"][near], accuracy["LSTM"][near]) > 0.95)  # fmt: skip
+check(
+    "at distance 10 both models remember the key (accuracy > 0.95)",
+    min(accuracy["RNN"][near], accuracy["LSTM"][near]) > 0.95,
+)
 
 # %% [markdown]
 # One training run near the edge can go either way: the result depends on the seed, and even
@@ -209,8 +256,10 @@ check("at distance 10 both models remember the key (accuracy > 0.95)",
 
 # %%
 title("distance 20, three seeds")
-seeds = {kind: [accuracy[kind][far]] + [accuracy_after_training(kind, 20, seed) for seed in (1, 2)]
-         for kind in ("RNN", "LSTM")}  # fmt: skip
+seeds = {
+    kind: [accuracy[kind][far]] + [accuracy_after_training(kind, 20, seed) for seed in (1, 2)]
+    for kind in ("RNN", "LSTM")
+}
 for kind, values in seeds.items():
     print(f"{kind:>5}: " + "  ".join(f"{v:.3f}" for v in values))
 check("the plain RNN stays near chance for every seed (< 0.7)", max(seeds["RNN"]) < 0.7)

@@ -88,57 +88,131 @@ U, W, V = (
 )
 b, c = rng.standard_normal(n_hidden) * 0.1, rng.standard_normal(n_classes) * 0.1
 
-hs, y_hats = [np.zeros(n_hidden)], []
-for t in range(T):
-    hs.append(np.tanh(U @ x_seq[t] + W @ hs[-1] + b))
-    o = V @ hs[-1] + c
-    y_hats.append(np.exp(o - o.max()) / np.exp(o - o.max()).sum())
-errors = [y_hats[t] - np.eye(n_classes)[y_seq[t]] for t in range(T)]  # y_hat(t) - y(t)
-delta = [None] * T
-delta[T - 1] = V.T @ errors[T - 1]
-for t in range(T - 2, -1, -1):
-    delta[t] = V.T @ errors[t] + W.T @ ((1 - hs[t + 2] ** 2) * delta[t + 1])
-hand = {
-    "dL/dc": sum(errors),
-    "dL/dV": sum(np.outer(errors[t], hs[t + 1]) for t in range(T)),
-    "dL/dW": sum(np.outer((1 - hs[t + 1] ** 2) * delta[t], hs[t]) for t in range(T)),
-    "dL/db": sum((1 - hs[t + 1] ** 2) * delta[t] for t in range(T)),
-    "dL/dU": sum(np.outer((1 - hs[t + 1] ** 2) * delta[t], x_seq[t]) for t in range(T)),
-}
-
 rnn = layers.SimpleRNN(n_hidden, return_sequences=True, input_size=n_in)
 rnn.set_weights([U.T, W.T, b])  # the layers store the transposes (inputs are rows)
 head = layers.Dense(n_classes, input_size=n_hidden)
 head.set_weights([V.T, c])
-loss = F.cross_entropy(head(rnn(x_seq[None])), y_seq[None], reduction="sum")
-loss.backward()
-autograd = {
-    "dL/dc": head.bias.grad,
-    "dL/dV": head.kernel.grad.T,
-    "dL/dW": rnn.cell.recurrent_kernel.grad.T,
-    "dL/db": rnn.cell.bias.grad,
-    "dL/dU": rnn.cell.kernel.grad.T,
-}
+
+
+def bptt_by_hand(x_seq: np.ndarray, counted: np.ndarray) -> dict[str, np.ndarray]:
+    """The article's formulas, for a loss summed over the steps where ``counted`` is 1."""
+    hs, errors = [np.zeros(n_hidden)], []
+    for t in range(T):
+        hs.append(np.tanh(U @ x_seq[t] + W @ hs[-1] + b))
+        o = V @ hs[-1] + c
+        y_hat = np.exp(o - o.max()) / np.exp(o - o.max()).sum()
+        errors.append((y_hat - np.eye(n_classes)[y_seq[t]]) * counted[t])  # y_hat(t) - y(t), or 0
+    delta = [None] * T
+    delta[T - 1] = V.T @ errors[T - 1]
+    for t in range(T - 2, -1, -1):
+        delta[t] = V.T @ errors[t] + W.T @ ((1 - hs[t + 2] ** 2) * delta[t + 1])
+    return {
+        "dL/dc": sum(errors),
+        "dL/dV": sum(np.outer(errors[t], hs[t + 1]) for t in range(T)),
+        "dL/dW": sum(np.outer((1 - hs[t + 1] ** 2) * delta[t], hs[t]) for t in range(T)),
+        "dL/db": sum((1 - hs[t + 1] ** 2) * delta[t] for t in range(T)),
+        "dL/dU": sum(np.outer((1 - hs[t + 1] ** 2) * delta[t], x_seq[t]) for t in range(T)),
+    }
+
+
+def bptt_by_autograd(x_seq: np.ndarray, counted: np.ndarray) -> dict[str, np.ndarray]:
+    """minigrad's backward for the same loss."""
+    for p in (*rnn.parameters(), *head.parameters()):
+        p.grad = None
+    logits = head(rnn(x_seq[None]))
+    F.cross_entropy(logits, y_seq[None], reduction="sum", mask=counted[None].astype(bool)).backward()
+    return {
+        "dL/dc": head.bias.grad,
+        "dL/dV": head.kernel.grad.T,
+        "dL/dW": rnn.cell.recurrent_kernel.grad.T,
+        "dL/db": rnn.cell.bias.grad,
+        "dL/dU": rnn.cell.kernel.grad.T,
+    }
+
+
+every_step = np.ones(T)
+hand, autograd = bptt_by_hand(x_seq, every_step), bptt_by_autograd(x_seq, every_step)
 show("dL/dW by the formulas", hand["dL/dW"])
 for name in hand:
     check(f"{name}: the formula equals autograd to 1e-12", close(hand[name], autograd[name], 1e-12))
 
 # %% [markdown]
-# # Many to many, many to one, one to many
+# # Many to many, many to one, one to many: which terms survive
 #
-# The same cell serves all three; only what is fed in and what is read out changes.
+# Lesson l02 built the three shapes as models; the derivation says what each does to the
+# gradient.  Many to many is the loss above, one term per step.  Many to one (a sentiment)
+# has a loss at the last step only: e(t) = 0 for t < tau, so delta(t) is only what later
+# steps send back through W, and dL/dV and dL/dc keep a single term.  One to many (a caption
+# from one image) has an input at the first step only: x(t) = 0 for t > 1, so dL/dU keeps
+# only its first term, though every step's loss reaches it through W.
 
 # %%
-title("the three shapes")
-rnn = layers.SimpleRNN(n_hidden, return_sequences=True, input_size=n_in)
-many = rnn(x_seq[None])
-check("many to many: an output at every step, (1, 6, 4)", many.shape == (1, T, n_hidden))
-check("many to one: keep only the last, (1, 4)", many[:, -1].shape == (1, n_hidden))
-only_first = np.zeros((1, T, n_in))
-only_first[0, 0] = x_seq[0]
+title("the three shapes in the formulas")
+last_only = np.eye(T)[T - 1]
+one_input = np.zeros_like(x_seq)
+one_input[0] = x_seq[0]
+cases = {"many to one": (x_seq, last_only), "one to many": (one_input, every_step)}
+for shape, (inputs, counted) in cases.items():
+    by_hand, by_autograd = bptt_by_hand(inputs, counted), bptt_by_autograd(inputs, counted)
+    check(
+        f"{shape}: every formula equals autograd to 1e-12",
+        all(close(by_hand[name], by_autograd[name], 1e-12) for name in by_hand),
+    )
+x1 = one_input[0]
+dU = bptt_by_hand(one_input, every_step)["dL/dU"]
+show("one to many: dL/dU", dU)
 check(
-    "one to many: input at the first step only, outputs at all six", rnn(only_first).shape == (1, T, n_hidden)
+    "one to many: dL/dU = g x(1)^T for a single vector g, the term of step 1 alone",
+    close(dU, np.outer(dU @ x1 / (x1 @ x1), x1), 1e-12),
 )
+
+# %% [markdown]
+# # Truncated BPTT: what a stateful layer does
+#
+# A long sequence makes a long graph, and backward must keep every step's arrays until it
+# has run.  Truncated BPTT cuts the sequence into chunks: the state is carried from one chunk
+# to the next, so the forward pass is unchanged, but each chunk's backward stops at the chunk's
+# start.  A stateful layer does exactly this: it keeps its final states as plain arrays, so
+# the next call starts from their values with no graph behind them.  What is lost is every
+# term of the BPTT sums that crosses a chunk boundary.
+
+# %%
+title("truncated BPTT: 30 steps as three chunks of 10")
+x_long = rng.standard_normal((1, 30, n_in))
+y_long = rng.integers(0, n_classes, (1, 30))
+later = np.arange(30) >= 20  # the last chunk's steps
+# the unrolled (autograd) path, so that the graph has one node per op of every step
+full = layers.SimpleRNN(n_hidden, return_sequences=True, input_size=n_in, impl="autograd")
+chunked = layers.SimpleRNN(n_hidden, return_sequences=True, stateful=True, input_size=n_in, impl="autograd")
+for layer in (full, chunked):
+    layer.set_weights([U.T, W.T, b])
+
+x_full = mg.Tensor(x_long, requires_grad=True)
+full_outputs = full(x_full)
+loss_full = F.cross_entropy(head(full_outputs), y_long, reduction="sum", mask=later[None])
+edges_full = mg.graph.to_dot(loss_full).count("->")
+loss_full.backward()  # the last chunk's loss, back through all 30 steps
+
+chunks = [mg.Tensor(x_long[:, k : k + 10], requires_grad=True) for k in (0, 10, 20)]
+chunk_outputs = [chunked(x) for x in chunks]
+loss_last = F.cross_entropy(head(chunk_outputs[-1]), y_long[:, 20:], reduction="sum")
+edges_last = mg.graph.to_dot(loss_last).count("->")
+loss_last.backward()  # the same loss, back through its own 10 steps only
+
+check(
+    "the chunks give the same outputs as one call on all 30 steps (the state is carried)",
+    close(np.concatenate([o.data for o in chunk_outputs], axis=1), full_outputs.data, 1e-12),
+)
+reach_full = float(np.linalg.norm(x_full.grad[:, :10]))
+show("full BPTT: ||d(last chunk's loss)/d(first 10 inputs)||", reach_full)
+print(f"truncated: the first chunk's inputs received {'a' if chunks[0].grad is not None else 'no'} gradient")
+check(
+    "full BPTT sends the last chunk's loss back to the first steps; truncated sends nothing",
+    reach_full > 0 and chunks[0].grad is None,
+)
+show("edges of the graph backward walks, full", edges_full)
+show("edges of the graph backward walks, last chunk only", edges_last)
+check("the truncated backward walks about a third of the graph (under 40%)", edges_last < 0.4 * edges_full)
 
 # %% [markdown]
 # # The identity-initialised ReLU RNN (IRNN)
@@ -231,6 +305,10 @@ check(
 #   o(t) = V h(t) + c.
 # - BPTT written out: delta(t) = V^T (y_hat(t) - y(t)) + W^T diag(1 - h(t+1)^2) delta(t+1),
 #   and each weight's gradient is a sum over time; the formulas equal minigrad's autograd.
+# - Many to one drops the errors of the early steps, one to many the inputs of the later
+#   ones; the same formulas, with those terms zero, still equal autograd.
+# - Truncated BPTT (a stateful layer fed in chunks) keeps the forward pass and cuts the
+#   backward at each chunk's start: a third of the graph, and no gradient across chunks.
 # - An identity-initialised ReLU RNN can beat a tanh RNN on the adding problem, but not on
 #   every seed: claims about training need more than one run.
 #
@@ -238,4 +316,5 @@ check(
 #
 # 1. Derive dL/dh(0) from the formulas and check it against autograd.
 # 2. Run the adding problem with 60 steps instead of 30: which model still learns?
+#    Then train it in chunks of 15 with a stateful layer: what does truncation cost here?
 # 3. The course assignment `bptt` asks for these formulas in numpy: solve it.

@@ -90,6 +90,13 @@ def test_bptt_lesson(run_lesson):
     s1 = np.tanh([0.6, 0.5])
     s2 = np.tanh(s1 @ np.array([[0.1, 0.2], [0.3, 0.4]]) + 2 * np.array([0.5, 0.6]) + [0.1, -0.1])
     np.testing.assert_allclose(g["outputs"].data[0, :, 0], [s1 @ [1, 2] + 0.1, s2 @ [1, 2] + 0.1], atol=1e-14)
+    # the truncated-BPTT section's 30 steps, recomputed in plain numpy
+    h, states = np.zeros(4), []
+    for x_t in g["x_long"][0]:
+        h = np.tanh(g["U"] @ x_t + g["W"] @ h + g["b"])
+        states.append(h)
+    np.testing.assert_allclose(g["full_outputs"].data[0], states, atol=1e-12)
+    assert g["chunks"][0].grad is None and np.abs(g["x_full"].grad[0, :10]).max() > 0
     # answering 1 to a sum of two U(0, 1) numbers has a mean squared error of 2/12 = 1/6
     assert g["baseline"] == pytest.approx(1 / 6, abs=0.02)
     curves = g["curves"]
