@@ -32,6 +32,7 @@ import numpy as np
 import layers
 import minigrad as mg
 from lessons.report import check, close, show, title
+from lessons.tasks import digit_sequences, reversals, train_reverser
 from minigrad import data
 from minigrad import functional as F
 
@@ -126,15 +127,64 @@ for context in ("last", "mean"):
             optimizer.step()
     predicted = model.translate(src, max_len=10, start_id=tgt_vocab.start_id, end_id=tgt_vocab.end_id)
     correct = sum(p == t for p, t in zip(predicted, targets, strict=True))
-    print(f"{time.perf_counter() - start:.1f} s, last batch loss {loss.item():.4f}, "
-          f"{correct}/{len(pairs)} pairs translated exactly")  # fmt: skip
+    print(
+        f"{time.perf_counter() - start:.1f} s, last batch loss {loss.item():.4f}, "
+        f"{correct}/{len(pairs)} pairs translated exactly"
+    )
     example = src_vocab.encode(data.tokenize("Elle aime la Chine."))
     out = model.translate(np.array([example]), 10, tgt_vocab.start_id, tgt_vocab.end_id)[0]
     translations[context] = " ".join(tgt_vocab.decode(out))
     print(f'"Elle aime la Chine." -> "{translations[context]}"')
     check(f"context={context}: every training pair is translated exactly", correct == len(pairs))
-    check(f'context={context}: "Elle aime la Chine." becomes "she loves china ."',
-          translations[context] == "she loves china .")  # fmt: skip
+    check(
+        f'context={context}: "Elle aime la Chine." becomes "she loves china ."',
+        translations[context] == "she loves china .",
+    )
+
+# %% [markdown]
+# # What each context holds
+#
+# The 40 pairs are too few to tell the two contexts apart: each learns them all.  A task
+# that needs the whole source does: reversing a sequence of 2 to 8 digits (the task of
+# lesson l07).  The decoder writes the *newest* source digit first and the *oldest* last, so
+# how often each comes out right shows what C kept of it.  h_T has just read the newest
+# digit; the mean of the states gives it the same weight as every other step.
+
+# %%
+title("C = h_T against C = the mean, reversing 2-8 digits, three seeds")
+held_out = digit_sequences(300, np.random.default_rng(100), 2, 8)
+middle = [i for i, s in enumerate(held_out) if 4 <= len(s) <= 6]
+contexts: dict[str, list[dict[str, float]]] = {"last": [], "mean": []}
+for context, rows in contexts.items():
+    for seed in (0, 1, 2):
+        outputs = reversals(train_reverser(seed, 8, context=context), held_out)
+        rows.append(
+            {
+                "newest digit": float(
+                    np.mean([o[:1] == s[-1:] for s, o in zip(held_out, outputs, strict=True)])
+                ),
+                "oldest digit": float(
+                    np.mean([o[len(s) - 1 : len(s)] == s[:1] for s, o in zip(held_out, outputs, strict=True)])
+                ),
+                "4-6 digits exact": float(np.mean([outputs[i] == held_out[i][::-1] for i in middle])),
+            }
+        )
+        print(f"C = {context:<4}, seed {seed}: " + ", ".join(f"{k} {v:.2f}" for k, v in rows[-1].items()))
+check(
+    "C = h_T gives back the newest digit at least 90% of the time, on every seed",
+    min(r["newest digit"] for r in contexts["last"]) >= 0.9,
+)
+check(
+    "C = the mean gives it back at most 75% of the time, on every seed",
+    max(r["newest digit"] for r in contexts["mean"]) <= 0.75,
+)
+check(
+    "and C = h_T reverses more of the 4-6 digit sequences than the mean, on every seed",
+    all(
+        a["4-6 digits exact"] > b["4-6 digits exact"]
+        for a, b in zip(contexts["last"], contexts["mean"], strict=True)
+    ),
+)
 
 # %% [markdown]
 # # Summary
@@ -144,7 +194,8 @@ for context in ("last", "mean"):
 #   fixed, and minigrad's SimpleRNN compute the same 100 states.
 # - An encoder-decoder reads a source of any length into a context C and writes a target of
 #   any length from it.  C = h_T and C = the mean of the states both translate the 40 training
-#   pairs here; lesson l07 shows where one fixed C stops being enough.
+#   pairs; on a task that needs the whole source, h_T keeps the newest input almost
+#   perfectly and the mean blurs it.  Lesson l07 shows where one fixed C stops being enough.
 #
 # # Exercises
 #

@@ -31,58 +31,14 @@ import numpy as np
 import layers
 import minigrad as mg
 from lessons.report import check, heatmap, plot, show, title
-from minigrad import data
+from lessons.tasks import END, START, accuracy_by_length, digit_sequences, pad, reversals, train_reverser
 from minigrad import functional as F
 
-START, END = 1, 2  # token ids; digits 0-9 are ids 4-13, and 0 is padding
 LENGTHS = range(2, 11)
 SEEDS = (0, 1, 2)
-
-
-def digit_sequences(count: int, rng: np.random.Generator) -> list[list[int]]:
-    return [list(rng.integers(4, 14, rng.integers(LENGTHS[0], LENGTHS[-1] + 1))) for _ in range(count)]
-
-
-def pad(sequences: list[list[int]], width: int) -> np.ndarray:
-    out = np.zeros((len(sequences), width), dtype=np.int64)
-    for row, sequence in enumerate(sequences):
-        out[row, : len(sequence)] = sequence
-    return out
-
-
-def train(attention: str | None, seed: int) -> layers.Seq2Seq:
-    """Teacher forcing on 1,500 sequences for 15 epochs, Adam, gradients clipped to norm 1."""
-    rng = np.random.default_rng(seed)
-    mg.manual_seed(seed)
-    sources = digit_sequences(1500, rng)
-    targets = [s[::-1] for s in sources]
-    width = LENGTHS[-1] + 1
-    src = pad(sources, LENGTHS[-1])
-    tgt_in, tgt_out = pad([[START, *t] for t in targets], width), pad([[*t, END] for t in targets], width)
-    model = layers.Seq2Seq(14, 14, embed_dim=16, units=32, attention=attention)
-    optimizer = mg.optim.Adam(model.parameters(), lr=0.01)
-    for _ in range(15):
-        for s, t_in, t_out in data.batches(src, tgt_in, tgt_out, batch_size=64):
-            loss = F.cross_entropy(model(s, t_in), t_out, mask=t_out > 0)
-            optimizer.zero_grad()
-            loss.backward()
-            mg.optim.clip_grad_norm(model.parameters(), 1.0)
-            optimizer.step()
-    return model
-
-
-test_sources = digit_sequences(300, np.random.default_rng(100))
+test_sources = digit_sequences(300, np.random.default_rng(100), LENGTHS[0], LENGTHS[-1])
 test_src = pad(test_sources, LENGTHS[-1])
 show("held-out sources", test_src.shape)
-
-
-def accuracy_by_length(model: layers.Seq2Seq, beam_width: int = 1) -> dict[int, float]:
-    """Exact-match accuracy of the reversals of the held-out sources, by source length."""
-    outputs = model.translate(test_src, LENGTHS[-1] + 2, START, END, beam_width=beam_width)
-    hits: dict[int, list[bool]] = {}
-    for source, output in zip(test_sources, outputs, strict=True):
-        hits.setdefault(len(source), []).append(output == source[::-1])
-    return {length: float(np.mean(hits[length])) for length in LENGTHS}
 
 
 # %% [markdown]
@@ -96,10 +52,10 @@ title("exact-match accuracy by source length")
 models, accuracy = {}, {}
 for attention in (None, "dot"):
     name = "attention" if attention else "fixed C"
-    models[name] = [train(attention, seed) for seed in SEEDS]
-    accuracy[name] = np.array(
-        [list(accuracy_by_length(m).values()) for m in models[name]]
-    )  # (seeds, lengths)
+    models[name] = [train_reverser(seed, LENGTHS[-1], attention=attention) for seed in SEEDS]
+    accuracy[name] = np.array(  # (seeds, lengths)
+        [list(accuracy_by_length(test_sources, reversals(m, test_sources)).values()) for m in models[name]]
+    )
 print(f"{'length':>8}" + "".join(f"{n:>8}" for n in LENGTHS))
 for name, table in accuracy.items():
     for seed, row in zip(SEEDS, table, strict=True):
@@ -188,8 +144,8 @@ def score(model: layers.Seq2Seq, source: list[int], tokens: list[int]) -> float:
 
 beam_accuracy, greedy_accuracy, never_below = [], [], True
 for model in models["fixed C"]:
-    greedy = model.translate(test_src, 12, START, END)
-    beam = model.translate(test_src, 12, START, END, beam_width=4)
+    greedy = reversals(model, test_sources)
+    beam = reversals(model, test_sources, beam_width=4)
     greedy_accuracy.append(np.mean([g == s[::-1] for g, s in zip(greedy, test_sources, strict=True)]))
     beam_accuracy.append(np.mean([b == s[::-1] for b, s in zip(beam, test_sources, strict=True)]))
     for source, g, b in zip(test_sources[:60], greedy[:60], beam[:60], strict=True):
