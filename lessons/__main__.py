@@ -7,7 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from lessons.report import ClaimFailed
+from lessons import results
+from lessons.report import ClaimFailed, output_dir
 
 HERE = Path(__file__).resolve().parent
 
@@ -23,9 +24,12 @@ def heading(path: Path) -> str:
 
 
 def run(path: Path) -> float:
+    """Run one lesson, save what it exposes for its tests, and return the seconds it took."""
     print(f"\n##### {path.stem}: {heading(path)}")
     start = time.perf_counter()
-    runpy.run_path(str(path), run_name="__main__")
+    names = runpy.run_path(str(path), run_name="__main__")
+    if "RESULTS" in names:
+        results.save(path.stem, names["RESULTS"], output_dir())
     return time.perf_counter() - start
 
 

@@ -162,6 +162,10 @@ print(f"DOT text written to {path} ({dot.count('->')} edges)")
 check("W feeds three MatMul ops, one per step", dot.count(f"t{id(W)} -> op") == 3)
 check("U feeds three MatMul ops, one per step", dot.count(f"t{id(U)} -> op") == 3)
 
+# %%
+# What the project's tests check of this lesson, in one place (saved by `python -m lessons`).
+RESULTS = {"a_grad": a.grad}
+
 # %% [markdown]
 # # Summary
 #

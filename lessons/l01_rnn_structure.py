@@ -186,6 +186,10 @@ check(
     ),
 )
 
+# %%
+# What the project's tests check of this lesson, in one place (saved by `python -m lessons`).
+RESULTS = {"last_state": sequence[-1], "translations": translations}
+
 # %% [markdown]
 # # Summary
 #

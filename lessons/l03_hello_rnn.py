@@ -342,6 +342,19 @@ show("GRU gates z, r", np.concatenate([zg, rg]))
 out, (h_gru,) = gru(x_t, [h])
 check("GRU: h' = z * h + (1 - z) * n", close(h_gru, zg * h + (1 - zg) * n, 1e-14))
 
+# %%
+# What the project's tests check of this lesson, in one place (saved by `python -m lessons`).
+RESULTS = {
+    "W_xh": W_xh,
+    "W_hy": W_hy,
+    "p2": p2,
+    "predicted": predicted,
+    "val_accuracy": history["val_accuracy"],
+    "negated": negated,
+    "bag": bag,
+    "rnn_negated": rnn_negated,
+}
+
 # %% [markdown]
 # # Summary
 #

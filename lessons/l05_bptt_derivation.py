@@ -298,6 +298,22 @@ check(
     len(irnn_ahead) >= 2,
 )
 
+# %%
+# What the project's tests check of this lesson, in one place (saved by `python -m lessons`).
+RESULTS = {
+    "outputs": outputs.data,
+    "x_long": x_long,
+    "U": U,
+    "W": W,
+    "b": b,
+    "full_outputs": full_outputs.data,
+    "first_chunk_got_gradient": chunks[0].grad is not None,
+    "full_gradient_of_first_inputs": x_full.grad[0, :10],
+    "baseline": baseline,
+    "curves": {f"{name}/{seed}": curve for (name, seed), curve in curves.items()},
+    "irnn_ahead": irnn_ahead,
+}
+
 # %% [markdown]
 # # Summary
 #

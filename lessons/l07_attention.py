@@ -49,12 +49,13 @@ show("held-out sources", test_src.shape)
 
 # %%
 title("exact-match accuracy by source length")
-models, accuracy = {}, {}
+models, translations, accuracy = {}, {}, {}
 for attention in (None, "dot"):
     name = "attention" if attention else "fixed C"
     models[name] = [train_reverser(seed, LENGTHS[-1], attention=attention) for seed in SEEDS]
+    translations[name] = [reversals(m, test_sources) for m in models[name]]
     accuracy[name] = np.array(  # (seeds, lengths)
-        [list(accuracy_by_length(test_sources, reversals(m, test_sources)).values()) for m in models[name]]
+        [list(accuracy_by_length(test_sources, outputs).values()) for outputs in translations[name]]
     )
 print(f"{'length':>8}" + "".join(f"{n:>8}" for n in LENGTHS))
 for name, table in accuracy.items():
@@ -143,8 +144,7 @@ def score(model: layers.Seq2Seq, source: list[int], tokens: list[int]) -> float:
 
 
 beam_accuracy, greedy_accuracy, never_below = [], [], True
-for model in models["fixed C"]:
-    greedy = reversals(model, test_sources)
+for model, greedy in zip(models["fixed C"], translations["fixed C"], strict=True):
     beam = reversals(model, test_sources, beam_width=4)
     greedy_accuracy.append(np.mean([g == s[::-1] for g, s in zip(greedy, test_sources, strict=True)]))
     beam_accuracy.append(np.mean([b == s[::-1] for b, s in zip(beam, test_sources, strict=True)]))
@@ -160,6 +160,17 @@ check(
     "always a right one, and both are held back by C",
     all(abs(b - g) < 0.05 for b, g in zip(beam_accuracy, greedy_accuracy, strict=True)),
 )
+
+# %%
+# What the project's tests check of this lesson, in one place (saved by `python -m lessons`).
+RESULTS = {
+    "test_sources": test_sources,
+    "accuracy": accuracy,
+    "translations": translations,
+    "example": example,
+    "output": output,
+    "weights": weights,
+}
 
 # %% [markdown]
 # # Summary

@@ -1,7 +1,6 @@
 """Every lesson runs, and its key numbers agree with computations made here, independently."""
 
 import math
-import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -9,36 +8,39 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from lessons import results
+from lessons.__main__ import run
+from lessons.report import output_dir
+
 LESSONS = Path(__file__).resolve().parent.parent / "lessons"
 
 
-@pytest.fixture(scope="module")
-def run_lesson(tmp_path_factory):
-    """Run a lesson once per test module and hand back its global names."""
-    results = {}
-    out = tmp_path_factory.mktemp("lesson_output")
+@pytest.fixture(scope="session")
+def lesson():
+    """A lesson's RESULTS: saved by ``python -m lessons`` for this very code, or run here once."""
+    folder = output_dir()
 
-    def run(stem):
-        if stem not in results:
-            with pytest.MonkeyPatch.context() as patch:
-                patch.setenv("MINIGRAD_LESSON_OUTPUT", str(out))
-                results[stem] = runpy.run_path(str(LESSONS / f"{stem}.py"), run_name="__main__")
-        return results[stem]
+    def results_of(stem):
+        found = results.load(stem, folder)
+        if found is None:
+            run(LESSONS / f"{stem}.py")  # runs the lesson and saves its RESULTS
+            found = results.load(stem, folder)
+        return found
 
-    run.output = out
-    return run
+    results_of.output = folder
+    return results_of
 
 
-def test_reverse_mode_lesson(run_lesson):
-    g = run_lesson("l00_reverse_mode")
+def test_reverse_mode_lesson(lesson):
+    g = lesson("l00_reverse_mode")
     t = math.tanh(0.5 * -1.5 + 2.0)
-    assert g["a"].grad == pytest.approx((1 - t * t) * -1.5 + 2.0, abs=1e-15)
-    dot = (run_lesson.output / "rnn_3_steps.dot").read_text()
+    assert g["a_grad"] == pytest.approx((1 - t * t) * -1.5 + 2.0, abs=1e-15)
+    dot = (lesson.output / "rnn_3_steps.dot").read_text()
     assert dot.startswith("digraph") and dot.count("MatMul") == 6  # W and U at each of 3 steps
 
 
-def test_rnn_structure_lesson(run_lesson):
-    g = run_lesson("l01_rnn_structure")
+def test_rnn_structure_lesson(lesson):
+    g = lesson("l01_rnn_structure")
     # the corrected loop, recomputed here with the same seed
     rng = np.random.default_rng(0)
     inputs = rng.random((100, 32))
@@ -46,68 +48,70 @@ def test_rnn_structure_lesson(run_lesson):
     state = np.zeros(64)
     for x_t in inputs:
         state = np.tanh(U @ x_t + W @ state + b)
-    np.testing.assert_allclose(g["sequence"][-1], state, atol=1e-14)
+    np.testing.assert_allclose(g["last_state"], state, atol=1e-14)
     assert g["translations"] == {"last": "she loves china .", "mean": "she loves china ."}
 
 
-def test_rnn_memory_lesson(run_lesson):
-    g = run_lesson("l02_rnn_memory")
+def test_rnn_memory_lesson(lesson):
+    g = lesson("l02_rnn_memory")
     steps_back = np.arange(40)[::-1]
-    np.testing.assert_allclose(g["norms"][0.9] / g["norms"][0.9][-1], 0.9**steps_back, rtol=1e-10)
-    np.testing.assert_allclose(g["norms"][1.1] / g["norms"][1.1][-1], 1.1**steps_back, rtol=1e-10)
+    np.testing.assert_allclose(g["norms"]["0.9"] / g["norms"]["0.9"][-1], 0.9**steps_back, rtol=1e-10)
+    np.testing.assert_allclose(g["norms"]["1.1"] / g["norms"]["1.1"][-1], 1.1**steps_back, rtol=1e-10)
     assert max(g["seeds"]["RNN"]) < 0.7
     assert sorted(g["seeds"]["LSTM"])[1] > 0.9
 
 
-def test_hello_lesson(run_lesson):
-    g = run_lesson("l03_hello_rnn")
+def test_hello_lesson(lesson):
+    g = lesson("l03_hello_rnn")
     W_xh, b = g["W_xh"], np.full(3, 0.567)
     h1 = np.tanh(W_xh[:, 0] + b)
     h2 = np.tanh(W_xh[:, 1] + 0.427043 * h1 + b)
     y2 = g["W_hy"] @ h2
     np.testing.assert_allclose(g["p2"], np.exp(y2) / np.exp(y2).sum(), atol=1e-14)
     assert g["predicted"] == "ello"
-    assert g["history"]["val_accuracy"][-1] > 0.85
+    assert g["val_accuracy"][-1] > 0.85
     # the held-out negated sentences, counted here from the data file itself
     lines = [line.split("\t") for line in (LESSONS / "data" / "sentiment.tsv").read_text().splitlines()
              if "\t" in line and not line.startswith("#")]  # fmt: skip
     assert len(g["negated"]) == sum(" not " in text for text, _ in lines[180:]) > 0
-    assert sorted(g["bag"]) == sorted(g["rnn_negated"]) == [0, 1, 2]
+    assert sorted(g["bag"]) == sorted(g["rnn_negated"]) == ["0", "1", "2"]
 
 
-def test_keras_simple_rnn_lesson(run_lesson):
-    g = run_lesson("l04_keras_simple_rnn")
+def test_keras_simple_rnn_lesson(lesson):
+    g = lesson("l04_keras_simple_rnn")
     kernel, recurrent = g["kernel"], g["recurrent"]
     h1 = np.tanh(np.array([1.0, 2.0]) @ kernel)
     h2 = np.tanh(np.array([2.0, 3.0]) @ kernel + h1 @ recurrent)
-    np.testing.assert_allclose(g["last"].data[0], h2, atol=1e-14)
+    np.testing.assert_allclose(g["last"][0], h2, atol=1e-14)
     assert "Total params: 15" in g["summary"]
 
 
-def test_bptt_lesson(run_lesson):
-    g = run_lesson("l05_bptt_derivation")
+def test_bptt_lesson(lesson):
+    g = lesson("l05_bptt_derivation")
     # the two steps of the worked example, written out once more
     s1 = np.tanh([0.6, 0.5])
     s2 = np.tanh(s1 @ np.array([[0.1, 0.2], [0.3, 0.4]]) + 2 * np.array([0.5, 0.6]) + [0.1, -0.1])
-    np.testing.assert_allclose(g["outputs"].data[0, :, 0], [s1 @ [1, 2] + 0.1, s2 @ [1, 2] + 0.1], atol=1e-14)
+    np.testing.assert_allclose(g["outputs"][0, :, 0], [s1 @ [1, 2] + 0.1, s2 @ [1, 2] + 0.1], atol=1e-14)
     # the truncated-BPTT section's 30 steps, recomputed in plain numpy
     h, states = np.zeros(4), []
     for x_t in g["x_long"][0]:
         h = np.tanh(g["U"] @ x_t + g["W"] @ h + g["b"])
         states.append(h)
-    np.testing.assert_allclose(g["full_outputs"].data[0], states, atol=1e-12)
-    assert g["chunks"][0].grad is None and np.abs(g["x_full"].grad[0, :10]).max() > 0
+    np.testing.assert_allclose(g["full_outputs"][0], states, atol=1e-12)
+    assert not g["first_chunk_got_gradient"] and np.abs(g["full_gradient_of_first_inputs"]).max() > 0
     # answering 1 to a sum of two U(0, 1) numbers has a mean squared error of 2/12 = 1/6
     assert g["baseline"] == pytest.approx(1 / 6, abs=0.02)
     curves = g["curves"]
-    assert sorted(curves) == [(name, seed) for name in ("IRNN", "tanh RNN") for seed in (0, 1, 2)]
-    ahead = [s for s in (0, 1, 2) if np.mean(curves["IRNN", s][-3:]) < np.mean(curves["tanh RNN", s][-3:])]
+    assert sorted(curves) == [f"{name}/{seed}" for name in ("IRNN", "tanh RNN") for seed in (0, 1, 2)]
+    ahead = [
+        s for s in (0, 1, 2) if np.mean(curves[f"IRNN/{s}"][-3:]) < np.mean(curves[f"tanh RNN/{s}"][-3:])
+    ]
     assert ahead == g["irnn_ahead"] and len(ahead) >= 2
 
 
-def test_course_lesson_grades_as_the_checklist_says(run_lesson):
-    g = run_lesson("l06_gru_assignment")
-    names = {c.name for c in g["checklist"].checks}
+def test_course_lesson_grades_as_the_checklist_says(lesson):
+    g = lesson("l06_gru_assignment")
+    names = set(g["checks"])
     assert set(g["verdicts"]["solution"]) == names and all(g["verdicts"]["solution"].values())
     formula = {
         name
@@ -118,11 +122,10 @@ def test_course_lesson_grades_as_the_checklist_says(run_lesson):
     assert "return z * h + (1 - z) * n" not in g["handout"]  # the solution is not in the lesson's handout
 
 
-def test_attention_lesson_numbers_recount_from_its_translations(run_lesson):
-    g = run_lesson("l07_attention")
-    for name, models in g["models"].items():  # the accuracy table, recounted here
-        for row, model in zip(g["accuracy"][name], models, strict=True):
-            outputs = model.translate(g["test_src"], 12, 1, 2)
+def test_attention_lesson_numbers_recount_from_its_translations(lesson):
+    g = lesson("l07_attention")
+    for name, per_seed in g["translations"].items():  # the accuracy table, recounted here
+        for row, outputs in zip(g["accuracy"][name], per_seed, strict=True):
             for column, length in enumerate(range(2, 11)):
                 hits = [
                     o == s[::-1] for o, s in zip(outputs, g["test_sources"], strict=True) if len(s) == length
@@ -133,11 +136,11 @@ def test_attention_lesson_numbers_recount_from_its_translations(run_lesson):
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-12)
 
 
-def test_pictures_are_written_when_matplotlib_is_present(run_lesson):
+def test_pictures_are_written_when_matplotlib_is_present(lesson):
     pytest.importorskip("matplotlib")
-    run_lesson("l02_rnn_memory")
+    lesson("l02_rnn_memory")  # run here or by python -m lessons: either writes the pictures
     for name in ("gradient_norms.png", "memory_vs_distance.png"):
-        assert (run_lesson.output / name).read_bytes()[:4] == b"\x89PNG"
+        assert (lesson.output / name).read_bytes()[:4] == b"\x89PNG"
 
 
 def test_the_runner_lists_and_rejects_bad_arguments():
@@ -157,3 +160,15 @@ def test_a_failed_claim_stops_a_lesson():
 def test_lessons_use_only_the_public_api():
     for path in LESSONS.glob("l[0-9][0-9]_*.py"):
         assert "._" not in path.read_text(), f"{path.name} reaches for a private name"
+
+
+def test_saved_results_round_trip_and_stale_ones_are_not_read(tmp_path):
+    values = {"array": np.arange(3.0), "nested": {"1.1": [1, 2]}, "text": "ello", "flag": True}
+    path = results.save("l99_example", values, tmp_path)
+    loaded = results.load("l99_example", tmp_path)
+    np.testing.assert_array_equal(loaded["array"], values["array"])
+    assert loaded["nested"] == {"1.1": [1, 2]} and loaded["text"] == "ello" and loaded["flag"] is True
+    path.write_text(path.read_text().replace(results.fingerprint(), "made by other code"))
+    assert results.load("l99_example", tmp_path) is None  # the lesson will run again
+    with pytest.raises(TypeError, match="not object"):
+        results.save("l99_example", {"model": object()}, tmp_path)
