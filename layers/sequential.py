@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
+from tqdm import tqdm  # a text bar: it works in a terminal and in a notebook alike
 
 from layers import losses
 from layers.bidirectional import Bidirectional

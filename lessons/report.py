@@ -59,15 +59,31 @@ def output_dir() -> Path:
 
 
 def save(fig: Any, filename: str, heading: str) -> Path:
-    """Write a matplotlib figure to the output folder as a PNG, close it, and say where."""
+    """Write a matplotlib figure to the output folder as a PNG and close it; in a notebook
+    (an IPython kernel) show it inline too, else say where it went."""
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
     path = output_dir() / filename
     fig.savefig(path, dpi=100)
     plt.close(fig)
-    print(f"{heading}: picture written to {path}")
+    if in_notebook():
+        from IPython.display import Image, display
+
+        display(Image(filename=str(path)))
+    else:
+        print(f"{heading}: picture written to {path}")
     return path
+
+
+def in_notebook() -> bool:
+    """True inside a Jupyter kernel (IPython's ZMQ shell), where pictures can be shown inline."""
+    try:
+        from IPython import get_ipython
+    except ImportError:
+        return False
+    shell = get_ipython()
+    return shell is not None and type(shell).__name__ == "ZMQInteractiveShell"
 
 
 def plot(

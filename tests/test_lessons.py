@@ -172,3 +172,31 @@ def test_saved_results_round_trip_and_stale_ones_are_not_read(tmp_path):
     assert results.load("l99_example", tmp_path) is None  # the lesson will run again
     with pytest.raises(TypeError, match="not object"):
         results.save("l99_example", {"model": object()}, tmp_path)
+
+
+def test_pictures_show_inline_in_a_notebook_and_are_still_saved(tmp_path, monkeypatch):
+    matplotlib = pytest.importorskip("matplotlib")
+    import types
+
+    from lessons import report
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot
+
+    shown = []
+
+    class ZMQInteractiveShell:  # what get_ipython() returns inside a Jupyter kernel
+        pass
+
+    ipython = types.ModuleType("IPython")
+    ipython.get_ipython = ZMQInteractiveShell
+    display = types.ModuleType("IPython.display")
+    display.Image = lambda filename: filename
+    display.display = shown.append
+    monkeypatch.setitem(sys.modules, "IPython", ipython)
+    monkeypatch.setitem(sys.modules, "IPython.display", display)
+    monkeypatch.setenv("MINIGRAD_LESSON_OUTPUT", str(tmp_path))
+    path = report.plot("inline.png", "a line", [0, 1], {"y": [0.0, 1.0]}, "x", "y")
+    assert shown == [str(path)] and path.read_bytes()[:4] == b"\x89PNG"
+    monkeypatch.delitem(sys.modules, "IPython")
+    assert not report.in_notebook()  # a terminal: the picture's path is printed instead
