@@ -181,7 +181,7 @@ def test_pictures_show_inline_in_a_notebook_and_are_still_saved(tmp_path, monkey
     from lessons import report
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot
+    import matplotlib.pyplot  # loaded before the stand-in IPython below
 
     shown = []
 
