@@ -25,12 +25,12 @@ C = h_T and once with C = the mean of h_1..h_T.
 
 # %%
 import time
-from pathlib import Path
 
 import numpy as np
 
 import layers
 import minigrad as mg
+from lessons import DATA
 from lessons.report import check, close, show, title
 from lessons.tasks import digit_sequences, reversals, train_reverser
 from minigrad import data
@@ -100,7 +100,7 @@ check("SimpleRNN gives the article's sequence to 1e-12", close(ours, sequence, 1
 # pairs written for this lesson around the article's example.
 
 # %%
-PAIRS = Path(__file__).resolve().parent / "data" / "fr_en.tsv"
+PAIRS = DATA / "fr_en.tsv"
 pairs = data.load_pairs(PAIRS)
 src_vocab = data.Vocab.from_texts(p[0] for p in pairs)
 tgt_vocab = data.Vocab.from_texts(p[1] for p in pairs)

@@ -24,12 +24,12 @@ Article: "Fundamentals of Deep Learning - Introduction to Recurrent Neural Netwo
 # multiplying the state is the same as the 3 x 3 matrix w I, which is what we use.
 
 # %%
-from pathlib import Path
 
 import numpy as np
 
 import layers
 import minigrad as mg
+from lessons import DATA
 from lessons.report import check, close, show, title
 from minigrad import data
 from minigrad import functional as F
@@ -151,7 +151,7 @@ check("and every step predicts the next letter: 'ello'", predicted == "ello")
 
 # %%
 title("a sentiment classifier")
-rows = data.load_pairs(Path(__file__).resolve().parent / "data" / "sentiment.tsv")
+rows = data.load_pairs(DATA / "sentiment.tsv")
 words = data.Vocab.from_texts(text for text, _ in rows)
 ids, _ = data.pad_batch([words.encode(data.tokenize(text)) for text, _ in rows])
 labels = np.array([label == "positive" for _, label in rows], dtype=np.int64)
