@@ -181,8 +181,10 @@ def test_pictures_show_inline_in_a_notebook_and_are_still_saved(tmp_path, monkey
     from lessons import report
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot  # loaded before the stand-in IPython below
+    import matplotlib.pyplot as plt
 
+    figure, axes = plt.subplots()  # pyplot settles its backend now, before the stand-in IPython
+    axes.plot([0, 1], [0.0, 1.0])
     shown = []
 
     class ZMQInteractiveShell:  # what get_ipython() returns inside a Jupyter kernel
@@ -196,7 +198,7 @@ def test_pictures_show_inline_in_a_notebook_and_are_still_saved(tmp_path, monkey
     monkeypatch.setitem(sys.modules, "IPython", ipython)
     monkeypatch.setitem(sys.modules, "IPython.display", display)
     monkeypatch.setenv("MINIGRAD_LESSON_OUTPUT", str(tmp_path))
-    path = report.plot("inline.png", "a line", [0, 1], {"y": [0.0, 1.0]}, "x", "y")
+    path = report.save(figure, "inline.png", "a line")
     assert shown == [str(path)] and path.read_bytes()[:4] == b"\x89PNG"
     monkeypatch.delitem(sys.modules, "IPython")
     assert not report.in_notebook()  # a terminal: the picture's path is printed instead
