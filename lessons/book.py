@@ -69,7 +69,7 @@ def build(lessons: list[Path], out: Path) -> list[Path]:
     from nbconvert import HTMLExporter
 
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
-    os.environ["MINIGRAD_LESSON_OUTPUT"] = str(out / "figures")  # the kernels inherit it
+    kernel_env = {**os.environ, "MINIGRAD_LESSON_OUTPUT": str(out / "figures")}  # this process's stays
     exporter = HTMLExporter(template_name="lab")
     pages = []
     for index, path in enumerate(lessons):
@@ -78,7 +78,7 @@ def build(lessons: list[Path], out: Path) -> list[Path]:
             notebook, timeout=1200, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
         )
         try:
-            client.execute()
+            client.execute(env=kernel_env)
         except CellExecutionError as error:
             text = ANSI_COLOUR.sub("", str(error))  # the kernel colours its tracebacks
             claim = FAILED_CLAIM.search(text)

@@ -1,6 +1,7 @@
 """python -m lessons book: executed notebooks and pages (skipped without the book extra)."""
 
 import json
+import os
 import re
 
 import pytest
@@ -13,9 +14,12 @@ pytest.importorskip("nbconvert")
 from lessons.book import BookError, build
 
 
-def test_a_book_of_two_lessons_has_pages_notebooks_figures_and_links(tmp_path):
+def test_a_book_of_two_lessons_has_pages_notebooks_figures_and_links(tmp_path, monkeypatch):
+    monkeypatch.delenv("MINIGRAD_LESSON_OUTPUT", raising=False)
     chosen = [p for p in lesson_files() if p.stem in ("l00_reverse_mode", "l02_rnn_memory")]
     written = build(chosen, tmp_path)
+    assert "MINIGRAD_LESSON_OUTPUT" not in os.environ  # the kernels' setting is theirs alone
+    assert (tmp_path / "figures" / "gradient_norms.png").is_file()
     index = (tmp_path / "index.html").read_text()
     assert written[0].name == "index.html" and all(f'href="{p.stem}.html"' in index for p in chosen)
     assert "Reverse mode from scratch" in index and "Morvan" in index  # titles and articles
