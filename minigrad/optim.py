@@ -15,6 +15,16 @@ import numpy as np
 from minigrad.serialize import entry_problems
 from minigrad.tensor import Tensor
 
+# the valid range of every optimizer setting, checked when a saved state is loaded
+SETTING_RANGES: dict[str, tuple[Any, str]] = {
+    "lr": (lambda v: 0 < v < np.inf, "a positive finite number"),
+    "momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "beta1": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "beta2": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "alpha": (lambda v: 0 <= v < 1, "in [0, 1)"),
+    "eps": (lambda v: 0 <= v < np.inf, "a finite number >= 0"),
+}
+
 
 class Optimizer:
     """Base class: holds the parameters, the hyper-parameters and the per-parameter state."""
@@ -78,11 +88,20 @@ class Optimizer:
         return out
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore what ``state_dict`` gave; wrong names or shapes change nothing."""
+        """Restore what ``state_dict`` gave; wrong names or shapes, or settings out of their
+        range (a ``beta1`` of 1, a negative ``eps``), change nothing."""
         expected = {name: () for name in (*self.hyper, "steps")}
         for i, s in enumerate(self.state):
             expected.update({f"{slot}.{i}": a.shape for slot, a in s.items()})
         problems = entry_problems(expected, state)
+        if not problems:  # every entry is there and shaped right: now their values
+            for name in self.hyper:
+                value = float(np.asarray(state[name]).item())
+                holds, words = SETTING_RANGES[name]
+                if not holds(value):
+                    problems.append(f"{name} must be {words}, got {value}")
+            if int(np.asarray(state["steps"]).item()) < 0:
+                problems.append("steps must be >= 0")
         if problems:
             raise ValueError(f"{type(self).__name__}: cannot load state: " + "; ".join(problems))
         for name in self.hyper:

@@ -148,3 +148,25 @@ def test_a_mis_shaped_gradient_changes_nothing_and_no_gradient_is_no_step():
         adam.step()
     assert adam.steps == 0 and np.array_equal(first.data, np.ones(2))
     assert np.array_equal(adam.state[0]["m"], np.zeros(2))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "message"),
+    [
+        ("beta1", 1.0, r"beta1 must be in \[0, 1\), got 1.0"),
+        ("eps", -1e-8, "eps must be a finite number >= 0"),
+        ("lr", np.inf, "lr must be a positive finite number"),
+        ("steps", -3, "steps must be >= 0"),
+    ],
+)
+def test_a_saved_state_with_settings_out_of_range_is_refused_and_changes_nothing(name, value, message):
+    param = mg.Tensor(np.ones(2), requires_grad=True)
+    adam = optim.Adam([param], lr=0.1)
+    param.grad = np.ones(2)
+    adam.step()
+    saved = adam.state_dict()
+    before = {k: np.array(v, copy=True) for k, v in saved.items()}
+    with pytest.raises(ValueError, match=message):
+        adam.load_state_dict({**saved, name: np.asarray(value)})
+    after = adam.state_dict()
+    assert all(np.array_equal(after[k], before[k]) for k in before)
