@@ -15,15 +15,30 @@ import numpy as np
 from minigrad.serialize import entry_problems
 from minigrad.tensor import Tensor
 
-# the valid range of every optimizer setting, checked when a saved state is loaded
-SETTING_RANGES: dict[str, tuple[Any, str]] = {
-    "lr": (lambda v: 0 < v < np.inf, "a positive finite number"),
-    "momentum": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "beta1": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "beta2": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "alpha": (lambda v: 0 <= v < 1, "in [0, 1)"),
-    "eps": (lambda v: 0 <= v < np.inf, "a finite number >= 0"),
+# every optimizer setting: what to call it, its valid range, and that range in words;
+# checked by the constructors and again when a saved state is loaded
+SETTING_RANGES: dict[str, tuple[str, Any, str]] = {
+    "lr": ("the learning rate", lambda v: 0 < v < np.inf, "a positive finite number"),
+    "momentum": ("momentum", lambda v: 0 <= v < 1, "in [0, 1)"),
+    "beta1": ("beta1", lambda v: 0 <= v < 1, "in [0, 1)"),
+    "beta2": ("beta2", lambda v: 0 <= v < 1, "in [0, 1)"),
+    "alpha": ("alpha", lambda v: 0 <= v < 1, "in [0, 1)"),
+    # eps keeps a division away from zero
+    "eps": ("eps", lambda v: 0 <= v < np.inf, "a finite number >= 0"),
 }
+
+
+def setting_problem(name: str, value: float) -> str | None:
+    """What is wrong with ``value`` for the setting ``name``, or None when it is in range."""
+    label, holds, words = SETTING_RANGES[name]
+    return None if holds(value) else f"{label} must be {words}, got {value}"
+
+
+def check_setting(owner: str, name: str, value: float) -> None:
+    """A ValueError naming ``owner`` when ``value`` is out of the setting's range."""
+    problem = setting_problem(name, value)
+    if problem is not None:
+        raise ValueError(f"{owner}: {problem}")
 
 
 class Optimizer:
@@ -46,8 +61,7 @@ class Optimizer:
             raise ValueError(
                 f"{name}: a parameter appears more than once; it would be updated twice per step"
             )
-        if not 0 < lr < np.inf:
-            raise ValueError(f"{name}: the learning rate must be a positive finite number, got {lr}")
+        check_setting(name, "lr", lr)
         self.lr = lr
         self.steps = 0
         self.state = [{slot: np.zeros_like(p.data) for slot in self.slots} for p in self.params]
@@ -96,10 +110,9 @@ class Optimizer:
         problems = entry_problems(expected, state)
         if not problems:  # every entry is there and shaped right: now their values
             for name in self.hyper:
-                value = float(np.asarray(state[name]).item())
-                holds, words = SETTING_RANGES[name]
-                if not holds(value):
-                    problems.append(f"{name} must be {words}, got {value}")
+                problem = setting_problem(name, float(np.asarray(state[name]).item()))
+                if problem is not None:
+                    problems.append(problem)
             if int(np.asarray(state["steps"]).item()) < 0:
                 problems.append("steps must be >= 0")
         if problems:
@@ -112,12 +125,6 @@ class Optimizer:
                 s[slot][...] = state[f"{slot}.{i}"]
 
 
-def check_eps(name: str, eps: float) -> None:
-    """eps keeps a division away from zero: it must be a finite number >= 0."""
-    if not 0 <= eps < np.inf:
-        raise ValueError(f"{name}: eps must be a finite number >= 0, got {eps}")
-
-
 class SGD(Optimizer):
     """v = momentum v + g;  p -= lr v  (plain gradient descent when momentum is 0)."""
 
@@ -126,8 +133,7 @@ class SGD(Optimizer):
 
     def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0) -> None:
         super().__init__(params, lr)
-        if not 0 <= momentum < 1:
-            raise ValueError(f"SGD: momentum must be in [0, 1), got {momentum}")
+        check_setting("SGD", "momentum", momentum)
         self.momentum = momentum
 
     def update(self, param, grad, state):
@@ -147,9 +153,11 @@ class Adam(Optimizer):
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-3,
                  betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:  # fmt: skip
         super().__init__(params, lr)
-        if len(betas) != 2 or not all(0 <= b < 1 for b in betas):
+        if len(betas) != 2 or any(
+            setting_problem(n, b) for n, b in zip(("beta1", "beta2"), betas, strict=True)
+        ):
             raise ValueError(f"Adam: betas must be two numbers in [0, 1), got {betas}")
-        check_eps("Adam", eps)
+        check_setting("Adam", "eps", eps)
         self.beta1, self.beta2 = betas
         self.eps = eps
 
@@ -172,7 +180,7 @@ class Adagrad(Optimizer):
 
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, eps: float = 1e-10) -> None:
         super().__init__(params, lr)
-        check_eps("Adagrad", eps)
+        check_setting("Adagrad", "eps", eps)
         self.eps = eps
 
     def update(self, param, grad, state):
@@ -189,9 +197,8 @@ class RMSprop(Optimizer):
     def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, alpha: float = 0.99,
                  eps: float = 1e-8) -> None:  # fmt: skip
         super().__init__(params, lr)
-        if not 0 <= alpha < 1:
-            raise ValueError(f"RMSprop: alpha must be in [0, 1), got {alpha}")
-        check_eps("RMSprop", eps)
+        check_setting("RMSprop", "alpha", alpha)
+        check_setting("RMSprop", "eps", eps)
         self.alpha, self.eps = alpha, eps
 
     def update(self, param, grad, state):

@@ -155,7 +155,7 @@ def test_a_mis_shaped_gradient_changes_nothing_and_no_gradient_is_no_step():
     [
         ("beta1", 1.0, r"beta1 must be in \[0, 1\), got 1.0"),
         ("eps", -1e-8, "eps must be a finite number >= 0"),
-        ("lr", np.inf, "lr must be a positive finite number"),
+        ("lr", np.inf, "the learning rate must be a positive finite number, got inf"),
         ("steps", -3, "steps must be >= 0"),
     ],
 )
