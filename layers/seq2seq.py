@@ -23,7 +23,7 @@ from layers.dense import Dense
 from layers.embedding import Embedding, check_ids
 from layers.gru import GRU
 from layers.lstm import LSTM
-from layers.module import Module
+from layers.module import Module, positive_int
 from layers.simple_rnn import SimpleRNN
 from minigrad import Tensor
 
@@ -195,9 +195,8 @@ class Seq2Seq(Module):
         for label, token in (("start_id", start_id), ("end_id", end_id)):
             if isinstance(token, bool) or not isinstance(token, (int, np.integer)) or not 0 <= token < vocab:
                 raise ValueError(f"translate: {label} must be a token id in [0, {vocab}), got {token!r}")
-        for label, number in (("max_len", max_len), ("beam_width", beam_width)):
-            if isinstance(number, bool) or not isinstance(number, (int, np.integer)) or number < 1:
-                raise ValueError(f"translate: {label} must be a positive integer, got {number!r}")
+        positive_int("translate", "max_len", max_len)
+        positive_int("translate", "beam_width", beam_width)
         was_training = self.training
         self.eval()
         try:

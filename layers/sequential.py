@@ -14,7 +14,7 @@ from layers.bidirectional import Bidirectional
 from layers.dense import Dense
 from layers.dropout import Dropout
 from layers.embedding import Embedding
-from layers.module import Module
+from layers.module import Module, positive_int
 from layers.rnn import RNN
 from minigrad import Tensor, data, no_grad
 from minigrad.optim import SGD, Adagrad, Adam, Optimizer, RMSprop, clip_grad_norm
@@ -221,9 +221,8 @@ class Sequential(Module):
             raise ValueError(
                 "fit: give an optimizer, e.g. minigrad.optim.Adam(model.parameters()), or compile first"
             )
-        for name, value in (("epochs", epochs), ("batch_size", batch_size)):
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"fit: {name} must be a positive integer, got {value!r}")
+        positive_int("fit", "epochs", epochs)
+        positive_int("fit", "batch_size", batch_size)
         loss_fn = (
             losses.get(loss, "fit") if loss is not None else self.loss or losses.get("cross_entropy", "fit")
         )

@@ -14,7 +14,7 @@ import numpy as np
 
 from minigrad import kernels
 from minigrad.function import Function, IndexedGrad
-from minigrad.tensor import Tensor
+from minigrad.tensor import Tensor, as_tuple
 
 
 def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
@@ -435,16 +435,12 @@ def max(a: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = Fals
 
 def reshape(a: Any, *shape: int | tuple[int, ...]) -> Tensor:
     """The same elements in a new shape; ``reshape(t, 2, 3)`` and ``reshape(t, (2, 3))`` agree."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        shape = tuple(shape[0])
-    return Reshape.apply(a, shape=shape)
+    return Reshape.apply(a, shape=as_tuple(shape))
 
 
 def transpose(a: Any, *axes: int) -> Tensor:
-    """Permute the axes; with no axes, reverse them."""
-    if len(axes) == 1 and isinstance(axes[0], (tuple, list)):
-        axes = tuple(axes[0])
-    return Transpose.apply(a, axes=axes or None)
+    """Permute the axes (``transpose(t, 1, 0)`` or ``transpose(t, (1, 0))``); with none, reverse them."""
+    return Transpose.apply(a, axes=as_tuple(axes) or None)
 
 
 def getitem(a: Any, index: Any) -> Tensor:

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.tensor import Tensor, shape_of
+from minigrad.tensor import Tensor, as_tuple
 
 _generator = np.random.default_rng()
 
@@ -24,9 +24,9 @@ def generator() -> np.random.Generator:
 
 def randn(*shape: int | tuple[int, ...], dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
     """Standard normal samples: ``randn(2, 3)`` or ``randn((2, 3))``."""
-    return Tensor(_generator.standard_normal(shape_of(shape)), dtype=dtype, requires_grad=requires_grad)
+    return Tensor(_generator.standard_normal(as_tuple(shape)), dtype=dtype, requires_grad=requires_grad)
 
 
 def rand(*shape: int | tuple[int, ...], dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
     """Uniform samples in [0, 1): ``rand(2, 3)`` or ``rand((2, 3))``."""
-    return Tensor(_generator.random(shape_of(shape)), dtype=dtype, requires_grad=requires_grad)
+    return Tensor(_generator.random(as_tuple(shape)), dtype=dtype, requires_grad=requires_grad)

@@ -480,11 +480,12 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
     return Tensor(value)
 
 
-def shape_of(shape: tuple[Any, ...]) -> tuple[int, ...]:
-    """``f(2, 3)`` and ``f((2, 3))`` both mean the shape (2, 3), as in PyTorch."""
-    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-        return tuple(shape[0])
-    return tuple(shape)
+def as_tuple(values: tuple[Any, ...]) -> tuple[int, ...]:
+    """A function's ``*values`` as one tuple: ``f(2, 3)`` and ``f((2, 3))`` both mean (2, 3),
+    as in PyTorch (for shapes and axes alike)."""
+    if len(values) == 1 and isinstance(values[0], (tuple, list)):
+        return tuple(values[0])
+    return tuple(values)
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
@@ -494,12 +495,12 @@ def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
 
 def zeros(*shape: int | tuple[int, ...], dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
-    return Tensor(np.zeros(shape_of(shape), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.zeros(as_tuple(shape), dtype=dtype), requires_grad=requires_grad)
 
 
 def ones(*shape: int | tuple[int, ...], dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
     """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
-    return Tensor(np.ones(shape_of(shape), dtype=dtype), requires_grad=requires_grad)
+    return Tensor(np.ones(as_tuple(shape), dtype=dtype), requires_grad=requires_grad)
 
 
 def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
