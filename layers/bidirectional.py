@@ -126,17 +126,30 @@ class Bidirectional(Module):
     def torch_state_dict(self, layer: int = 0) -> dict[str, Any]:
         """Both directions under PyTorch's names: ``weight_ih_l0`` ... and ``weight_ih_l0_reverse``
         ... (``layer`` is the index in a stack)."""
-        return {**self.forward_layer.torch_state_dict(layer),
-                **self.backward_layer.torch_state_dict(layer, reverse=True)}  # fmt: skip
+        forward_layer, backward_layer = self._torch_readings()
+        return {
+            **forward_layer.torch_state_dict(layer),
+            **backward_layer.torch_state_dict(layer, reverse=True),
+        }
 
     def load_torch_state_dict(self, state: Mapping[str, Any], layer: int = 0) -> None:
         """Load a bidirectional PyTorch layer's weights (of stack layer ``layer``); a problem in
         either direction is a ValueError and changes neither."""
-        forward, backward = copy.deepcopy(self.forward_layer), copy.deepcopy(self.backward_layer)
-        forward.load_torch_state_dict(state, layer)
-        backward.load_torch_state_dict(state, layer, reverse=True)
-        self.forward_layer.load_torch_state_dict(state, layer)
-        self.backward_layer.load_torch_state_dict(state, layer, reverse=True)
+        forward_layer, backward_layer = self._torch_readings()
+        forward = forward_layer._torch_weights(state, layer, reverse=False)  # both directions checked
+        backward = backward_layer._torch_weights(state, layer, reverse=True)  # before either loads
+        forward_layer._set_torch_weights(*forward)
+        backward_layer._set_torch_weights(*backward)
+
+    def _torch_readings(self) -> tuple[Recurrent, Recurrent]:
+        """Both readings, which must be SimpleRNN, LSTM or GRU to have PyTorch's layout."""
+        for reading in (self.forward_layer, self.backward_layer):
+            if not isinstance(reading, Recurrent):
+                raise ValueError(
+                    "Bidirectional: PyTorch's layout needs SimpleRNN, LSTM or GRU, "
+                    f"not {type(reading).__name__}"
+                )
+        return self.forward_layer, self.backward_layer
 
 
 def _check_backward_layer(layer: RNN, backward_layer: Any) -> None:

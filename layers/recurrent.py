@@ -311,6 +311,13 @@ class Recurrent(RNN):
         dict are left for them; anything else unexpected, missing or mis-shaped is a
         ValueError that changes nothing.  An unbuilt layer takes its input size from
         ``weight_ih``, and builds only once every check has passed."""
+        self._set_torch_weights(*self._torch_weights(state, layer, reverse))
+
+    def _torch_weights(
+        self, state: Mapping[str, Any], layer: int, reverse: bool
+    ) -> tuple[int, dict[str, np.ndarray]]:
+        """Check PyTorch's entries for this layer and turn them into Keras's layout, changing
+        nothing: (input size, {"kernel": ..., "recurrent_kernel": ..., "bias": ...})."""
         cell, name, end = self.cell, type(self).__name__, _torch_suffix(layer, reverse)
         input_size = cell.input_size
         if input_size is None and np.ndim(state.get(f"weight_ih{end}")) == 2:
@@ -336,9 +343,13 @@ class Recurrent(RNN):
             values["bias"] = self._keras_bias(
                 self._keras_blocks(arrays["bias_ih"]), self._keras_blocks(arrays["bias_hh"])
             )
-        if not cell.built:
-            cell.build(input_size)
-        assign_checked(dict(cell.named_parameters()), values, name)
+        return input_size, values
+
+    def _set_torch_weights(self, input_size: int, values: dict[str, np.ndarray]) -> None:
+        """Build the cell if it is not yet, and copy in what ``_torch_weights`` returned."""
+        if not self.cell.built:
+            self.cell.build(input_size)
+        assign_checked(dict(self.cell.named_parameters()), values, type(self).__name__)
 
     def _built_cell(self, what: str) -> RecurrentCell:
         if not self.cell.built:
