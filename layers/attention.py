@@ -60,11 +60,9 @@ class Attention(Module):
     def scores(self, query: Tensor, key: Tensor) -> Tensor:
         """query (batch, Tq, dim), key (batch, Tv, dim) -> scores (batch, Tq, Tv)."""
         if self.score_mode == "dot":
-            scores = query @ key.transpose(0, 2, 1)
+            scores = query @ key.permute(0, 2, 1)
             return scores * self.scale if self.use_scale else scores
-        pairs = query.reshape(query.shape[0], query.shape[1], 1, -1) + key.reshape(
-            key.shape[0], 1, key.shape[1], -1
-        )
+        pairs = pairwise_sums(query, key)
         if self.use_scale:
             pairs = pairs * self.scale
         return self.concat_score_weight * pairs.tanh().sum(axis=-1)
@@ -149,11 +147,16 @@ class AdditiveAttention(Attention):
             )
 
     def scores(self, query: Tensor, key: Tensor) -> Tensor:
-        pairs = query.reshape(query.shape[0], query.shape[1], 1, -1) + key.reshape(
-            key.shape[0], 1, key.shape[1], -1
-        )
+        pairs = pairwise_sums(query, key)
         terms = pairs.tanh()
         return (terms * self.scale if self.use_scale else terms).sum(axis=-1)
+
+
+def pairwise_sums(query: Tensor, key: Tensor) -> Tensor:
+    """query_i + key_j for every pair of steps: (batch, Tq, 1, dim) + (batch, 1, Tv, dim)."""
+    return query.reshape(query.shape[0], query.shape[1], 1, -1) + key.reshape(
+        key.shape[0], 1, key.shape[1], -1
+    )
 
 
 def _check_inputs(owner: str, inputs: Any, dtype: np.dtype) -> tuple[Tensor, Tensor, Tensor]:

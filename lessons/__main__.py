@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from lessons import results
+from lessons.book import describe
 from lessons.report import ClaimFailed, output_dir
 
 HERE = Path(__file__).resolve().parent
@@ -20,8 +21,7 @@ def lesson_files() -> list[Path]:
 
 def heading(path: Path) -> str:
     """The lesson's title: the first line of its module docstring."""
-    text = path.read_text(encoding="utf-8")
-    return text.split('"""')[1].strip().splitlines()[0]
+    return describe(path)["title"]
 
 
 def run(path: Path) -> float:
