@@ -1,5 +1,7 @@
-"""python -m lessons [list | run N | book [--out DIR]]: run every lesson in order, list them,
-run one, or build the book (every lesson executed as a notebook and an HTML page)."""
+"""python -m lessons [book [--out DIR] | list | run N]: run every lesson once, each in a
+Jupyter kernel, checking its claims and writing the book (an HTML page and an executed
+notebook per lesson, ``lesson_book/`` unless told); or list the lessons; or run one as a
+plain script."""
 
 from __future__ import annotations
 
@@ -40,49 +42,41 @@ def main(argv: list[str]) -> int:
         for i, path in enumerate(files):
             print(f"{i}  {path.stem:<28} {heading(path)}")
         return 0
-    if argv[:1] == ["book"] and (len(argv) == 1 or (len(argv) == 3 and argv[1] == "--out")):
+    if not argv or (argv[0] == "book" and (len(argv) == 1 or (len(argv) == 3 and argv[1] == "--out"))):
         return build_book(files, Path(argv[2]) if len(argv) == 3 else Path("lesson_book"))
     if argv[:1] == ["run"] and len(argv) == 2 and argv[1].isdigit() and int(argv[1]) < len(files):
-        chosen = [files[int(argv[1])]]
-    elif not argv:
-        chosen = files
-    else:
-        print(
-            f"usage: python -m lessons [list | run N | book [--out DIR]] with N in 0..{len(files) - 1}",
-            file=sys.stderr,
-        )
-        return 2
-    times = {}
-    for path in chosen:
         try:
-            times[path.stem] = run(path)
+            run(files[int(argv[1])])
         except ClaimFailed as failure:
-            print(f"\n{path.stem}: a claim did not hold: {failure}", file=sys.stderr)
+            print(f"\n{files[int(argv[1])].stem}: a claim did not hold: {failure}", file=sys.stderr)
             return 1
-    print("\n##### summary")
-    for name, seconds in times.items():
-        print(f"{name:<28} every claim held   {seconds:6.1f} s")
-    return 0
+        return 0
+    print(
+        f"usage: python -m lessons [book [--out DIR] | list | run N] with N in 0..{len(files) - 1}",
+        file=sys.stderr,
+    )
+    return 2
 
 
 def build_book(files: list[Path], out: Path) -> int:
+    missing = 'the lessons run in Jupyter kernels: python -m pip install -e ".[lessons]"'
     try:
         from lessons.book import BookError, build
-    except ImportError:  # pragma: no cover - the message names the fix
-        print('the book needs the "book" extra: python -m pip install -e ".[book]"', file=sys.stderr)
+    except ImportError as error:  # pragma: no cover - the message names the fix
+        print(f"{missing} ({error.name} is missing)", file=sys.stderr)
         return 2
     try:
-        build(files, out)
+        seconds = build(files, out)
     except ImportError as error:
-        print(
-            f'the book needs the "book" extra ({error.name} is missing): python -m pip install -e ".[book]"',
-            file=sys.stderr,
-        )
+        print(f"{missing} ({error.name} is missing)", file=sys.stderr)
         return 2
     except BookError as failure:
-        print(f"the book was not built: {failure}", file=sys.stderr)
+        print(f"\nthe book was not built: {failure}", file=sys.stderr)
         return 1
-    print(f"the book is in {out}/index.html; the executed notebooks in {out}/notebooks/")
+    print("\n##### summary")
+    for name, taken in seconds.items():
+        print(f"{name:<28} every claim held   {taken:6.1f} s")
+    print(f"\nthe book is in {out}/index.html; the executed notebooks in {out}/notebooks/")
     return 0
 
 

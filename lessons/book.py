@@ -1,7 +1,9 @@
 """The lessons as a book: each executed in a Jupyter kernel, written as a notebook and a page.
 
-``python -m lessons book [--out DIR]`` (needs the ``book`` extra: jupytext reads the
-percent-format lessons, nbclient runs them, nbconvert renders them) writes
+``python -m lessons`` (or ``python -m lessons book [--out DIR]``; the ``lessons`` extra
+brings the tools: jupytext reads the percent-format lessons, nbclient runs them, nbconvert
+renders them) runs every lesson once, printing as it goes, and writes to ``DIR``
+(``lesson_book/`` unless told)
 
 * ``DIR/index.html``: the contents, each lesson's title, its article and what it reproduces;
 * ``DIR/<lesson>.html``: prose, code, outputs and figures, with links to the previous and
@@ -16,6 +18,8 @@ from __future__ import annotations
 import html
 import os
 import re
+import tempfile
+import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -61,29 +65,71 @@ def _navigation(lessons: list[Path], index: int) -> str:
     return '<nav class="book-nav" style="margin:1em 2em">' + " | ".join(links) + "</nav>"
 
 
-def build(lessons: list[Path], out: Path) -> list[Path]:
-    """Execute every lesson and write the book into ``out``; returns the pages written."""
+def _echo_printed(cell, cell_index: int, execute_reply) -> None:
+    """Print what a cell printed, as the lesson run as a script would (nbclient's hook)."""
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream" and output.get("name") == "stdout":
+            print(output["text"], end="", flush=True)
+
+
+def execute(path: Path, kernel_env: dict[str, str]):
+    """Run a lesson in a fresh Jupyter kernel and return the executed notebook.
+
+    One more cell, dropped again afterwards, saves the lesson's RESULTS for its tests, so
+    that building the book is the lesson's one run."""
     import nbformat
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError
+    from traitlets.config import Config
+
+    notebook = _notebook(path)
+    notebook.cells.append(
+        nbformat.v4.new_code_cell(
+            'if "RESULTS" in globals():\n'
+            "    from lessons import report, results\n\n"
+            f"    results.save({path.stem!r}, RESULTS, report.output_dir())"
+        )
+    )
+    try:
+        with tempfile.TemporaryDirectory() as sockets:  # the kernel talks over local sockets
+            local = Config({"KernelManager": {"transport": "ipc", "ip": str(Path(sockets) / "kernel")}})
+            NotebookClient(
+                notebook,
+                config=local,
+                kernel_name="python3",
+                timeout=1200,
+                resources={"metadata": {"path": str(ROOT)}},
+                on_cell_executed=_echo_printed,
+            ).execute(env=kernel_env)
+    except CellExecutionError as error:
+        text = ANSI_COLOUR.sub("", str(error))  # the kernel colours its tracebacks
+        claim = FAILED_CLAIM.search(text)
+        reason = f"the claim did not hold: {claim.group(1)}" if claim else text.strip().splitlines()[-1]
+        raise BookError(f"{path.stem}: {reason}") from None
+    notebook.cells.pop()
+    return notebook
+
+
+def build(lessons: list[Path], out: Path) -> dict[str, float]:
+    """Execute every lesson once and write the book into ``out``.
+
+    Each lesson prints as it runs; its pictures and saved RESULTS go to the lessons' output
+    folder (``MINIGRAD_LESSON_OUTPUT``, else ``lesson_output/``), as when it runs as a
+    script.  Returns the seconds each lesson took, by name."""
+    import nbformat
     from nbconvert import HTMLExporter
 
+    from lessons.report import output_dir
+
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
-    kernel_env = {**os.environ, "MINIGRAD_LESSON_OUTPUT": str(out / "figures")}  # this process's stays
+    kernel_env = {**os.environ, "MINIGRAD_LESSON_OUTPUT": str(output_dir().resolve())}
     exporter = HTMLExporter(template_name="lab")
-    pages = []
+    seconds = {}
     for index, path in enumerate(lessons):
-        notebook = _notebook(path)
-        client = NotebookClient(
-            notebook, timeout=1200, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
-        )
-        try:
-            client.execute(env=kernel_env)
-        except CellExecutionError as error:
-            text = ANSI_COLOUR.sub("", str(error))  # the kernel colours its tracebacks
-            claim = FAILED_CLAIM.search(text)
-            reason = f"the claim did not hold: {claim.group(1)}" if claim else text.strip().splitlines()[-1]
-            raise BookError(f"{path.stem}: {reason}") from None
+        print(f"\n##### {path.stem}: {describe(path)['title']}", flush=True)
+        start = time.perf_counter()
+        notebook = execute(path, kernel_env)
+        seconds[path.stem] = time.perf_counter() - start
         nbformat.write(notebook, out / "notebooks" / f"{path.stem}.ipynb")
         body, _ = exporter.from_notebook_node(notebook)
         nav = _navigation(lessons, index)
@@ -91,10 +137,7 @@ def build(lessons: list[Path], out: Path) -> list[Path]:
         if opening is not None:
             body = body[: opening.end()] + nav + body[opening.end() :]
         body = body.replace("</body>", nav + "</body>", 1)
-        page = out / f"{path.stem}.html"
-        page.write_text(body, encoding="utf-8")
-        pages.append(page)
-        print(f"wrote {page}")
+        (out / f"{path.stem}.html").write_text(body, encoding="utf-8")
     rows = []
     for path in lessons:
         info = {k: html.escape(v) for k, v in describe(path).items()}
@@ -102,8 +145,7 @@ def build(lessons: list[Path], out: Path) -> list[Path]:
             f'<li><a href="{path.stem}.html">{info["title"]}</a><br><em>{info["article"]}</em>'
             f"<br>{info['summary']}</li>"
         )
-    index_page = out / "index.html"
-    index_page.write_text(
+    (out / "index.html").write_text(
         '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>minigrad: the lessons</title></head>'
         '<body style="max-width:50em;margin:2em auto;font-family:sans-serif">'
         "<h1>minigrad: recurrent networks from first principles</h1><ol>"
@@ -111,4 +153,4 @@ def build(lessons: list[Path], out: Path) -> list[Path]:
         + "</ol></body></html>\n",
         encoding="utf-8",
     )
-    return [index_page, *pages]
+    return seconds
