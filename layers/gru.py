@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from layers import activations
-from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, GatedCell, Recurrent, document_options
-from minigrad import Tensor, kernels
+from layers.recurrent import GatedCell, Recurrent, document_options
+from minigrad import Tensor
 
 
 class GRUCell(GatedCell):
@@ -64,83 +64,6 @@ class GRUCell(GatedCell):
             n = self.activation(self.gate(xp, 2) + (r * hd) @ self.recurrent_kernel[:, 2 * u :])
         h_new = z * h + (1 - z) * n
         return h_new, [h_new]
-
-    def fused_options(self) -> dict[str, Any]:
-        return {**super().fused_options(), "reset_after": self.reset_after}
-
-
-class FusedGRU(FusedRecurrence):
-    """Backward of one step, from dh':
-        dz = dh' * (h - n),  dn = dh' * (1 - z),  dh (direct) = dh' * z
-    then through n's activation to its pre-activation, which reaches r and U_h.
-    With reset_after, kernels.gru_forward and kernels.gru_backward hold the pointwise work."""
-
-    def setup(self, time, batch, units, dtype, activation="tanh", recurrent_activation="sigmoid",
-              reset_after=True):  # fmt: skip
-        self.act = FUSED_ACTIVATIONS[activation]
-        self.ract = FUSED_ACTIVATIONS[recurrent_activation]
-        self.reset_after = reset_after
-        self.gates = np.empty((time, batch, 3 * units), dtype=dtype)  # z, r, n
-        self.h_prev = np.empty((time, batch, units), dtype=dtype)
-        self.h = np.empty((time, batch, units), dtype=dtype)
-        # reset_after: hd U + b' of every step; otherwise (r * hd) of every step
-        self.hr = np.empty((time, batch, 3 * units if reset_after else units), dtype=dtype)
-        self.g_hr = np.empty((time, batch, 3 * units), dtype=dtype)  # dL/d(recurrent pre-act.)
-
-    def input_bias(self, bias):
-        return bias[0] if self.reset_after else bias
-
-    def step_forward(self, t, xp, hd, states):
-        self.h_prev[t] = states[0]
-        if self.reset_after:
-            np.matmul(hd, self.recurrent, out=self.hr[t])
-            self.hr[t] += self.bias[1]
-            kernels.gru_forward(xp, self.hr[t], self.h_prev[t], self.act, self.ract,
-                                self.gates[t], self.h[t])  # fmt: skip
-            return [self.h[t]]
-        u = hd.shape[1]
-        z, r, n = (self.gates[t][:, k * u : (k + 1) * u] for k in range(3))
-        zr = self.gates[t][:, : 2 * u]
-        kernels.activate(xp[:, : 2 * u] + hd @ self.recurrent[:, : 2 * u], self.ract, zr)
-        np.multiply(r, hd, out=self.hr[t])
-        kernels.activate(xp[:, 2 * u :] + self.hr[t] @ self.recurrent[:, 2 * u :], self.act, n)
-        self.h[t] = z * self.h_prev[t] + (1 - z) * n
-        return [self.h[t]]
-
-    def step_backward(self, t, grads, g_xp):
-        dh = np.ascontiguousarray(grads[0])
-        dh_prev = np.empty_like(dh)
-        if self.reset_after:
-            kernels.gru_backward(dh, self.h_prev[t], self.gates[t], self.hr[t], self.act,
-                                 self.ract, g_xp, self.g_hr[t], dh_prev)  # fmt: skip
-            return self.g_hr[t] @ self.recurrent_t, [dh_prev]
-        u = dh.shape[1]
-        z, r, n = (self.gates[t][:, k * u : (k + 1) * u] for k in range(3))
-        dz, dr, dn = (g_xp[:, k * u : (k + 1) * u] for k in range(3))
-        kernels.activation_backward(n, dh * (1 - z), self.act, dn)
-        d_rhd = dn @ self.recurrent[:, 2 * u :].T  # gradient of r * hd
-        kernels.activation_backward(z, dh * (self.h_prev[t] - n), self.ract, dz)
-        kernels.activation_backward(r, d_rhd * self.hd[t], self.ract, dr)
-        self.g_hr[t] = g_xp
-        np.multiply(dh, z, out=dh_prev)
-        return g_xp[:, : 2 * u] @ self.recurrent[:, : 2 * u].T + d_rhd * r, [dh_prev]
-
-    def recurrent_grad(self, g_xp):
-        width = self.g_hr.shape[2]
-        units = width // 3
-        hd = self.hd.reshape(-1, units)
-        g_hr = self.g_hr.reshape(-1, width)
-        if self.reset_after:
-            return hd.T @ g_hr
-        return np.concatenate([hd.T @ g_hr[:, : 2 * units],
-                               self.hr.reshape(-1, units).T @ g_hr[:, 2 * units :]], axis=1)  # fmt: skip
-
-    def bias_grad(self, g_xp):
-        g_input = g_xp.sum(axis=(0, 1))
-        return np.stack([g_input, self.g_hr.sum(axis=(0, 1))]) if self.reset_after else g_input
-
-
-GRUCell.fused_class = FusedGRU
 
 
 GRU_OPTIONS = """\

@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 
 from layers import activations
-from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, GatedCell, Recurrent, document_options
-from minigrad import Tensor, kernels
+from layers.recurrent import GatedCell, Recurrent, document_options
+from minigrad import Tensor
 
 
 class LSTMCell(GatedCell):
@@ -60,44 +60,6 @@ class LSTMCell(GatedCell):
         c_new = f * c + i * g
         h_new = o * self.activation(c_new)
         return h_new, [h_new, c_new]
-
-
-class FusedLSTM(FusedRecurrence):
-    """Backward of one step, from dh' and dc':
-        dc = dc' + dh' * o * tanh'(c')          (the total gradient reaching c')
-        do = dh' * tanh(c'),  di = dc * g,  dg = dc * i,  df = dc * c,  dc_prev = dc * f
-    then each gate's pre-activation gradient through its activation's derivative
-    (kernels.lstm_forward and kernels.lstm_backward hold the pointwise work)."""
-
-    n_states = 2
-
-    def setup(self, time, batch, units, dtype, activation="tanh", recurrent_activation="sigmoid"):
-        self.act = FUSED_ACTIVATIONS[activation]
-        self.ract = FUSED_ACTIVATIONS[recurrent_activation]
-        self.gates = np.empty((time, batch, 4 * units), dtype=dtype)  # i, f, g, o
-        self.c_prev = np.empty((time, batch, units), dtype=dtype)
-        self.c = np.empty((time, batch, units), dtype=dtype)
-        self.tanh_c = np.empty((time, batch, units), dtype=dtype)
-        self.h = np.empty((time, batch, units), dtype=dtype)
-        self.z = np.empty((batch, 4 * units), dtype=dtype)
-
-    def step_forward(self, t, xp, hd, states):
-        np.matmul(hd, self.recurrent, out=self.z)
-        self.z += xp
-        self.c_prev[t] = states[1]
-        kernels.lstm_forward(self.z, self.c_prev[t], self.act, self.ract,
-                             self.gates[t], self.c[t], self.tanh_c[t], self.h[t])  # fmt: skip
-        return [self.h[t], self.c[t]]
-
-    def step_backward(self, t, grads, g_xp):
-        dh, dc = (np.ascontiguousarray(g) for g in grads)
-        dc_prev = np.empty_like(dc)
-        kernels.lstm_backward(dh, dc, self.gates[t], self.c_prev[t], self.tanh_c[t],
-                              self.act, self.ract, g_xp, dc_prev)  # fmt: skip
-        return g_xp @ self.recurrent_t, [0, dc_prev]
-
-
-LSTMCell.fused_class = FusedLSTM
 
 
 LSTM_OPTIONS = """\

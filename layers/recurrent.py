@@ -5,13 +5,10 @@
   minigrad primitives; it is the readable reference.
 * ``Recurrent``: the layer.  It checks its input, applies dropout, reverses the sequence for
   ``go_backwards``, runs the sequence either by unrolling the cell (``impl="autograd"``: BPTT
-  is plain reverse mode over the unrolled graph) or through the layer's fused Function
-  (``impl="fused"``), applies the mask, keeps the states of a stateful layer and returns
-  what Keras returns.  It also converts weights to and from PyTorch's layout.
-* ``FusedRecurrence``: the whole sequence as one Function.  Its forward does the input
-  projection of every time step as one matrix product and then steps through time; its
-  backward is backpropagation through time written out by hand.  Each layer supplies the
-  step's forward and backward (``step_forward``, ``step_backward``).
+  is plain reverse mode over the unrolled graph) or as one op of ``layers.fused``
+  (``impl="fused"``: BPTT written out by hand in compiled loops), applies the mask, keeps
+  the states of a stateful layer and returns what Keras returns.  It also converts weights
+  to and from PyTorch's layout.
 
 Masks: at a time step whose mask is False a sample keeps its previous states and repeats
 its previous output (zeros before its first unmasked step), as Keras does.
@@ -28,13 +25,11 @@ import numpy as np
 
 from layers import activations
 from layers.dense import as_float_input
+from layers.fused import CODES, fused_op
 from layers.module import Module, assign_checked, positive_int
 from layers.rnn import RNN
-from minigrad import Function, Tensor, init, kernels
+from minigrad import Tensor, init
 from minigrad.serialize import entry_problems
-
-# Activations the fused path knows, by name, as the kernels' codes.
-FUSED_ACTIVATIONS: dict[str, int] = kernels.ACTIVATION_CODES
 
 IMPLS = ("auto", "autograd", "fused")
 
@@ -103,7 +98,6 @@ class RecurrentCell(Module):
 
     gates: ClassVar[int] = 1
     state_names: ClassVar[tuple[str, ...]] = ("h",)
-    fused_class: ClassVar[type[FusedRecurrence]]  # its whole-sequence op, set beside that op
 
     def __init__(
         self,
@@ -178,13 +172,6 @@ class RecurrentCell(Module):
         states = [s if isinstance(s, Tensor) else Tensor(s, dtype=self.dtype) for s in states]
         return self.step(x, states)
 
-    def fused_options(self) -> dict[str, Any]:
-        """Keyword arguments of this cell's fused Function (its activations)."""
-        return {"activation": self.activation_name}
-
-    def fusable(self) -> bool:
-        return self.activation_name in FUSED_ACTIVATIONS
-
 
 class GatedCell(RecurrentCell):
     """A cell whose gates use a second activation, ``recurrent_activation`` (LSTM, GRU)."""
@@ -197,12 +184,6 @@ class GatedCell(RecurrentCell):
         )
         self.recurrent_activation = activations.get(recurrent_activation)
         super().__init__(units, **options)
-
-    def fused_options(self) -> dict[str, Any]:
-        return {**super().fused_options(), "recurrent_activation": self.recurrent_activation_name}
-
-    def fusable(self) -> bool:
-        return super().fusable() and self.recurrent_activation_name in FUSED_ACTIVATIONS
 
 
 class Recurrent(RNN):
@@ -254,10 +235,10 @@ class Recurrent(RNN):
             dtype=dtype,
             **cell_options,
         )
-        if impl == "fused" and not cell.fusable():
+        if impl == "fused" and fused_op(cell) is None:
             raise ValueError(
-                f"{name}: impl='fused' needs named activations {sorted(FUSED_ACTIVATIONS)}; "
-                "use impl='autograd' for a callable"
+                f"{name}: impl='fused' needs named activations {sorted(CODES)} (and, for a GRU, "
+                "reset_after=True); use impl='autograd' for a callable"
             )
         super().__init__(cell, return_sequences=return_sequences, return_state=return_state,
                          go_backwards=go_backwards, stateful=stateful,
@@ -368,112 +349,3 @@ def _torch_suffix(layer: int, reverse: bool) -> str:
     if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or layer < 0:
         raise ValueError(f"the layer index must be an integer >= 0, got {layer!r}")
     return f"_l{layer}" + ("_reverse" if reverse else "")
-
-
-class FusedRecurrence(Function):
-    """A whole sequence in one op, with backpropagation through time written by hand.
-
-    Inputs: x (batch, time, features), the initial states (each (batch, units)), kernel,
-    recurrent_kernel, bias.  Output, packed into one array so that it is one op:
-    (batch, time + n_states, units) — the outputs of every step, then the final states.
-
-    The input projection xp of every step is one matrix product before the loop, and the
-    kernel's and recurrent kernel's gradients are one product each after it.  Subclasses
-    give one step:
-
-    * ``step_forward(t, xp, hd, states)`` returns the new states before masking, from the
-      projection xp (batch, gates*units) and the recurrent input hd = h_{t-1} (times the
-      recurrent dropout mask);
-    * ``step_backward(t, grads, g_xp)`` takes dL/d(new states), writes dL/dxp into ``g_xp``
-      and returns (dL/dhd, [dL/d(previous states) through paths other than hd]).
-    """
-
-    n_states: ClassVar[int] = 1
-
-    def forward(self, x, *arrays, mask=None, recurrent_mask=None, **options):
-        k = self.n_states
-        states, (kernel, recurrent, bias) = list(arrays[:k]), arrays[k:]
-        batch, time, features = x.shape
-        units = recurrent.shape[0]
-        self.kernel, self.recurrent, self.bias = kernel, recurrent, bias
-        self.x = np.ascontiguousarray(x.transpose(1, 0, 2))  # time-major: (time, batch, features)
-        self.setup(time, batch, units, x.dtype, **options)
-        # the input projection of every step in one product: (time*batch, features) @ kernel
-        xp = (self.x.reshape(-1, features) @ kernel).reshape(time, batch, -1)
-        xp += self.input_bias(bias)
-        self.mask = None if mask is None else mask.T[:, :, None].astype(x.dtype)
-        self.recurrent_mask = recurrent_mask
-        self.hd = np.empty((time, batch, units), dtype=x.dtype)
-        outputs = np.empty((time, batch, units), dtype=x.dtype)  # time-major, like the loop
-        previous = np.zeros((batch, units), dtype=x.dtype)
-        for t in range(time):
-            if recurrent_mask is None:
-                self.hd[t] = states[0]
-            else:
-                np.multiply(states[0], recurrent_mask, out=self.hd[t])
-            new = self.step_forward(t, xp[t], self.hd[t], states)
-            output = new[0]
-            if self.mask is not None:  # masked samples keep their states and repeat the output
-                m = self.mask[t]
-                new = [m * n + (1 - m) * s for n, s in zip(new, states, strict=True)]
-                output = m * output + (1 - m) * previous
-            states, previous = new, output
-            outputs[t] = output
-        out = np.empty((batch, time + k, units), dtype=x.dtype)
-        out[:, :time] = outputs.transpose(1, 0, 2)
-        for j, s in enumerate(states):
-            out[:, time + j] = s
-        return out
-
-    def backward(self, g):
-        time, batch, features = self.x.shape
-        k = self.n_states
-        g_outputs = g[:, :time].transpose(1, 0, 2)
-        g_states = [np.ascontiguousarray(g[:, time + j]) for j in range(k)]
-        g_repeated = 0  # gradient reaching an output that a masked later step repeated
-        g_xp = np.empty((time, batch, self.kernel.shape[1]), dtype=g.dtype)
-        # W_h^T laid out in memory once: every step's product with it is then faster
-        self.recurrent_t = np.ascontiguousarray(self.recurrent.T)
-        for t in reversed(range(time)):
-            g_out = g_outputs[t] + g_repeated
-            if self.mask is None:
-                g_new = [g_states[0] + g_out, *g_states[1:]]
-                passed = [0] * k
-            else:
-                m = self.mask[t]
-                g_new = [m * (g_states[0] + g_out), *(m * s for s in g_states[1:])]
-                g_repeated = (1 - m) * g_out
-                passed = [(1 - m) * s for s in g_states]  # what a masked step passes back
-            g_hd, g_previous = self.step_backward(t, g_new, g_xp[t])
-            if self.recurrent_mask is not None:
-                g_hd = g_hd * self.recurrent_mask
-            g_states = [p + q for p, q in zip(passed, g_previous, strict=True)]
-            g_states[0] = g_states[0] + g_hd
-        flat_g_xp = g_xp.reshape(time * batch, -1)
-        g_x = (flat_g_xp @ self.kernel.T).reshape(time, batch, features).transpose(1, 0, 2)
-        g_kernel = self.x.reshape(-1, features).T @ flat_g_xp
-        return (g_x, *g_states, g_kernel, self.recurrent_grad(g_xp), self.bias_grad(g_xp))
-
-    # what each layer fills in
-    def setup(self, time, batch, units, dtype, **options):
-        """Read the options and allocate what the steps keep for backward."""
-
-    def input_bias(self, bias):
-        """The part of the bias added to the input projection of every step."""
-        return bias
-
-    def recurrent_grad(self, g_xp):
-        """dL/d recurrent_kernel = sum_t hd_t^T dL/dz_t, as one product over all steps
-        (for the layers where the recurrent pre-activation's gradient is g_xp's)."""
-        units = self.hd.shape[2]
-        return self.hd.reshape(-1, units).T @ g_xp.reshape(-1, g_xp.shape[2])
-
-    def bias_grad(self, g_xp):
-        """dL/d bias from dL/d(input projections) (time, batch, gates*units)."""
-        return g_xp.sum(axis=(0, 1))
-
-    def step_forward(self, t, xp, hd, states):
-        raise NotImplementedError
-
-    def step_backward(self, t, grads, g_xp):
-        raise NotImplementedError

@@ -15,6 +15,7 @@ import numpy as np
 
 import minigrad as mg
 from layers.dense import as_float_input
+from layers.fused import fused_op
 from layers.module import Module
 from minigrad import Tensor
 from minigrad.functional import dropout_mask
@@ -153,9 +154,12 @@ class RNN(Module):
             x = x[:, ::-1]
             mask = None if mask is None else mask[:, ::-1]
 
-        fusable = getattr(self.cell, "fusable", None)
-        if self.impl != "autograd" and fusable is not None and fusable():
-            outputs, final = self._fused(x, states, mask, recurrent_mask)
+        fused = None if self.impl == "autograd" else fused_op(self.cell)
+        if fused is not None:
+            op, activations = fused
+            cell = self.cell
+            outputs, *final = op.apply(x, *states, cell.kernel, cell.recurrent_kernel, cell.bias_or_zeros(),
+                                       mask=mask, recurrent_mask=recurrent_mask, **activations)  # fmt: skip
         else:
             outputs, final = self._unroll(x, states, mask, recurrent_mask)
         if mask is not None and self.zero_output_for_mask:
@@ -208,19 +212,6 @@ class RNN(Module):
             states, previous = new_states, output
             outputs.append(output)
         return mg.stack(outputs, axis=1), states
-
-    def _fused(
-        self, x: Tensor, states: list[Tensor], mask: np.ndarray | None, recurrent_mask: Any
-    ) -> tuple[Tensor, list[Tensor]]:
-        """A built-in cell's whole sequence as one op with BPTT written by hand."""
-        cell = self.cell
-        packed = cell.fused_class.apply(
-            x, *states, cell.kernel, cell.recurrent_kernel, cell.bias_or_zeros(),
-            mask=mask, recurrent_mask=recurrent_mask, **cell.fused_options(),
-        )  # fmt: skip
-        time = x.shape[1]
-        final = [packed[:, time + k] for k in range(len(states))]
-        return packed[:, :time], final
 
     def _check_mask(self, mask: Any, batch: int, time: int) -> np.ndarray | None:
         if mask is None:

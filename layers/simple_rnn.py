@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from layers.recurrent import FUSED_ACTIVATIONS, FusedRecurrence, Recurrent, RecurrentCell, document_options
-from minigrad import Tensor, kernels
+from layers.recurrent import Recurrent, RecurrentCell, document_options
+from minigrad import Tensor
 
 
 class SimpleRNNCell(RecurrentCell):
@@ -26,27 +26,6 @@ class SimpleRNNCell(RecurrentCell):
             z = z + self.bias
         h_new = self.activation(z)
         return h_new, [h_new]
-
-
-class FusedSimpleRNN(FusedRecurrence):
-    """Forward: z_t = xp_t + hd_t W_h, h_t = f(z_t).
-    Backward: dz_t = dh_t * f'(z_t); dhd_t = dz_t W_h^T; dW_h = sum_t hd_t^T dz_t."""
-
-    def setup(self, time, batch, units, dtype, activation="tanh"):
-        self.act = FUSED_ACTIVATIONS[activation]
-        self.h = np.empty((time, batch, units), dtype=dtype)
-
-    def step_forward(self, t, xp, hd, states):
-        z = xp + hd @ self.recurrent
-        kernels.activate(z, self.act, self.h[t])
-        return [self.h[t]]
-
-    def step_backward(self, t, grads, g_xp):
-        kernels.activation_backward(self.h[t], grads[0], self.act, g_xp)
-        return g_xp @ self.recurrent_t, [0]
-
-
-SimpleRNNCell.fused_class = FusedSimpleRNN
 
 
 @document_options()

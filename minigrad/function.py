@@ -4,7 +4,9 @@ A ``Function`` sees only numpy arrays: ``forward`` computes the output from the 
 arrays and keeps on ``self`` whatever ``backward`` will need; ``backward`` receives the
 gradient of the loss with respect to the output and returns one gradient per input
 (the chain rule: dL/dinput = dL/doutput * doutput/dinput).  ``apply`` wraps the two in
-Tensors and records the op in the graph when a gradient will be wanted.
+Tensors and records the op in the graph when a gradient will be wanted.  An op may make
+several outputs (``forward`` returns a tuple of arrays, ``apply`` a tuple of Tensors); its
+``backward`` then receives one gradient per output.
 """
 
 from __future__ import annotations
@@ -102,23 +104,32 @@ class Function:
     needs_input_grad : tuple of bool
         For each input, whether it requires a gradient; ``backward`` may return None for
         the others.
+    outputs : tuple of (shape, dtype)
+        One entry per output: most ops make one, a fused recurrent layer makes its outputs
+        and its final states.  Each output tensor's ``output_index`` is its place here.
     """
 
     def __init__(self) -> None:
         self.parents: tuple[Tensor, ...] = ()
         self.versions: tuple[int, ...] = ()  # each input's version when the op ran
         self.needs_input_grad: tuple[bool, ...] = ()
+        self.outputs: tuple[tuple[tuple[int, ...], np.dtype], ...] = ()  # (shape, dtype) of each
         self.released = False
 
-    def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray:
+    def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray | tuple[np.ndarray, ...]:
         raise NotImplementedError
 
-    def backward(self, grad: np.ndarray) -> tuple[np.ndarray | None, ...]:
+    def backward(self, *grads: np.ndarray) -> tuple[np.ndarray | None, ...]:
+        """dL/d(each input) from dL/d(each output): one gradient per output comes in (zeros
+        for an output the loss does not reach), one per input goes out."""
         raise NotImplementedError
 
     @classmethod
-    def apply(cls, *inputs: Any, **params: Any) -> Tensor:
-        """Run the op on Tensors (or scalars and arrays, lifted to Tensors) and record it."""
+    def apply(cls, *inputs: Any, **params: Any) -> Any:
+        """Run the op on Tensors (or scalars and arrays, lifted to Tensors) and record it.
+
+        Returns one Tensor, or a tuple of Tensors for an op whose ``forward`` returns a
+        tuple of arrays (its ``backward`` then takes one gradient per output)."""
         from minigrad.tensor import Tensor, as_tensor
 
         like = next((x for x in inputs if isinstance(x, Tensor)), None)
@@ -126,17 +137,22 @@ class Function:
         fn = cls()
         fn.needs_input_grad = tuple(t.requires_grad for t in tensors)
         data = fn.forward(*(t.data for t in tensors), **params)
-        _check_finite(data, f"the forward of {cls.__name__}")
+        arrays = data if isinstance(data, tuple) else (data,)
+        for array in arrays:
+            _check_finite(array, f"the forward of {cls.__name__}")
         record = _grad_enabled and any(fn.needs_input_grad)
-        out = Tensor._make(data, requires_grad=record)
+        outputs = tuple(Tensor._make(array, requires_grad=record) for array in arrays)
         if record:
             fn.parents = tensors
             fn.versions = tuple(t._version for t in tensors)
-            out.grad_fn = fn
-        return out
+            fn.outputs = tuple((array.shape, array.dtype) for array in arrays)
+            for index, out in enumerate(outputs):
+                out.grad_fn, out.output_index = fn, index
+        return outputs if isinstance(data, tuple) else outputs[0]
 
-    def run_backward(self, grad: np.ndarray) -> tuple[np.ndarray | IndexedGrad | None, ...]:
-        """Call ``backward`` and check that it returned one well-formed gradient per input."""
+    def run_backward(self, *grads: np.ndarray) -> tuple[np.ndarray | IndexedGrad | None, ...]:
+        """Call ``backward`` with one gradient per output and check that it returned one
+        well-formed gradient per input."""
         name = type(self).__name__
         for i, (parent, version) in enumerate(zip(self.parents, self.versions, strict=True)):
             if parent._version != version:
@@ -145,10 +161,11 @@ class Function:
                     f"{name} used it (by an optimizer step or a weight load, say), so its gradient "
                     "would be wrong; run backward before changing it, or compute again"
                 )
-        incoming = grad.view()
-        incoming.flags.writeable = False  # it may be another node's gradient too
+        incoming = [grad.view() for grad in grads]
+        for grad in incoming:
+            grad.flags.writeable = False  # it may be another node's gradient too
         try:
-            grads = self.backward(incoming)
+            grads = self.backward(*incoming)
         except ValueError as error:
             if "read-only" not in str(error):
                 raise
@@ -187,5 +204,6 @@ class Function:
             "parents": (),
             "versions": (),
             "needs_input_grad": self.needs_input_grad,
+            "outputs": self.outputs,
             "released": True,
         }

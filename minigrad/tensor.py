@@ -10,6 +10,7 @@ far deeper than Python's recursion limit.
 
 from __future__ import annotations
 
+from collections import Counter
 from numbers import Number
 from typing import Any
 
@@ -65,6 +66,7 @@ class Tensor:
         self.requires_grad = bool(requires_grad)
         self.grad: np.ndarray | None = None
         self.grad_fn: Function | None = None
+        self.output_index = 0  # which of grad_fn's outputs this is
         self._retains_grad = False
         self._version = 0
 
@@ -76,6 +78,7 @@ class Tensor:
         out.requires_grad = requires_grad
         out.grad = None
         out.grad_fn = None
+        out.output_index = 0
         out._retains_grad = False
         out._version = 0
         return out
@@ -198,16 +201,17 @@ class Tensor:
                 raise ValueError(f"backward(grad): grad has shape {grad.shape}, expected {self.shape}")
         order = self._topological_order()
         pending = GradientSums(self, grad)  # dL/d(node) for the nodes not yet visited
+        several = OutputGrads(order)  # the gradients of ops with several outputs, gathered
         reached: list[tuple[Tensor, np.ndarray]] = []  # (node, dL/d(node)) for .grad
         for node in reversed(order):  # outputs before the inputs that made them
-            g = pending.pop(node)
-            if g is None:
-                continue
-            if node.grad_fn is None or node._retains_grad:
+            g, fn = pending.pop(node), node.grad_fn
+            if g is not None and (fn is None or node._retains_grad):
                 reached.append((node, g))
-            fn = node.grad_fn
-            if fn is not None:  # the chain rule, one op back
-                for parent, parent_grad in zip(fn.parents, fn.run_backward(g), strict=True):
+            if fn is None:
+                continue
+            grads = several.add(node, g) if len(fn.outputs) > 1 else None if g is None else (g,)
+            if grads is not None:  # the chain rule, one op back
+                for parent, parent_grad in zip(fn.parents, fn.run_backward(*grads), strict=True):
                     pending.add(parent, parent_grad)
         # Only now, when every backward has succeeded, is anything written.
         for node, g in reached:
@@ -469,6 +473,35 @@ class GradientSums:
         else:
             grads[key] = np.asarray(grads[key] + grad)
             self.owned.add(key)
+
+
+class OutputGrads:
+    """The gradients of the outputs of ops that make several (a fused recurrent layer's
+    outputs and final states), gathered until the op's backward can run.
+
+    Every output of an op comes before the op's inputs in the reverse topological order, so
+    the op's backward runs once, at the last of its outputs in the graph.  An output the
+    loss does not reach sends zeros.
+    """
+
+    def __init__(self, order: list[Tensor]) -> None:
+        self.left = Counter(n.grad_fn for n in order if n.grad_fn is not None and len(n.grad_fn.outputs) > 1)
+        self.grads: dict[Function, list[np.ndarray | None]] = {}
+
+    def add(self, node: Tensor, grad: np.ndarray | None) -> tuple[np.ndarray, ...] | None:
+        """Take one output's gradient; every output's, once the last has come (None before,
+        and None when the loss reaches none of them)."""
+        fn = node.grad_fn
+        grads = self.grads.setdefault(fn, [None] * len(fn.outputs))
+        grads[node.output_index] = grad
+        self.left[fn] -= 1
+        if self.left[fn] > 0 or all(g is None for g in grads):
+            return None
+        del self.grads[fn]
+        return tuple(
+            np.zeros(shape, dtype) if g is None else g
+            for g, (shape, dtype) in zip(grads, fn.outputs, strict=True)
+        )
 
 
 def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:

@@ -2,6 +2,7 @@ import os
 
 import pytest
 
+from layers import fused
 from minigrad import kernels
 
 
@@ -10,6 +11,7 @@ def compiled_kernels():
     """Compile (or load) every Numba kernel once, before the first test, so that no property
     test's first example pays for compilation."""
     kernels.warm_up()
+    fused.warm_up()
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from layers.fused import pointwise
 from minigrad import kernels
 from minigrad.testing.strategies import arrays
 
@@ -104,67 +105,133 @@ def test_the_ops_give_the_same_numbers_on_both_paths():
 
 
 @st.composite
-def step_case(draw):
-    """Arrays for one recurrent step: (batch, units), activation codes and a dtype."""
+def sequence_case(draw, gates):
+    """Inputs of a fused layer's time loop: time-major projections, a recurrent kernel,
+    initial states, a mask that keeps some steps, a recurrent dropout mask, codes, a dtype."""
     dtype = draw(st.sampled_from(DTYPES))
-    batch, units = draw(st.integers(1, 4)), draw(st.integers(1, 5))
+    batch, time, units = draw(st.integers(1, 4)), draw(st.integers(1, 5)), draw(st.integers(1, 4))
 
-    def block(width=1, low=-3.0, high=3.0):
-        return draw(arrays(shape=(batch, width * units), dtype=dtype, min_value=low, max_value=high))
+    def array(*shape, low=-2.0, high=2.0):
+        return draw(arrays(shape=shape, dtype=dtype, min_value=low, max_value=high))
 
-    codes = st.sampled_from(sorted(kernels.ACTIVATION_CODES.values()))
-    return dtype, batch, units, block, draw(codes), draw(codes)
+    codes = st.sampled_from(sorted(pointwise.CODES.values()))
+    return {
+        "x_proj": array(time, batch, gates * units),
+        "recurrent": array(units, gates * units, low=-1, high=1),
+        "states": [array(batch, units), array(batch, units)],
+        "keep": draw(arrays(shape=(batch, time))) > -1.0,
+        "rmask": np.where(array(batch, units) > -1.0, 1.5, 0.0).astype(dtype),
+        "codes": (draw(codes), draw(codes)),
+        "g_outputs": array(batch, time, units),
+        "g_finals": [array(batch, units), array(batch, units)],
+        "shape": (time, batch, units),
+    }
 
 
-def assert_twins_agree(name, inputs, outputs, dtype):
-    """Run both twins of a kernel that writes into ``outputs`` and compare what they wrote."""
-    jitted, plain = kernels.TWINS[name]
-    results = []
-    for kernel in (jitted, plain):
-        outs = [np.full(shape, np.nan, dtype=dtype) for shape in outputs]
-        kernel(*inputs, *outs)
-        results.append(outs)
-    tol = 2e-6 if dtype == np.float32 else 1e-13
-    for a, b in zip(*results, strict=True):
-        assert a.dtype == dtype and not np.isnan(a).any()
+def assert_all_close(jitted, plain, dtype):
+    tol = 2e-5 if dtype == np.float32 else 1e-12
+    for a, b in zip(jitted, plain, strict=True):
+        assert a.dtype == dtype and np.isfinite(a).all()
         np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
 
 
-@given(case=step_case())
-def test_activation_twins_agree(case):
-    dtype, _, _, block, act, _ = case
-    z, y, g = block(), block(low=-1, high=1), block()
-    assert_twins_agree("activate", (z, act), [z.shape], dtype)
-    assert_twins_agree("activation_backward", (y, g, act), [y.shape], dtype)
+def run_twins(name, make_arguments, written):
+    """Run a kernel's two twins on fresh copies of the same arguments; return what each wrote."""
+    results = []
+    for kernel in kernels.TWINS[name]:
+        arguments = make_arguments()
+        kernel(*arguments)
+        results.append([arguments[i] if isinstance(i, int) else i(arguments) for i in written])
+    return results
 
 
-@given(case=step_case())
-def test_lstm_twins_agree(case):
-    dtype, batch, units, block, act, ract = case
-    shape, gates_shape = (batch, units), (batch, 4 * units)
-    assert_twins_agree("lstm_forward", (block(4), block(), act, ract),
-                       [gates_shape, shape, shape, shape], dtype)  # fmt: skip
-    gates, tanh_c = block(4, -1, 1), block(low=-1, high=1)
-    assert_twins_agree("lstm_backward", (block(), block(), gates, block(), tanh_c, act, ract),
-                       [gates_shape, shape], dtype)  # fmt: skip
+@given(case=sequence_case(gates=4))
+def test_lstm_sequence_twins_agree(case):
+    (time, batch, units), dtype = case["shape"], case["x_proj"].dtype
+    act, ract = case["codes"]
+    saved = tuple(np.zeros((time, batch, k * units), dtype) for k in (1, 4, 1, 1))
+
+    def forward_arguments():
+        h, c = (s.copy() for s in case["states"])
+        return (case["x_proj"], case["recurrent"], h, c, case["keep"], case["rmask"], act, ract,
+                np.zeros((batch, time, units), dtype), tuple(a.copy() for a in saved))  # fmt: skip
+
+    jitted, plain = run_twins("lstm_forward", forward_arguments, [8, 2, 3])  # outputs, h, c
+    assert_all_close(jitted, plain, dtype)
+    kernels.TWINS["lstm_forward"][1](*forward_arguments()[:9], saved)  # what backward reads
+
+    def backward_arguments():
+        dh, dc = (g.copy() for g in case["g_finals"])
+        return (case["g_outputs"], np.ascontiguousarray(case["recurrent"].T), dh, dc, case["keep"],
+                case["rmask"], act, ract, saved, np.zeros((time, batch, 4 * units), dtype))  # fmt: skip
+
+    jitted, plain = run_twins("lstm_backward", backward_arguments, [9, 2, 3])  # dL/dx_proj, dh0, dc0
+    assert_all_close(jitted, plain, dtype)
 
 
-@given(case=step_case())
-def test_gru_twins_agree(case):
-    dtype, batch, units, block, act, ract = case
-    shape, gates_shape = (batch, units), (batch, 3 * units)
-    assert_twins_agree("gru_forward", (block(3), block(3), block(), act, ract),
-                       [gates_shape, shape], dtype)  # fmt: skip
-    assert_twins_agree("gru_backward", (block(), block(), block(3, -1, 1), block(3), act, ract),
-                       [gates_shape, gates_shape, shape], dtype)  # fmt: skip
+@given(case=sequence_case(gates=3))
+def test_gru_sequence_twins_agree(case):
+    (time, batch, units), dtype = case["shape"], case["x_proj"].dtype
+    act, ract = case["codes"]
+    recurrent_bias = case["x_proj"][0, 0].copy()
+    saved = tuple(np.zeros((time, batch, k * units), dtype) for k in (1, 3, 1, 1))
+
+    def forward_arguments():
+        return (case["x_proj"], case["recurrent"], recurrent_bias, case["states"][0].copy(), case["keep"],
+                case["rmask"], act, ract, np.zeros((batch, time, units), dtype),
+                tuple(a.copy() for a in saved))  # fmt: skip
+
+    jitted, plain = run_twins("gru_forward", forward_arguments, [8, 3])  # outputs, h
+    assert_all_close(jitted, plain, dtype)
+    kernels.TWINS["gru_forward"][1](*forward_arguments()[:9], saved)
+
+    def backward_arguments():
+        return (case["g_outputs"], np.ascontiguousarray(case["recurrent"].T), case["g_finals"][0].copy(),
+                case["keep"], case["rmask"], act, ract, saved, np.zeros((time, batch, 3 * units), dtype),
+                np.zeros((time, batch, 3 * units), dtype))  # fmt: skip
+
+    jitted, plain = run_twins("gru_backward", backward_arguments, [8, 9, 2])  # dL/dx_proj, dL/dhr, dh0
+    assert_all_close(jitted, plain, dtype)
 
 
-def test_exp_form_activations_saturate_without_nan():
-    z = np.array([[-1e4, -50.0, 0.0, 50.0, 1e4]], dtype=np.float32)
+@given(case=sequence_case(gates=1))
+def test_simple_rnn_sequence_twins_agree(case):
+    (time, batch, units), dtype = case["shape"], case["x_proj"].dtype
+    act = case["codes"][0]
+
+    def forward_arguments():
+        return (case["x_proj"], case["recurrent"], case["states"][0].copy(), case["keep"], case["rmask"], act,
+                np.zeros((batch, time, units), dtype), np.zeros((time, batch, units), dtype))  # fmt: skip
+
+    jitted, plain = run_twins("simple_rnn_forward", forward_arguments, [6, 2])  # outputs, h
+    assert_all_close(jitted, plain, dtype)
+    outputs = plain[0]
+
+    def backward_arguments():
+        return (case["g_outputs"], np.ascontiguousarray(case["recurrent"].T), case["g_finals"][0].copy(),
+                case["keep"], case["rmask"], act, outputs, np.zeros((time, batch, units), dtype))  # fmt: skip
+
+    jitted, plain = run_twins("simple_rnn_backward", backward_arguments, [7, 2])  # dL/dx_proj, dh0
+    assert_all_close(jitted, plain, dtype)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_the_vectorised_exp_is_exact_to_rounding_and_saturates_without_nan(dtype):
+    x = np.random.default_rng(0).uniform(-80, 80, 5000).astype(dtype)
+    out = np.empty_like(x)
+    pointwise.exp_into(x, out)
+    exact = np.exp(x.astype(np.longdouble))
+    assert np.max(np.abs(out - exact) / exact) < (2e-7 if dtype == np.float32 else 5e-16)
+    edges = np.array([-1e4, -np.inf, 0.0, 1e4, np.inf, np.nan], dtype)
+    pointwise.exp_into(edges, out[:6])
+    assert out[0] == out[1] and 0 <= out[0] < 1e-37 and out[2] == 1  # tiny, not NaN
+    assert out[3] == out[4] > 1e38 and np.isnan(out[5])  # huge, not inf; NaN stays NaN
+    z = np.array([-1e4, -50.0, 0.0, 50.0, 1e4], dtype)
     with np.errstate(over="ignore"):
         exact_sigmoid = 1 / (1 + np.exp(-z.astype(np.float64)))
-    for name, code in kernels.ACTIVATION_CODES.items():
-        out = np.empty_like(z)
-        kernels.TWINS["activate"][0](z, code, out)
+    for name, code in pointwise.CODES.items():
+        e = np.empty_like(z)
+        pointwise.exp_into(-pointwise.exp_scale(code) * z, e)
+        values = [pointwise.from_exp(v, ev, code, dtype(1)) for v, ev in zip(z, e, strict=True)]
         expected = {"tanh": np.tanh(z), "sigmoid": exact_sigmoid, "relu": np.maximum(z, 0), "linear": z}[name]
-        np.testing.assert_allclose(out, expected, rtol=1e-6, err_msg=name)
+        np.testing.assert_allclose(values, expected, rtol=1e-6, atol=1e-30, err_msg=name)

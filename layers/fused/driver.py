@@ -1,0 +1,119 @@
+"""What every fused layer shares: the whole sequence as one op with several outputs.
+
+``FusedRecurrence.apply(x, *initial states, kernel, recurrent_kernel, bias, mask=...,
+recurrent_mask=..., activation=..., recurrent_activation=...)`` returns the tensors
+(outputs, *final states): outputs (batch, time, units) and each state (batch, units).
+
+The driver does the work that is one big matrix product over all steps: the input
+projection x_proj = x W + b of every step before the time loop, and after it the input's and
+the kernel's gradients.  Each layer (``simple_rnn``, ``lstm``, ``gru``) runs the time loop in
+one compiled kernel, forward and backward, with its step equations beside its code.
+
+Masks
+-----
+With keep m_t in {0, 1} for a sample at step t, the cell's candidate states s~_t and output
+y~_t (computed from x_t and s_{t-1} as usual) are blended with what came before:
+
+    s_t = m_t s~_t + (1 - m_t) s_{t-1}          a masked step keeps the states
+    y_t = m_t y~_t + (1 - m_t) y_{t-1}          and repeats the output (y_0 = 0 before it)
+
+Backward, write r_t for the gradient reaching y_t from a later step that repeated it, so that
+the whole gradient of y_t is G_t = dL/dy_t + r_t.  Differentiating the two lines:
+
+    dL/dy~_t  = m_t G_t                         the cell's output gets it only when kept
+    dL/ds~_t  = m_t dL/ds_t
+    r_{t-1}   = (1 - m_t) G_t                   a masked step hands G_t back to y_{t-1}
+    dL/ds_{t-1} = (1 - m_t) dL/ds_t + (the cell's own backward from s~_t to s_{t-1})
+
+Since m_t is 0 or 1, each sample either takes the ordinary step (m_t = 1: every r and the
+pass-through are 0) or passes its gradients back unchanged (m_t = 0: the cell's backward
+receives zeros, so its gate gradients are 0).  The kernels branch on m_t per sample.
+
+Recurrent dropout multiplies the state fed back by a fixed mask d: the recurrent input of
+step t is hd_t = h_{t-1} * d, so dL/dh_{t-1} gets (dL/dhd_t) * d.  Without dropout d = 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+from numba import njit
+
+from layers.fused.pointwise import CODES
+from minigrad import Function
+
+
+@njit(cache=True, inline="always")
+def recurrent_product(h, rmask, recurrent, hd_t, out):
+    """hd_t = h * d (the state fed back, after recurrent dropout) and out = hd_t U: the one
+    matrix product of a forward step, (batch, units) by (units, gates*units)."""
+    for b in range(h.shape[0]):
+        for j in range(h.shape[1]):
+            hd_t[b, j] = h[b, j] * rmask[b, j]
+    np.dot(hd_t, recurrent, out)
+
+
+@njit(cache=True, inline="always")
+def add_recurrent_gradient(g_pre, recurrent_t, rmask, scratch, dh):
+    """dh += (g_pre U^T) * d: what reaches h_{t-1} through the recurrent product, from the
+    gradient g_pre (batch, gates*units) of the step's recurrent pre-activations."""
+    np.dot(g_pre, recurrent_t, scratch)
+    for b in range(dh.shape[0]):
+        for j in range(dh.shape[1]):
+            dh[b, j] += scratch[b, j] * rmask[b, j]
+
+
+def time_major(time: int, batch: int, dtype: np.dtype, *widths: int) -> tuple[np.ndarray, ...]:
+    """One uninitialised (time, batch, width) array per width: what a kernel keeps per step."""
+    return tuple(np.empty((time, batch, width), dtype) for width in widths)
+
+
+class FusedRecurrence(Function):
+    """A recurrent layer's whole sequence as one op; subclasses give the time loop.
+
+    A subclass sets ``n_states`` and defines
+
+    * ``sequence_forward(x_proj, states, recurrent, bias)`` -> (outputs (batch, time, units),
+      final states), keeping on ``self`` what its backward needs; x_proj is time-major,
+      (time, batch, gates*units), so that each step's block is contiguous;
+    * ``sequence_backward(g_outputs, g_finals)`` -> (dL/dx_proj (time, batch, gates*units),
+      dL/d initial states, dL/d recurrent_kernel, dL/d bias).
+    """
+
+    n_states: ClassVar[int] = 1
+
+    def forward(self, x, *arrays, mask=None, recurrent_mask=None, activation="tanh",
+                recurrent_activation="sigmoid"):  # fmt: skip
+        count = self.n_states
+        states, (kernel, recurrent, bias) = [s.copy() for s in arrays[:count]], arrays[count:]
+        batch, time, features = x.shape
+        units = recurrent.shape[0]
+        self.x = np.ascontiguousarray(x.transpose(1, 0, 2))  # time-major: (time, batch, features)
+        self.kernel = kernel
+        self.act, self.ract = CODES[activation], CODES[recurrent_activation]
+        self.keep = np.ones((batch, time), bool) if mask is None else np.ascontiguousarray(mask)
+        self.rmask = np.ones((batch, units), x.dtype) if recurrent_mask is None else recurrent_mask
+        # every step's input projection in one product: (time*batch, features) @ kernel
+        x_proj = (self.x.reshape(-1, features) @ kernel).reshape(time, batch, -1)
+        outputs, finals = self.sequence_forward(x_proj, states, recurrent, bias)
+        return (outputs, *finals)
+
+    def backward(self, g_outputs, *g_finals):
+        time, batch, features = self.x.shape
+        g_x_proj, g_states, g_recurrent, g_bias = self.sequence_backward(
+            np.ascontiguousarray(g_outputs), [np.ascontiguousarray(g) for g in g_finals]
+        )
+        flat = g_x_proj.reshape(time * batch, -1)
+        g_x = (flat @ self.kernel.T).reshape(time, batch, features).transpose(1, 0, 2)
+        g_kernel = self.x.reshape(-1, features).T @ flat
+        return (g_x, *g_states, g_kernel, g_recurrent, g_bias)
+
+    def sequence_forward(self, x_proj: np.ndarray, states: list[np.ndarray], recurrent: np.ndarray,
+                    bias: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:  # fmt: skip
+        raise NotImplementedError
+
+    def sequence_backward(
+        self, g_outputs: np.ndarray, g_finals: list[np.ndarray]
+    ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, Any]:
+        raise NotImplementedError
