@@ -53,9 +53,14 @@ def detect_anomaly() -> Iterator[None]:
         _anomaly_enabled = previous
 
 
-def _check_finite(array: np.ndarray, what: str) -> None:
+def _check_finite(array: np.ndarray, op: type, input_index: int | None = None) -> None:
+    """Under ``detect_anomaly``, raise if ``array`` is not finite: the output of ``op``'s
+    forward, or (with ``input_index``) the gradient its backward made for that input."""
     if _anomaly_enabled and not np.all(np.isfinite(array)):
-        raise FloatingPointError(f"detect_anomaly: {what} produced NaN or inf")
+        what = f"forward of {op.__name__}"
+        if input_index is not None:
+            what = f"backward of {op.__name__} (gradient of input {input_index})"
+        raise FloatingPointError(f"detect_anomaly: the {what} produced NaN or inf")
 
 
 def is_basic_index(index: Any) -> bool:
@@ -109,12 +114,14 @@ class Function:
         and its final states.  Each output tensor's ``output_index`` is its place here.
     """
 
-    def __init__(self) -> None:
-        self.parents: tuple[Tensor, ...] = ()
-        self.versions: tuple[int, ...] = ()  # each input's version when the op ran
-        self.needs_input_grad: tuple[bool, ...] = ()
-        self.outputs: tuple[tuple[tuple[int, ...], np.dtype], ...] = ()  # (shape, dtype) of each
-        self.released = False
+    # Until ``apply`` records the op, it has no inputs and no outputs.  (Class attributes, so
+    # that making an op costs no __init__ call: the per-op overhead is what a long unrolled
+    # sequence pays thousands of times.)
+    parents: tuple[Tensor, ...] = ()
+    versions: tuple[int, ...] = ()  # each input's version when the op ran
+    needs_input_grad: tuple[bool, ...] = ()
+    outputs: tuple[tuple[tuple[int, ...], np.dtype], ...] = ()  # (shape, dtype) of each
+    released = False
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray | tuple[np.ndarray, ...]:
         raise NotImplementedError
@@ -132,30 +139,34 @@ class Function:
         tuple of arrays (its ``backward`` then takes one gradient per output)."""
         from minigrad.tensor import Tensor, as_tensor
 
-        like = next((x for x in inputs if isinstance(x, Tensor)), None)
-        tensors = tuple(as_tensor(x, like) for x in inputs)
+        if all(isinstance(x, Tensor) for x in inputs):
+            tensors = inputs
+        else:  # lift numbers and arrays; a Python number takes a tensor input's dtype
+            like = next((x for x in inputs if isinstance(x, Tensor)), None)
+            tensors = tuple(as_tensor(x, like) for x in inputs)
         fn = cls()
-        fn.needs_input_grad = tuple(t.requires_grad for t in tensors)
-        data = fn.forward(*(t.data for t in tensors), **params)
-        arrays = data if isinstance(data, tuple) else (data,)
+        fn.needs_input_grad = tuple([t.requires_grad for t in tensors])
+        data = fn.forward(*[t.data for t in tensors], **params)
+        several = isinstance(data, tuple)
+        arrays = data if several else (data,)
         for array in arrays:
-            _check_finite(array, f"the forward of {cls.__name__}")
+            _check_finite(array, cls)
         record = _grad_enabled and any(fn.needs_input_grad)
-        outputs = tuple(Tensor._make(array, requires_grad=record) for array in arrays)
+        outputs = [Tensor._make(array, requires_grad=record) for array in arrays]
         if record:
             fn.parents = tensors
-            fn.versions = tuple(t._version for t in tensors)
-            fn.outputs = tuple((array.shape, array.dtype) for array in arrays)
+            fn.versions = tuple([t._version for t in tensors])
+            fn.outputs = tuple([(array.shape, array.dtype) for array in arrays])
             for index, out in enumerate(outputs):
                 out.grad_fn, out.output_index = fn, index
-        return outputs if isinstance(data, tuple) else outputs[0]
+        return tuple(outputs) if several else outputs[0]
 
     def run_backward(self, *grads: np.ndarray) -> tuple[np.ndarray | IndexedGrad | None, ...]:
         """Call ``backward`` with one gradient per output and check that it returned one
         well-formed gradient per input."""
         name = type(self).__name__
-        for i, (parent, version) in enumerate(zip(self.parents, self.versions, strict=True)):
-            if parent._version != version:
+        for i, parent in enumerate(self.parents):
+            if parent._version != self.versions[i]:
                 raise RuntimeError(
                     f"{name}.backward: input {i} (shape {parent.shape}) was changed in place after "
                     f"{name} used it (by an optimizer step or a weight load, say), so its gradient "
@@ -186,15 +197,14 @@ class Function:
                 continue
             if isinstance(g, IndexedGrad):
                 g.values = np.asarray(g.values, dtype=parent.dtype)
-            else:
+            elif type(g) is not np.ndarray or g.dtype != parent.dtype:
                 g = np.asarray(g, dtype=parent.dtype)
             if g.shape != parent.shape:
                 raise RuntimeError(
                     f"{name}.backward returned a gradient of shape {g.shape} "
                     f"for input {i} of shape {parent.shape}"
                 )
-            _check_finite(g.values if isinstance(g, IndexedGrad) else g,
-                          f"the backward of {name} (gradient of input {i})")  # fmt: skip
+            _check_finite(g.values if isinstance(g, IndexedGrad) else g, type(self), i)
             checked.append(g)
         return tuple(checked)
 
