@@ -96,24 +96,13 @@ def char_batch() -> tuple[np.ndarray, np.ndarray]:
     return ids[:, :-1].copy(), ids[:, 1:].copy()
 
 
-def per_op_minigrad() -> Callable[[], None]:
+def per_op(tensor: Callable[..., Any]) -> Callable[[], None]:
+    """The chain of ops, in the library whose tensors ``tensor(array, requires_grad=True)``
+    makes (``mg.Tensor`` or ``torch.tensor``: the same code runs on both)."""
     x0, w0 = per_op_arrays()
 
     def step() -> None:
-        x, w = mg.Tensor(x0, requires_grad=True), mg.Tensor(w0, requires_grad=True)
-        h = x
-        for _ in range(CHAIN):
-            h = (h @ w).tanh() * h + h
-        h.sum().backward()
-
-    return step
-
-
-def per_op_torch() -> Callable[[], None]:
-    x0, w0 = per_op_arrays()
-
-    def step() -> None:
-        x, w = torch.tensor(x0, requires_grad=True), torch.tensor(w0, requires_grad=True)
+        x, w = tensor(x0, requires_grad=True), tensor(w0, requires_grad=True)
         h = x
         for _ in range(CHAIN):
             h = (h @ w).tanh() * h + h
@@ -168,9 +157,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if torch is not None:
         runs["torch"] = char_lm_torch(lm.model)
     figures = {"char_lm_ms": summary(alternate(runs, repeats))}
-    runs = {"minigrad": per_op_minigrad()}
+    runs = {"minigrad": per_op(mg.Tensor)}
     if torch is not None:
-        runs["torch"] = per_op_torch()
+        runs["torch"] = per_op(torch.tensor)
     ops = 4 * CHAIN + 1
     figures["per_op_us"] = summary(alternate(runs, repeats * 10), per=ops)
 

@@ -490,3 +490,11 @@ def test_help_shows_every_option_in_the_signature_and_the_docstring(layer):
     assert set(shown.parameters) <= documented, set(shown.parameters) - documented
     # and each of them really is accepted by the constructor
     layer(2, **{n: p.default for n, p in shown.parameters.items() if n != "units"})
+
+
+def test_a_fused_layer_returns_its_outputs_and_final_states_as_tensors_of_one_op():
+    x = mg.Tensor(np.random.default_rng(0).standard_normal((2, 4, 3)), requires_grad=True)
+    outputs, h, c = layers.LSTM(5, return_sequences=True, return_state=True, input_size=3)(x)
+    assert type(outputs.grad_fn).__name__ == "FusedLSTM" and h.grad_fn is c.grad_fn is outputs.grad_fn
+    assert (outputs.shape, h.shape, c.shape) == ((2, 4, 5), (2, 5), (2, 5))
+    np.testing.assert_array_equal(h.data, outputs.data[:, -1])  # no mask: h is the last output

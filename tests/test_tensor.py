@@ -253,3 +253,41 @@ def test_a_backward_that_edits_its_incoming_gradient_is_stopped_before_it_corrup
     with pytest.raises(RuntimeError, match=r"Doubling\.backward changed its incoming gradient in place"):
         out.sum().backward()
     assert a.grad is None and b.grad is None
+
+
+class SplitScale(mg.Function):
+    """A test op with two outputs: (2 x, x^2), counting its backward calls."""
+
+    calls = 0
+
+    def forward(self, x):
+        self.x = x
+        return 2 * x, x * x
+
+    def backward(self, g_double, g_square):
+        SplitScale.calls += 1
+        return 2 * g_double + 2 * self.x * g_square
+
+
+@pytest.mark.parametrize("uses", ["both", "first", "second", "both twice"])
+def test_an_op_with_several_outputs_runs_its_backward_once_with_every_outputs_gradient(uses):
+    x0 = np.array([0.5, -1.5, 2.0])
+    x = Tensor(x0, requires_grad=True)
+    double, square = SplitScale.apply(x)
+    assert double.grad_fn is square.grad_fn and (double.output_index, square.output_index) == (0, 1)
+    loss = {
+        "both": (double * 3.0).sum() + square.sum(),
+        "first": (double * 3.0).sum(),
+        "second": square.sum(),
+        "both twice": (double * square).sum() + double.sum(),
+    }[uses]
+    SplitScale.calls = 0
+    loss.backward()
+    expected = {  # dL/dx written out: d(2x)/dx = 2, d(x^2)/dx = 2x
+        "both": 3.0 * 2 + 2 * x0,
+        "first": np.full(3, 6.0),
+        "second": 2 * x0,
+        "both twice": 2 * x0**2 + 2 * x0 * 2 * x0 + 2,
+    }[uses]
+    np.testing.assert_allclose(x.grad, expected, rtol=1e-15)
+    assert SplitScale.calls == 1
