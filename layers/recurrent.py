@@ -62,8 +62,9 @@ RECURRENT_OPTIONS = """\
     input_size : int, optional
         Features per step: build the weights now rather than at the first call.
     impl : "auto", "autograd" or "fused", default "auto"
-        "autograd" unrolls the cell's primitive ops; "fused" runs one op with BPTT written by
-        hand; "auto" is "fused" when the activations are named ones.
+        "autograd" unrolls the cell's primitive ops; "fused" runs the whole sequence as one
+        op of ``layers.fused`` (BPTT written by hand, the time loop compiled); "auto" is
+        "fused" when the activations are named ones (and, for a GRU, reset_after=True).
     dtype : float32 or float64, default float64
 """
 
