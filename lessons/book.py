@@ -5,7 +5,8 @@ brings the tools: jupytext reads the percent-format lessons, nbclient runs them,
 renders them) runs every lesson once, printing as it goes, and writes to ``DIR``
 (``lesson_book/`` unless told)
 
-* ``DIR/index.html``: the contents, each lesson's title, its article and what it reproduces;
+* ``DIR/index.html``: the contents, each lesson's title (and its notebook), its article and
+  what it reproduces;
 * ``DIR/<lesson>.html``: prose, code, outputs and figures, with links to the previous and
   next lessons and back to the contents;
 * ``DIR/notebooks/<lesson>.ipynb``: the executed notebooks, to open in Jupyter.
@@ -142,7 +143,8 @@ def build(lessons: list[Path], out: Path) -> dict[str, float]:
     for path in lessons:
         info = {k: html.escape(v) for k, v in describe(path).items()}
         rows.append(
-            f'<li><a href="{path.stem}.html">{info["title"]}</a><br><em>{info["article"]}</em>'
+            f'<li><a href="{path.stem}.html">{info["title"]}</a> '
+            f'(<a href="notebooks/{path.stem}.ipynb">notebook</a>)<br><em>{info["article"]}</em>'
             f"<br>{info['summary']}</li>"
         )
     (out / "index.html").write_text(

@@ -48,7 +48,7 @@ def test_a_book_of_two_lessons_has_pages_notebooks_figures_links_and_results(sma
     assert (output / "gradient_norms.png").is_file()  # pictures go where a script run puts them
     assert results.load("l02_rnn_memory", output)["seeds"]  # the one run saved what tests read
     index = (out / "index.html").read_text()
-    assert all(f'href="{stem}.html"' in index for stem in SMALL)
+    assert all(f'href="{stem}.html"' in index and f'href="notebooks/{stem}.ipynb"' in index for stem in SMALL)
     assert "Reverse mode from scratch" in index and "Morvan" in index  # titles and articles
     for stem in SMALL:
         text = (out / f"{stem}.html").read_text()
