@@ -109,8 +109,9 @@ class FusedRecurrence(Function):
         g_kernel = self.x.reshape(-1, features).T @ flat
         return (g_x, *g_states, g_kernel, g_recurrent, g_bias)
 
-    def sequence_forward(self, x_proj: np.ndarray, states: list[np.ndarray], recurrent: np.ndarray,
-                    bias: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:  # fmt: skip
+    def sequence_forward(
+        self, x_proj: np.ndarray, states: list[np.ndarray], recurrent: np.ndarray, bias: np.ndarray
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
         raise NotImplementedError
 
     def sequence_backward(

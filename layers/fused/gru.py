@@ -146,6 +146,7 @@ class FusedGRU(FusedRecurrence):
         units, dtype = width // 3, h.dtype
         x_proj += bias[0]  # row 0 joins the input projection, row 1 the recurrent one
         self.recurrent = recurrent
+        # per step: the recurrent input hd, the gates z, r, n, h_{t-1} and hr_n (hd U_n + b'_n)
         self.saved = time_major(time, batch, dtype, units, width, units, units)
         outputs = np.empty((batch, time, units), dtype)
         gru_forward(x_proj, recurrent, np.ascontiguousarray(bias[1]), h, self.keep, self.rmask,

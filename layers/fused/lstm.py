@@ -155,6 +155,7 @@ class FusedLSTM(FusedRecurrence):
         units, dtype = width // 4, h.dtype
         x_proj += bias
         self.recurrent = recurrent
+        # per step: the recurrent input hd, the gates i, f, g, o, c_{t-1} and tanh(c~)
         self.saved = time_major(time, batch, dtype, units, width, units, units)
         outputs = np.empty((batch, time, units), dtype)
         lstm_forward(x_proj, recurrent, h, c, self.keep, self.rmask, self.act, self.ract, outputs, self.saved)
