@@ -241,12 +241,14 @@ def test_the_vectorised_exp_is_exact_to_rounding_and_saturates_without_nan(dtype
         np.testing.assert_allclose(values, expected, rtol=1e-6, atol=1e-30, err_msg=name)
 
 
-def test_scipys_own_blas_runs_on_one_thread_and_numpys_is_left_alone():
+def test_scipys_own_blas_runs_on_one_thread_once_a_fused_layer_ran_and_numpys_is_left_alone():
     import scipy
     import threadpoolctl
 
+    import layers
     from layers.fused.threads import use_one_thread_for_step_products
 
+    layers.LSTM(2, input_size=1)(np.ones((1, 2, 1)))  # a fused op
     scipy_dir = Path(scipy.__file__).resolve().parent
     numpy_dir = Path(np.__file__).resolve().parent
 
@@ -257,6 +259,6 @@ def test_scipys_own_blas_runs_on_one_thread_and_numpys_is_left_alone():
     scipy_own = [lib for lib in blas if under(lib, scipy_dir)]
     if not scipy_own:
         pytest.skip("SciPy uses a BLAS it shares with numpy here: there is no second pool to quiet")
-    assert all(lib["num_threads"] == 1 for lib in scipy_own)  # set when layers was imported
+    assert all(lib["num_threads"] == 1 for lib in scipy_own)
     changed = use_one_thread_for_step_products()
     assert not [lib for lib in blas if under(lib, numpy_dir) and lib["filepath"] in changed]

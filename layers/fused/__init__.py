@@ -28,9 +28,6 @@ from layers.fused.gru import FusedGRU
 from layers.fused.lstm import FusedLSTM
 from layers.fused.pointwise import CODES
 from layers.fused.simple_rnn import FusedSimpleRNN
-from layers.fused.threads import use_one_thread_for_step_products
-
-use_one_thread_for_step_products()
 
 __all__ = ["CODES", "FusedGRU", "FusedLSTM", "FusedRecurrence", "FusedSimpleRNN", "fused_op", "warm_up"]
 

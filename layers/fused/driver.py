@@ -41,6 +41,7 @@ import numpy as np
 from numba import njit
 
 from layers.fused.pointwise import CODES
+from layers.fused.threads import use_one_thread_for_step_products
 from minigrad import Function
 
 
@@ -85,6 +86,7 @@ class FusedRecurrence(Function):
 
     def forward(self, x, *arrays, mask=None, recurrent_mask=None, activation="tanh",
                 recurrent_activation="sigmoid"):  # fmt: skip
+        use_one_thread_for_step_products()  # once per process (layers/fused/threads.py)
         count = self.n_states
         states, (kernel, recurrent, bias) = [s.copy() for s in arrays[:count]], arrays[count:]
         batch, time, features = x.shape

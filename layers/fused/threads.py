@@ -12,13 +12,18 @@ Where SciPy and numpy share one BLAS library (conda, Debian), nothing is changed
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 
-def use_one_thread_for_step_products() -> list[str]:
-    """Set SciPy's own BLAS (not numpy's) to one thread; returns the libraries changed."""
+@functools.cache
+def use_one_thread_for_step_products() -> tuple[str, ...]:
+    """Set SciPy's own BLAS (not numpy's) to one thread; returns the libraries changed.
+
+    The first fused op calls it, once: importing SciPy's BLAS takes about 0.1 s, which a
+    program that never runs a fused layer does not pay."""
     import scipy
-    import scipy.linalg.cython_blas
+    import scipy.linalg.cython_blas  # loads the BLAS behind Numba's np.dot
     from threadpoolctl import ThreadpoolController
 
     scipy_dir = Path(scipy.__file__).resolve().parent
@@ -28,4 +33,4 @@ def use_one_thread_for_step_products() -> list[str]:
         if library.user_api == "blas" and str(Path(library.filepath).resolve()).startswith(own):
             library.set_num_threads(1)
             changed.append(library.filepath)
-    return changed
+    return tuple(changed)
