@@ -201,15 +201,13 @@ class Tensor:
                 raise ValueError(f"backward(grad): grad has shape {grad.shape}, expected {self.shape}")
         order = self._topological_order()
         pending = GradientSums(self, grad)  # dL/d(node) for the nodes not yet visited
-        several = OutputGrads(order)  # the gradients of ops with several outputs, gathered
+        gathered = OutputGrads(order)  # each op's output gradients, until its backward can run
         reached: list[tuple[Tensor, np.ndarray]] = []  # (node, dL/d(node)) for .grad
         for node in reversed(order):  # outputs before the inputs that made them
             g, fn = pending.pop(node), node.grad_fn
             if g is not None and (fn is None or node._retains_grad):
                 reached.append((node, g))
-            if fn is None:
-                continue
-            grads = several.add(node, g) if len(fn.outputs) > 1 else None if g is None else (g,)
+            grads = None if fn is None else gathered.add(node, g)
             if grads is not None:  # the chain rule, one op back
                 for parent, parent_grad in zip(fn.parents, fn.run_backward(*grads), strict=True):
                     pending.add(parent, parent_grad)
@@ -476,12 +474,13 @@ class GradientSums:
 
 
 class OutputGrads:
-    """The gradients of the outputs of ops that make several (a fused recurrent layer's
-    outputs and final states), gathered until the op's backward can run.
+    """The gradients of an op's outputs, gathered until the op's backward can run.
 
-    Every output of an op comes before the op's inputs in the reverse topological order, so
-    the op's backward runs once, at the last of its outputs in the graph.  An output the
-    loss does not reach sends zeros.
+    Most ops make one output, whose gradient is all they need.  An op that makes several (a
+    fused recurrent layer's outputs and final states) waits for all of them: every output of
+    an op comes before the op's inputs in the reverse topological order, so its backward runs
+    once, at the last of its outputs in the graph.  An output the loss does not reach sends
+    zeros.
     """
 
     def __init__(self, order: list[Tensor]) -> None:
@@ -492,6 +491,8 @@ class OutputGrads:
         """Take one output's gradient; every output's, once the last has come (None before,
         and None when the loss reaches none of them)."""
         fn = node.grad_fn
+        if len(fn.outputs) == 1:
+            return None if grad is None else (grad,)
         grads = self.grads.setdefault(fn, [None] * len(fn.outputs))
         grads[node.output_index] = grad
         self.left[fn] -= 1
