@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from lessons import results
-from lessons.book import describe
+from lessons.book import banner, describe
 from lessons.report import ClaimFailed, output_dir
 
 HERE = Path(__file__).resolve().parent
@@ -28,7 +28,7 @@ def heading(path: Path) -> str:
 
 def run(path: Path) -> float:
     """Run one lesson, save what it exposes for its tests, and return the seconds it took."""
-    print(f"\n##### {path.stem}: {heading(path)}")
+    print(banner(path))
     start = time.perf_counter()
     names = runpy.run_path(str(path), run_name="__main__")
     if "RESULTS" in names:

@@ -42,6 +42,11 @@ def describe(path: Path) -> dict[str, str]:
     return {"title": title.strip(), "article": article, "summary": summary}
 
 
+def banner(path: Path) -> str:
+    """The line printed before a lesson runs: its module name and title."""
+    return f"\n##### {path.stem}: {describe(path)['title']}"
+
+
 def _notebook(path: Path):
     """The lesson as a notebook, its module docstring turned into the opening prose."""
     import jupytext
@@ -127,7 +132,7 @@ def build(lessons: list[Path], out: Path) -> dict[str, float]:
     exporter = HTMLExporter(template_name="lab")
     seconds = {}
     for index, path in enumerate(lessons):
-        print(f"\n##### {path.stem}: {describe(path)['title']}", flush=True)
+        print(banner(path), flush=True)
         start = time.perf_counter()
         notebook = execute(path, kernel_env)
         seconds[path.stem] = time.perf_counter() - start
