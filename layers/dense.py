@@ -30,6 +30,18 @@ def as_float_input(x: Any, dtype: np.dtype, owner: str) -> Tensor:
     return t
 
 
+def float_dtype(owner: str, dtype: Any) -> np.dtype:
+    """``dtype`` as a numpy dtype, or a ValueError unless it is float32 or float64 (an integer
+    table would hold the initial weights rounded to zeros; float16 has no kernels)."""
+    try:
+        checked = np.dtype(dtype)
+    except TypeError:
+        checked = None
+    if checked is None or checked.type not in (np.float32, np.float64):
+        raise ValueError(f"{owner}: dtype must be float32 or float64, got {dtype!r}")
+    return checked
+
+
 class Dense(Module):
     """A fully connected layer.
 
@@ -65,7 +77,7 @@ class Dense(Module):
         self.use_bias = use_bias
         self.kernel_initializer = init.get(kernel_initializer)
         self.bias_initializer = init.get(bias_initializer)
-        self.dtype = np.dtype(dtype)
+        self.dtype = float_dtype("Dense", dtype)
         self.input_size: int | None = None
         if input_size is not None:
             self.build(input_size)

@@ -6,28 +6,20 @@ from typing import Any
 
 import numpy as np
 
+from layers.dense import float_dtype
 from layers.module import Module, positive_int
 from minigrad import Tensor, init
-
-
-def check_ids(ids: Any, vocab_size: int, owner: str) -> np.ndarray:
-    """``ids`` as an int64 array, each in [0, vocab_size), or a ValueError saying what came."""
-    ids = np.asarray(ids.data if isinstance(ids, Tensor) else ids)
-    if ids.dtype.kind not in "iu":
-        if ids.size and not (ids.dtype.kind == "f" and np.array_equal(ids, np.round(ids))):
-            raise ValueError(f"{owner}: expected integer ids, got an array of dtype {ids.dtype}")
-    ids = ids.astype(np.int64)
-    if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
-        raise ValueError(
-            f"{owner}: ids must lie in [0, {vocab_size}), got values from {ids.min()} to {ids.max()}"
-        )
-    return ids
+from minigrad.data import as_ids
 
 
 class Embedding(Module):
     """Look up a ``dim``-vector per id.  The backward is a scatter-add (repeated ids add up).
 
     ids : (batch, time) integers -> (batch, time, dim)
+
+    Ids are integers in [0, vocab_size), or floats that are whole numbers (Keras casts
+    floats; PyTorch refuses them): 1.5, inf, nan and booleans are a ValueError naming the
+    first bad id and the valid range.
 
     Parameters
     ----------
@@ -52,13 +44,14 @@ class Embedding(Module):
     ) -> None:
         vocab_size = positive_int("Embedding", "vocab_size", vocab_size)
         dim = positive_int("Embedding", "dim", dim)
+        dtype = float_dtype("Embedding", dtype)
         self.vocab_size, self.dim, self.mask_zero = vocab_size, dim, mask_zero
         self.embeddings = Tensor(
             init.get(embeddings_initializer)((vocab_size, dim), dtype), requires_grad=True
         )
 
     def forward(self, ids: Any) -> Tensor:
-        ids = check_ids(ids, self.vocab_size, "Embedding")
+        ids = as_ids(ids, "Embedding", self.vocab_size)
         rows = self.embeddings[ids.reshape(-1)]
         return rows.reshape(*ids.shape, self.dim)
 
@@ -66,4 +59,4 @@ class Embedding(Module):
         """True where the id is not the padding id 0, when ``mask_zero``; else None."""
         if not self.mask_zero:
             return None
-        return check_ids(ids, self.vocab_size, "Embedding") != 0
+        return as_ids(ids, "Embedding", self.vocab_size) != 0

@@ -20,12 +20,13 @@ import numpy as np
 import minigrad as mg
 from layers.attention import AdditiveAttention, Attention
 from layers.dense import Dense
-from layers.embedding import Embedding, check_ids
+from layers.embedding import Embedding
 from layers.gru import GRU
 from layers.lstm import LSTM
 from layers.module import Module, positive_int
 from layers.simple_rnn import SimpleRNN
 from minigrad import Tensor
+from minigrad.data import as_ids
 
 CELLS = {"rnn": SimpleRNN, "lstm": LSTM, "gru": GRU}
 ATTENTIONS = {
@@ -185,7 +186,7 @@ class Seq2Seq(Module):
         ``return_attention``, also one array per sequence of the attention weights of the
         chosen output, (output tokens, src_time) (None without attention).
         """
-        src_ids = check_ids(src_ids, self.encoder.embedding.vocab_size, "translate")
+        src_ids = as_ids(src_ids, "translate", self.encoder.embedding.vocab_size)
         if src_ids.ndim != 2:
             raise ValueError(
                 f"translate: src_ids must be (batch, src_time), got shape {src_ids.shape}; "
