@@ -67,7 +67,8 @@ class Encoder(Module):
     def encode(self, src_ids: Any, src_mask: Any = None) -> tuple[Tensor, list[Tensor], np.ndarray]:
         """outputs h_1..h_T (batch, src_time, units), the context states, and the source mask
         (batch, src_time): what an attending decoder reads."""
-        mask = self.embedding.compute_mask(src_ids) if src_mask is None else np.asarray(src_mask, bool)
+        src_ids = as_ids(src_ids, "Encoder", self.embedding.vocab_size)
+        mask = self.embedding.compute_mask(src_ids) if src_mask is None else _checked_mask(src_mask, src_ids)
         if not mask.any(axis=1).all():
             raise ValueError("Encoder: every source sequence needs at least one token that is not padding")
         outputs, *states = self.rnn(self.embedding(src_ids), mask=mask)
@@ -161,6 +162,12 @@ class Seq2Seq(Module):
         self.decoder = Decoder(tgt_vocab_size, embed_dim, units, cell, impl, attention)
 
     def forward(self, src_ids: Any, tgt_in_ids: Any, src_mask: Any = None) -> Tensor:
+        src_batch, tgt_batch = np.shape(src_ids)[:1], np.shape(tgt_in_ids)[:1]
+        if src_batch != tgt_batch:
+            raise ValueError(
+                f"Seq2Seq: src_ids and tgt_in_ids must have the same batch size, got src_ids of shape "
+                f"{np.shape(src_ids)} and tgt_in_ids of shape {np.shape(tgt_in_ids)}"
+            )
         memory, states, mask = self.encoder.encode(src_ids, src_mask)
         logits, _ = self.decoder(tgt_in_ids, states, memory, mask)
         return logits
@@ -312,6 +319,19 @@ class Hypothesis:
     def score(self) -> float:
         """Log-probability per token (the end token counts), so that length is not penalised."""
         return self.log_prob / max(len(self.tokens) + self.done, 1)
+
+
+def _checked_mask(mask: Any, ids: np.ndarray) -> np.ndarray:
+    """A source mask given by the user, as booleans: True/False or 1/0 of the ids' shape
+    (a 0.5 would otherwise pass as True)."""
+    array = np.asarray(mask)
+    if array.dtype.kind not in "biuf" or not np.isin(array, (0, 1)).all():
+        raise ValueError(
+            f"Encoder: src_mask must hold True/False (or 1/0), got {array.dtype} values {array!r:.80}"
+        )
+    if array.shape != ids.shape:
+        raise ValueError(f"Encoder: src_mask must have src_ids' shape {ids.shape}, got {array.shape}")
+    return array.astype(bool)
 
 
 def _repeat(memory: Tensor, n: int) -> Tensor:

@@ -1,5 +1,6 @@
 """The encoder-decoder: gradients, context choices, digit reversal and the shipped pairs."""
 
+import itertools
 from pathlib import Path
 
 import numpy as np
@@ -187,3 +188,61 @@ def test_attention_and_beam_settings_are_checked():
     model = layers.Seq2Seq(6, 5, 2, 3, attention="dot")
     with pytest.raises(ValueError, match="beam_width must be a positive integer, got 0"):
         model.translate([[4, 5]], 4, 1, 2, beam_width=0)
+
+
+def test_source_masks_and_batches_are_checked_before_use():
+    mg.manual_seed(0)
+    model = layers.Seq2Seq(8, 6, embed_dim=3, units=4)
+    src, tgt_in = np.array([[4, 5, 0], [6, 7, 7]]), np.array([[1, 3], [1, 4]])
+    half = np.full((2, 3), 0.5)  # would have been read as True everywhere
+    with pytest.raises(ValueError, match=r"src_mask must hold True/False \(or 1/0\), got float64"):
+        model(src, tgt_in, src_mask=half)
+    with pytest.raises(ValueError, match=r"src_mask must hold True/False"):
+        model.translate(src, 3, 1, 2, src_mask=half)
+    with pytest.raises(ValueError, match=r"src_mask must have src_ids' shape \(2, 3\), got \(2, 2\)"):
+        model(src, tgt_in, src_mask=np.ones((2, 2), bool))
+    with pytest.raises(
+        ValueError, match=r"same batch size, got src_ids of shape \(2, 3\) and tgt_in_ids of shape \(1, 2\)"
+    ):
+        model(src, tgt_in[:1])
+    ones = np.array([[1, 1, 0], [1, 1, 1]])  # 1/0 masks are read as booleans
+    np.testing.assert_array_equal(model(src, tgt_in, src_mask=ones).data, model(src, tgt_in).data)
+
+
+def test_loading_a_checkpoint_of_another_shape_names_key_and_shapes_and_changes_nothing(tmp_path):
+    mg.manual_seed(0)
+    mg.save(layers.Seq2Seq(8, 6, embed_dim=3, units=4), tmp_path / "small.npz")
+    for other in (layers.Seq2Seq(9, 6, embed_dim=3, units=4), layers.Seq2Seq(8, 6, 3, 4, cell="lstm")):
+        before = other.state_dict()
+        with pytest.raises(ValueError, match=r"cannot load weights: .*has shape \(\d+, \d+\), expected"):
+            other.load_state_dict(mg.load(tmp_path / "small.npz"))
+        for name, value in other.state_dict().items():
+            np.testing.assert_array_equal(value, before[name], err_msg=name)
+    with pytest.raises(
+        ValueError, match=r"encoder\.embedding\.embeddings' has shape \(8, 3\), expected \(9, 3\)"
+    ):
+        layers.Seq2Seq(9, 6, embed_dim=3, units=4).load_state_dict(mg.load(tmp_path / "small.npz"))
+
+
+def _score_by_teacher_forcing(model, src, tokens, done, start_id, end_id):
+    """Log-probability per token of one output, from the teacher-forced logits."""
+    target = [*tokens, end_id] if done else list(tokens)
+    logits = model(src, np.array([[start_id, *target[:-1]]])).data[0]
+    log_probs = logits - np.log(np.exp(logits).sum(-1, keepdims=True))
+    return sum(log_probs[t, token] for t, token in enumerate(target)) / max(len(target), 1)
+
+
+def test_a_beam_wider_than_the_vocabulary_finds_the_best_of_every_possible_output():
+    mg.manual_seed(3)
+    vocab, start_id, end_id, max_len = 4, 1, 2, 3
+    model = layers.Seq2Seq(6, vocab, embed_dim=3, units=4, impl="autograd")
+    model.eval()
+    src = np.array([[4, 5, 3]])
+    others = [t for t in range(vocab) if t != end_id]
+    candidates = [(tokens, True) for n in range(max_len) for tokens in itertools.product(others, repeat=n)]
+    candidates += [(tokens, False) for tokens in itertools.product(others, repeat=max_len)]
+    scores = {c: _score_by_teacher_forcing(model, src, *c, start_id, end_id) for c in candidates}
+    best = max(scores, key=scores.get)
+    for width in (vocab**max_len, 100):  # wider than the vocabulary: every output stays in the beam
+        found = model.translate(src, max_len, start_id, end_id, beam_width=width)[0]
+        assert tuple(found) == best[0]
