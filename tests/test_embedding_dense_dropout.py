@@ -108,3 +108,16 @@ def test_dropout_checks_its_options_and_the_training_override():
     np.testing.assert_array_equal(plain(np.ones(5), training=False).data, np.ones(5))
     with pytest.raises(ValueError, match="training must be True, False or None"):
         plain(np.ones(5), training="no")
+
+
+def test_dense_on_3d_input_has_the_gradients_written_here():
+    dense = layers.Dense(3, input_size=4, activation="tanh")
+    x = mg.Tensor(np.random.default_rng(0).standard_normal((2, 5, 4)), requires_grad=True)
+    y = dense(x)
+    g = np.random.default_rng(1).standard_normal(y.shape)
+    y.backward(g)
+    kernel, bias = dense.kernel.data, dense.bias.data
+    dz = g * (1 - np.tanh(x.data @ kernel + bias) ** 2)
+    np.testing.assert_allclose(dense.kernel.grad, np.einsum("btf,btu->fu", x.data, dz), atol=1e-12)
+    np.testing.assert_allclose(dense.bias.grad, dz.sum(axis=(0, 1)), atol=1e-12)
+    np.testing.assert_allclose(x.grad, dz @ kernel.T, atol=1e-12)

@@ -232,3 +232,16 @@ def test_only_abandoned_temporaries_of_the_same_checkpoint_are_removed(tmp_path)
         p.write_bytes(b"partial")
     mg.save({"w": np.zeros(1)}, tmp_path / "ckpt.npz")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(["ckpt.npz", *(p.name for p in others)])
+
+
+def test_an_archive_that_save_cannot_have_written_is_refused_by_name(tmp_path):
+    npy = _npy_bytes(np.zeros(2))
+    with zipfile.ZipFile(tmp_path / "twice.npz", "w") as archive:
+        archive.writestr("a.npy", npy)
+        archive.writestr("%61.npy", npy)  # "a" percent-encoded: the same name twice
+    with pytest.raises(ValueError, match="holds the array 'a' twice"):
+        mg.load(tmp_path / "twice.npz")
+    with zipfile.ZipFile(tmp_path / "notes.npz", "w") as archive:
+        archive.writestr("readme.txt", b"hello")
+    with pytest.raises(ValueError, match=r"holds 'readme.txt', which is not an array \(\.npy\)"):
+        mg.load(tmp_path / "notes.npz")
