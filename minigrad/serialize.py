@@ -110,10 +110,11 @@ def save(obj: Any, path: str | os.PathLike) -> None:
 @contextmanager
 def _temporary_beside(path: Path) -> Iterator[tuple[IO[bytes], Path]]:
     """A new, locked temporary file next to ``path``, removed if the block fails."""
-    mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else 0o666
+    kept_mode = stat.S_IMODE(path.stat().st_mode) if path.is_file() else None
     while True:
         temporary = path.with_name(f".{path.name}.{secrets.token_hex(8)}.tmp")
-        handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), mode)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+        handle = os.open(temporary, flags, 0o666 if kept_mode is None else kept_mode)  # less the umask
         if fcntl is None:
             break
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -124,8 +125,8 @@ def _temporary_beside(path: Path) -> Iterator[tuple[IO[bytes], Path]]:
             pass
         os.close(handle)
     try:
-        if path.is_file() and hasattr(os, "fchmod"):
-            os.fchmod(handle, mode)  # the umask applied to the old file's mode at creation
+        if kept_mode is not None and hasattr(os, "fchmod"):
+            os.fchmod(handle, kept_mode)  # exactly the replaced file's mode, whatever the umask
         with os.fdopen(handle, "wb") as f:
             yield f, temporary
     except BaseException:
@@ -138,9 +139,9 @@ def _remove_abandoned_temporaries(path: Path) -> None:
     mid-save); a save still running holds a lock on its file and keeps it."""
     prefix = f".{path.name}."
     for entry in os.scandir(path.parent):
-        token = entry.name[len(prefix) : -len(".tmp")]
         if not (entry.name.startswith(prefix) and entry.name.endswith(".tmp")):
             continue
+        token = entry.name[len(prefix) : -len(".tmp")]
         if not _TEMPORARY_TOKEN.fullmatch(token) or not entry.is_file(follow_symlinks=False):
             continue
         if fcntl is None:
