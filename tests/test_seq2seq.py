@@ -109,6 +109,14 @@ def test_translate_refuses_bad_input_and_a_failure_leaves_the_mode_alone():
         model.translate([[1, 2]], max_len=4, start_id=1, end_id=9)
     with pytest.raises(ValueError, match="at least one token that is not padding"):
         model.translate([[0, 0]], max_len=4, start_id=1, end_id=2)  # fails inside the decoding
+    with pytest.raises(ValueError, match="at least one token that is not padding"):
+        model.translate(np.zeros((1, 0), dtype=int), max_len=4, start_id=1, end_id=2)  # an empty sentence
+    with pytest.raises(ValueError, match=r"translate: expected integer ids in \[0, 6\), got 1\.5"):
+        model.translate([[1.5, 2]], max_len=4, start_id=1, end_id=2)
+    with pytest.raises(ValueError, match="max_len must be a positive integer, got 0"):
+        model.translate([[1, 2]], max_len=0, start_id=1, end_id=2)
+    with pytest.raises(ValueError, match=r"start_id must be a token id in \[0, 7\), got True"):
+        model.translate([[1, 2]], max_len=4, start_id=True, end_id=2)
     assert model.training and model.encoder.rnn.training
 
 
