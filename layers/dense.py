@@ -32,7 +32,7 @@ def as_float_input(x: Any, dtype: np.dtype, owner: str) -> Tensor:
 
 def float_dtype(owner: str, dtype: Any) -> np.dtype:
     """``dtype`` as a numpy dtype, or a ValueError unless it is float32 or float64 (an integer
-    table would hold the initial weights rounded to zeros; float16 has no kernels)."""
+    table would hold the initial weights rounded to zeros; Tensors hold float32 or float64)."""
     try:
         checked = np.dtype(dtype)
     except TypeError:
