@@ -22,6 +22,8 @@ root="${AUTOGRADER_ROOT:-/autograder}"
 # minigrad with what the grader needs (hypothesis draws the cases), for every user: student
 # code runs as an unprivileged user, who must be able to run python3 and import minigrad
 python3 -m pip install "$root/source[grading]"
+# fail now, not on every submission, if that user cannot run it
+python3 -c "from minigrad.testing.grading import Sandbox; Sandbox.from_environment().verify()"
 """
 
 RUN = """#!/usr/bin/env bash

@@ -104,20 +104,18 @@ class Sandbox:
             return
         uid, gid = self.ids()  # type: ignore[misc]
         test = [self.python, "-I", "-c", "import minigrad.testing.grading.child"]
+        folder = Path(tempfile.mkdtemp(prefix="minigrad-check-"))
         try:
+            os.chown(folder, uid, gid)
             run = subprocess.run(
-                test,
-                user=uid,
-                group=gid,
-                extra_groups=[],
-                cwd="/",
-                capture_output=True,
-                text=True,
-                timeout=120,
-            )
+                test, user=uid, group=gid, extra_groups=[], cwd=folder, env=_environment(folder),
+                capture_output=True, text=True, timeout=120,
+            )  # fmt: skip
             problem = run.stderr.strip().splitlines()[-1:] if run.returncode else []
         except (OSError, subprocess.SubprocessError) as error:
             problem = [str(error)]
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
         if problem:
             raise SandboxError(
                 f"student code runs as the user {self.user!r}, who cannot run {self.python} with minigrad "
