@@ -195,7 +195,7 @@ def test_consistent_but_wrong_functions_earn_nothing(tmp_path):
             def __call__(self, x, h):
                 return h * 1.0 + (x @ self.kernel)[:, :1] * 0.0
     """
-    assert earned(grade(tmp_path, returns_h, hidden=True)) == 0
+    assert earned(grade(tmp_path, returns_h)) == 0
     zeros = assignments.source("ops").read_text()
     for body in (
         "return a * b",
