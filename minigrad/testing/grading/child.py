@@ -30,7 +30,7 @@ MESSAGE_LIMIT = 4000  # characters of an error message kept
 FILE_LIMIT = 256 * 2**20  # bytes the child may write in one file
 
 
-class SubmissionError(Exception):
+class LoadError(Exception):
     """The submission could not be loaded (an error on import; the grader refused syntax errors)."""
 
 
@@ -47,7 +47,7 @@ class _RefuseImports(importlib.abc.MetaPathFinder):
 
 def describe_error(error: BaseException, path: Path) -> str:
     """An exception told as a student needs it: what, and where in their file (no other file)."""
-    if isinstance(error, SubmissionError | AssertionError):
+    if isinstance(error, LoadError | AssertionError):
         text = str(error)
     else:
         where = ""
@@ -64,18 +64,18 @@ def describe_error(error: BaseException, path: Path) -> str:
 
 
 def load_submission(path: Path) -> ModuleType:
-    """Import the file at ``path`` as the module ``submission_<stem>``; SubmissionError says what
+    """Import the file at ``path`` as the module ``submission_<stem>``; LoadError says what
     went wrong."""
     name = f"submission_{path.stem}"
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        raise SubmissionError(f"{path.name} cannot be imported as a Python module")
+        raise LoadError(f"{path.name} cannot be imported as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
     except BaseException as error:  # anything the file does on import
-        raise SubmissionError(f"{path.name} fails when imported: {describe_error(error, path)}") from None
+        raise LoadError(f"{path.name} fails when imported: {describe_error(error, path)}") from None
     return module
 
 

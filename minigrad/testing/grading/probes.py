@@ -124,11 +124,11 @@ def probe_cell(module: ModuleType, params: dict[str, Any], inputs: Arrays) -> tu
 
 
 class Join(Function):
-    """The sum of its inputs: the one op of the graphs that ``probe_order`` builds."""
+    """The sum of its one or two inputs: the one op of the graphs that ``probe_order`` builds."""
 
     def forward(self, *arrays: np.ndarray) -> np.ndarray:
         self.count = len(arrays)
-        return np.sum(arrays, axis=0)
+        return arrays[0] if len(arrays) == 1 else arrays[0] + arrays[1]
 
     def backward(self, g: np.ndarray) -> tuple[np.ndarray, ...]:
         return (g,) * self.count
