@@ -122,6 +122,12 @@ def test_exit_in_the_submission_is_a_failed_check(tmp_path):
     assert "ended without a result" in results[0].message and not results[0].passed
 
 
+def test_a_submission_taking_gigabytes_of_memory_fails_its_check(tmp_path):
+    source = "import numpy as np\ndef double(x):\n    return 2 * x + np.ones(750_000_000).sum() * 0\n"
+    results = doubling_checklist().run(write(tmp_path, source), hidden=False)
+    assert not results[0].passed and "MemoryError" in results[0].message
+
+
 def test_megabytes_of_output_are_cut_and_the_check_still_scores(tmp_path):
     source = "def double(x):\n    print('x' * 3_000_000)\n    return 2 * x\n"
     results = doubling_checklist().run(write(tmp_path, source))

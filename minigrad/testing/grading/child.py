@@ -28,6 +28,7 @@ from minigrad.testing.grading.probes import PROBES
 
 MESSAGE_LIMIT = 4000  # characters of an error message kept
 FILE_LIMIT = 256 * 2**20  # bytes the child may write in one file
+MEMORY_LIMIT = 4 * 2**30  # bytes of address space the child may take once the submission runs
 
 
 class LoadError(Exception):
@@ -201,6 +202,7 @@ def run_cases(request: dict[str, Any], folder: Path) -> tuple[dict[str, Any], di
 def main(folder: Path) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT))
+    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))  # numpy is loaded already
     request = json.loads((folder / "request.json").read_text(encoding="utf-8"))
     if request.get("refuse_imports"):
         sys.meta_path.insert(0, _RefuseImports(request["refuse_imports"], request["refuse_reason"]))
