@@ -221,7 +221,7 @@ def test_bptt_a_naive_softmax_fails_only_for_large_scores(tmp_path):
 def test_gru_a_swapped_update_gate_loses_the_formula_and_the_true_gradients(tmp_path):
     path = variant(tmp_path, "gru_cell", "return z * h + (1 - z) * n", "return (1 - z) * h + z * n")
     assert failed("gru_cell", path, hidden=False) == {
-        "GRUCell: output shapes",
+        "GRUCell: output shapes and values on a fixed case",
         "GRUCell: outputs equal the formula (numpy reference)",
         "GRUCell: gradients equal the true gradients",
         "GRUCell: built from minigrad's primitive ops only",
@@ -303,7 +303,9 @@ def test_cli_lists_checks_and_grades_with_results_json(tmp_path):
     stub = tmp_path / "gru_cell.py"
     stub.write_text(strip_solutions(assignments.source("gru_cell").read_text()))
     wrong = cli("check", "gru_cell", stub)
-    assert wrong.returncode == 1 and "[FAIL] GRUCell: output shapes" in wrong.stdout
+    assert (
+        wrong.returncode == 1 and "[FAIL] GRUCell: output shapes and values on a fixed case" in wrong.stdout
+    )
     broken = tmp_path / "broken.py"  # refused before it runs: the whole grade, quickly
     broken.write_text(stub.read_text().replace("def __call__(self, x, h):", "def __call__(self, x, h)"))
     graded = cli("grade", "gru_cell", broken, "--results", tmp_path / "results.json")

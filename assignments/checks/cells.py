@@ -142,7 +142,7 @@ def add_cell_checks(checklist: Checklist, cell: Cell) -> None:
         return [cell.case(values, tolerance=1e-5)]
 
     add = checklist.add
-    add(f"{name}: output shapes", 1, shapes, names)
+    add(f"{name}: output shapes and values on a fixed case", 1, shapes, names)
     add(f"{name}: outputs equal the formula (numpy reference)", 3, drawn(cell.cases(), 10, 0), names)
     add(f"{name}: gradients equal the true gradients", 3, drawn(cell.cases(), 10, 0, gradients=True), names)
     add(f"{name}: built from minigrad's primitive ops only", 1, primitives, names)
