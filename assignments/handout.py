@@ -78,7 +78,10 @@ The assignments:
 
 def notebook(text: str) -> str:
     """A percent-format source as a Jupyter notebook (JSON), with jupytext as the lessons use it."""
-    import jupytext
+    try:
+        import jupytext
+    except ImportError:
+        raise SystemExit('notebook handouts need jupytext: python -m pip install -e ".[lessons]"') from None
 
     return jupytext.writes(jupytext.reads(text, fmt="py:percent"), fmt="ipynb")
 
