@@ -135,7 +135,7 @@ class Sandbox:
         """Write ``files``, the request and the inputs into a fresh folder, run the child there."""
         self.verify()
         ids = self.ids()
-        _become_subreaper()
+        _set_subreaper(True)  # for this check only: the host process is left as it was
         folder = Path(tempfile.mkdtemp(prefix="minigrad-check-"))
         try:
             for name, data in files.items():
@@ -147,6 +147,7 @@ class Sandbox:
                     os.chown(path, *ids)
             return self._child(folder, ids, time_limit)
         finally:
+            _set_subreaper(False)
             shutil.rmtree(folder, ignore_errors=True)
 
     def _child(self, folder: Path, ids: tuple[int, int] | None, time_limit: float) -> ChildReport:
@@ -183,10 +184,10 @@ def _environment(folder: Path) -> dict[str, str]:
     }
 
 
-def _become_subreaper() -> None:
-    """Make orphaned descendants of this process its children again, so they can be ended."""
+def _set_subreaper(on: bool) -> None:
+    """While on, orphaned descendants of this process become its children, so they can be ended."""
     if sys.platform.startswith("linux"):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, int(on), 0, 0, 0)
 
 
 def _read_until(child: subprocess.Popen[bytes], deadline: float) -> tuple[str, bool]:
