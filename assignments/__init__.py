@@ -6,7 +6,10 @@ source: prose in ``# %% [markdown]`` cells, and the worked solution between the 
 ``raise NotImplementedError``.  Its scored checks, public and hidden, are the ``checklist``
 of ``assignments/checks/<name>.py``, built with ``minigrad.testing.grading``.
 
-``python -m assignments`` lists, hands out, checks and grades them (see its ``--help``).
+The teacher's side, all of it: this package is not in what ``pip install`` builds, and the
+Gradescope bundle carries only its checks, where student code cannot read them.  Run
+``python -m assignments`` from the root of a clone: it lists, hands out, checks and grades
+them, a whole class too (see its ``--help``).
 """
 
 from __future__ import annotations

@@ -84,7 +84,8 @@ def rnn_backward(x, h0, U, W, b, V, c, y):
 # %% [markdown]
 # # Check your work
 #
-#     python -m assignments check bptt bptt.py
+#     python -m minigrad.testing.grading check bptt.py
 #
-# The gradients are checked against central differences of your own forward pass
-# (`minigrad.testing.check_backward`), and the forward pass against a reference.
+# The forward pass is checked against a reference, and the gradients against the true
+# gradients at the same inputs, to a tolerance only a derivation meets: finite differences,
+# or another library's autograd (which the grader refuses), will not do.

@@ -9,7 +9,7 @@ handout has a stub there instead.
 #
 # Write one step of a GRU with minigrad's primitive ops only: `@`, `+`, `-`, `*`,
 # `.sigmoid()`, `.tanh()` and slicing.  Autograd then gives you backpropagation through the
-# cell for free, and the grader proves it with hypothesis and central differences.
+# cell for free, and the grader compares it with the true gradients on cases hypothesis draws.
 #
 # The weights come in Keras's layout with `reset_after=True` (PyTorch's formula), gate
 # blocks in the order z, r, n: kernel W (n_in, 3u), recurrent_kernel U (u, 3u), and bias b
@@ -51,4 +51,4 @@ class GRUCell:
 # %% [markdown]
 # # Check your work
 #
-#     python -m assignments check gru_cell gru_cell.py
+#     python -m minigrad.testing.grading check gru_cell.py

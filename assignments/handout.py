@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib
+import json
 import re
 from pathlib import Path
 
@@ -52,20 +54,21 @@ def solution_lines(text: str) -> list[str]:
 
 STUDENT_README = """# Assignments
 
-Each file here is one assignment.  Read it from the top: the prose explains what to build,
-and every `raise NotImplementedError  # your code here` is a place for your code.  Keep the
-names and signatures as they are: the grader imports them from your file.
+Each assignment is one file here ({kind}).  Read it from the top: the prose explains what to
+build, and every `raise NotImplementedError  # your code here` is a place for your code.
+Keep the names and signatures as they are, and write your code in the file itself: the
+grader grades what the file defines.
 
 Check your work as often as you like (it needs minigrad installed):
 
-    python -m assignments check NAME NAME.py
+    python -m minigrad.testing.grading check NAME{suffix}
 
-for example `python -m assignments check gru_cell gru_cell.py`.  Each check prints its
-verdict and, when it fails, what went wrong and on which case.  The public checks draw their
-cases with a fixed seed, so the same code always gets the same verdicts.  Your grade also
-counts hidden checks: other random cases, more of them, and edge cases (a batch of one,
-one unit, float32 inputs, large values).  Code that passes the public checks because it is
-right, rather than because it fits them, passes those too.
+for example `python -m minigrad.testing.grading check gru_cell{suffix}`.  It runs the public
+checks stored in `NAME.checks.json`: fixed cases and the values they must give.  Each check
+prints its verdict and, when it fails, what went wrong, on which inputs, and the command
+that reruns it.  Your grade also counts hidden checks: other random cases, more of them,
+and edge cases (a batch of one, one unit, float32 inputs, large values).  Code that passes
+the public checks because it is right, rather than because it fits them, passes those too.
 
 The assignments:
 
@@ -73,18 +76,39 @@ The assignments:
 """
 
 
-def write_handout(folder: Path, sources: dict[str, Path], descriptions: dict[str, str]) -> list[Path]:
-    """Write each assignment's student copy and the students' README into ``folder``."""
+def notebook(text: str) -> str:
+    """A percent-format source as a Jupyter notebook (JSON), with jupytext as the lessons use it."""
+    try:
+        import jupytext
+    except ImportError:
+        raise SystemExit('notebook handouts need jupytext: python -m pip install -e ".[lessons]"') from None
+
+    return jupytext.writes(jupytext.reads(text, fmt="py:percent"), fmt="ipynb")
+
+
+def write_handout(
+    folder: Path, sources: dict[str, Path], descriptions: dict[str, str], kind: str = "py"
+) -> list[Path]:
+    """Write each assignment's student copy (.py or .ipynb), its public checks (fixed cases and
+    expected values, computed now) and the students' README into ``folder``."""
+    from minigrad.testing.grading.public import public_checks
+
     folder.mkdir(parents=True, exist_ok=True)
     stripped = {
         name: strip_solutions(path.read_text(encoding="utf-8"), path.name) for name, path in sources.items()
     }
     written = []
     for name, text in stripped.items():
-        target = folder / f"{name}.py"
-        target.write_text(text, encoding="utf-8")
-        written.append(target)
-    listing = "\n".join(f"- `{name}.py`: {descriptions[name]}" for name in sources)
+        target = folder / f"{name}.{kind}"
+        target.write_text(notebook(text) if kind == "ipynb" else text, encoding="utf-8")
+        checks = importlib.import_module(f"assignments.checks.{name}").checklist
+        stored = folder / f"{name}.checks.json"
+        stored.write_text(json.dumps(public_checks(checks, name)) + "\n", encoding="utf-8")
+        written += [target, stored]
+    listing = "\n".join(f"- `{name}.{kind}`: {descriptions[name]}" for name in sources)
     readme = folder / "README.md"
-    readme.write_text(STUDENT_README.format(listing=listing), encoding="utf-8")
+    kinds = {"py": "a Python file", "ipynb": "a Jupyter notebook"}
+    readme.write_text(
+        STUDENT_README.format(listing=listing, kind=kinds[kind], suffix=f".{kind}"), encoding="utf-8"
+    )
     return [*written, readme]

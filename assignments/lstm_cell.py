@@ -9,7 +9,7 @@ handout has a stub there instead.
 #
 # Write one step of an LSTM with minigrad's primitive ops only: `@`, `+`, `-`, `*`,
 # `.sigmoid()`, `.tanh()` and slicing.  Autograd then gives you backpropagation through the
-# cell for free, and the grader proves it with hypothesis and central differences.
+# cell for free, and the grader compares it with the true gradients on cases hypothesis draws.
 #
 # The weights come in Keras's layout, gate blocks in the order i, f, c, o:
 # kernel W (n_in, 4u), recurrent_kernel U (u, 4u), bias b (4u,), where u is the number of
@@ -53,4 +53,4 @@ class LSTMCell:
 # %% [markdown]
 # # Check your work
 #
-#     python -m assignments check lstm_cell lstm_cell.py
+#     python -m minigrad.testing.grading check lstm_cell.py

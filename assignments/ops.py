@@ -197,4 +197,4 @@ def topological_order(root):
 # %% [markdown]
 # # Check your work
 #
-#     python -m assignments check ops ops.py
+#     python -m minigrad.testing.grading check ops.py

@@ -24,6 +24,7 @@ from pathlib import Path
 import assignments
 from assignments.handout import solution_lines, strip_solutions
 from lessons.report import check, show, title
+from minigrad.testing.grading import Sandbox
 
 source = assignments.source("gru_cell").read_text()
 handout = strip_solutions(source)
@@ -40,10 +41,13 @@ check("the handout keeps none of the solution's lines",
 # %% [markdown]
 # # The checks
 #
-# Each check is scored on its own, in a process of its own with a time limit.  The public
-# ones use a fixed seed and few examples, so a student's `python -m assignments check`
-# gives the same verdicts every time; the hidden ones, run only by `grade`, use other seeds,
-# more examples and edge cases.
+# Each check is scored on its own.  The grader draws the check's cases (hypothesis, with a
+# seed) and computes what the reference gives on them; a fresh child process, with a time
+# limit, loads the student's file, runs it on the inputs and sends back plain arrays; the
+# grader compares them.  The verdict is decided in a process that never ran the student's
+# code.  The public checks use a fixed seed and few examples, and the handout stores their
+# inputs and expected values, so a student's own check gives the same verdicts every time;
+# the hidden ones, run only by `grade`, use other seeds, more examples and edge cases.
 
 # %%
 checklist = assignments.checklist("gru_cell")
@@ -53,8 +57,12 @@ show("points in all", checklist.max_points())
 
 
 def grade(path: Path) -> dict[str, bool]:
-    """Run every check on the file; return each check's verdict."""
-    results = checklist.run(path)
+    """Run every check on the file; return each check's verdict.
+
+    These files are the lesson's own, so they run as the reader's user; a grader run as root
+    (as on Gradescope) runs student code as an unprivileged user instead.
+    """
+    results = checklist.run(path, sandbox=Sandbox(user=None))
     for r in results:
         print(
             f"  [{'pass' if r.passed else 'FAIL'}] {r.name}"
@@ -81,8 +89,10 @@ check("the worked solution passes every check", all(verdicts["solution"].values(
 # %% [markdown]
 # **A wrong formula.**  A student swaps the roles of z and 1 - z in the last line.  Every op
 # is still a minigrad primitive, so the gradients are exactly those of the function the
-# student wrote, and gradcheck passes: it proves that backward matches forward, not that
-# forward is a GRU.  The comparison with the numpy reference catches it.
+# student wrote: a gradient check against the student's own forward (gradcheck) would pass,
+# since it proves that backward matches forward, not that forward is a GRU.  The grader
+# compares the outputs with the numpy reference and the gradients with the reference's true
+# gradients at the same inputs, so the swap loses both.
 
 # %%
 title("the update gate swapped")
@@ -91,8 +101,8 @@ swapped.write_text(source.replace("return z * h + (1 - z) * n", "return (1 - z) 
 verdicts["swapped"] = grade(swapped)
 lost = {name for name, passed in verdicts["swapped"].items() if not passed}
 check("the swap loses the formula checks", "GRUCell: outputs equal the formula (numpy reference)" in lost)
-check("and keeps the gradient checks, which it cannot fail",
-      "GRUCell: gradients of every input and weight (gradcheck)" not in lost)  # fmt: skip
+check("and the gradient checks, compared with the true gradients",
+      "GRUCell: gradients equal the true gradients" in lost)  # fmt: skip
 
 # %% [markdown]
 # **Reusing the reference.**  A student builds `layers.GRUCell` inside their class and
@@ -129,15 +139,17 @@ RESULTS = {"checks": [c.name for c in checklist.checks], "verdicts": verdicts, "
 # - A teacher's source holds the solution between markers; `python -m assignments handout`
 #   writes the students' copies, `check` runs the public checks, `grade` writes Gradescope's
 #   `results.json`, and `autograder` builds the folder Gradescope runs.
-# - Gradient proofs (gradcheck under hypothesis) catch wrong backwards; the comparison with
-#   a numpy reference catches wrong formulas; the code-reuse guard and the primitives-only
-#   graph walk catch borrowed answers.  Each is a check with its own points.
+# - The comparison with a numpy reference catches wrong formulas, the comparison with the true
+#   gradients wrong backwards (and right-looking ones of a wrong forward); the code-reuse
+#   guard and the primitives-only graph walk catch borrowed answers.  Each is a check with
+#   its own points, decided in the grader from plain data the student's process sent back.
 #
 # # Exercises
 #
-# 1. Write a check of your own for the gru_cell assignment with `Checklist.add`, e.g. that
-#    the cell leaves its weights unchanged, and see it pass on the solution.
+# 1. Write a check of your own for the gru_cell assignment with `Checklist.add`: a function
+#    that returns `Case`s (inputs, and an `Expect` per output), e.g. the cell on a batch of
+#    ten, and see it pass on the solution.
 # 2. Make a submission that passes the public checks but fails a hidden one (hint: the
 #    hidden checks try float32 inputs).
-# 3. Run `python -m assignments check lstm_cell` on the lstm_cell handout, then write the
+# 3. Run `python -m assignments check lstm_cell FILE` on the lstm_cell handout, then write the
 #    cell until it passes.

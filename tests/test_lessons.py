@@ -113,12 +113,9 @@ def test_course_lesson_grades_as_the_checklist_says(lesson):
     g = lesson("l06_gru_assignment")
     names = set(g["checks"])
     assert set(g["verdicts"]["solution"]) == names and all(g["verdicts"]["solution"].values())
-    formula = {
-        name
-        for name in names
-        if "formula" in name or "float32" in name or "batch of one" in name or "large" in name
-    }
-    assert {n for n, ok in g["verdicts"]["swapped"].items() if not ok} == formula
+    # outputs and gradients are compared with the reference's: a swapped gate passes nothing
+    assert not any(g["verdicts"]["swapped"].values()) and not any(g["verdicts"]["cheat"].values())
+    assert not any(g["verdicts"]["handout"].values())
     assert "return z * h + (1 - z) * n" not in g["handout"]  # the solution is not in the lesson's handout
 
 

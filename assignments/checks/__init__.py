@@ -1,7 +1,8 @@
 """The checks of each assignment, one module per assignment, each with a ``checklist``.
 
-Public checks run with a fixed seed and few examples, so that a student's self-check is
-repeatable; hidden ones use other seeds, more examples and edge cases.  Every formula is
-compared with a reference written here in plain numpy, which a submission cannot reach
-through ``layers`` or the solutions (the checklists forbid running their code).
+The teacher's side: these modules hold the references, the hidden checks and their seeds,
+and stay with the teacher (they are not in the package a student installs, and the
+autograder bundle keeps them where student code cannot read them).  Hypothesis draws the
+cases here, in the grader; every output is compared with a reference written here in plain
+numpy, gradients with the true gradient.
 """

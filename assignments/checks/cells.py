@@ -1,23 +1,32 @@
-"""The checks both cell assignments share: shapes, the formula against a numpy reference,
-gradients under hypothesis, primitives only, and the edge cases of the hidden checks."""
+"""The checks both cell assignments share: shapes, the formula against a numpy reference, the
+true gradients, primitives only, and the edge cases of the hidden checks."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import ModuleType
 from typing import Any
 
 import numpy as np
 from hypothesis import strategies as st
 
-from minigrad import Tensor
-from minigrad.testing import gradcheck
-from minigrad.testing.grading import Checklist, primitives_only, prove, require
+from minigrad import ops
+from minigrad.function import Function
+from minigrad.testing import numerical_grad
+from minigrad.testing.grading import Case, Checklist, Expect, drawn_cases
 from minigrad.testing.strategies import arrays
 
-# a cell may use minigrad's primitives, but neither the reference cells nor the solutions
-FORBIDDEN = ("layers", "assignments", "minigrad.functional")
+# a cell may use minigrad's primitives, but neither the reference cells nor the fused losses
+FORBIDDEN = ("layers", "minigrad.functional")
+WEIGHTS = ("kernel", "recurrent_kernel", "bias")
+# the Function classes of minigrad.ops, by the name the child reports
+PRIMITIVES = tuple(
+    sorted(
+        f"{cls.__module__}.{cls.__qualname__}"
+        for cls in vars(ops).values()
+        if isinstance(cls, type) and issubclass(cls, Function) and cls is not Function
+    )
+)
 
 
 def sigmoid(a: np.ndarray) -> np.ndarray:
@@ -54,116 +63,94 @@ class Cell:
             "bias": bias,
         }
 
-    def cases(
-        self,
-        scale: float = 2.0,
-        units: st.SearchStrategy[int] | None = None,
-        batch: st.SearchStrategy[int] | None = None,
-    ) -> st.SearchStrategy[dict[str, np.ndarray]]:
+    def cases(self, scale: float = 2.0) -> st.SearchStrategy[dict[str, np.ndarray]]:
         @st.composite
         def draw_case(draw: Any) -> dict[str, np.ndarray]:
-            sizes = [
-                draw(batch or st.integers(1, 3)),
-                draw(st.integers(1, 3)),
-                draw(units or st.integers(1, 3)),
-            ]
-            shapes = self.shapes(*sizes)
+            shapes = self.shapes(*(draw(st.integers(1, 3)) for _ in range(3)))
             return {k: draw(arrays(shape=s, min_value=-scale, max_value=scale)) for k, s in shapes.items()}
 
         return draw_case()
 
-    def run(self, submission: ModuleType, case: dict[str, Any]) -> tuple[Tensor, ...]:
-        """The submission's cell on ``case`` (arrays or Tensors), its outputs as a tuple."""
-        cls = require(submission, self.class_name)
-        cell = cls(case["kernel"], case["recurrent_kernel"], case["bias"])
-        out = cell(case["x"], *(case[s] for s in self.states))
-        outputs = out if isinstance(out, tuple | list) else (out,)
-        expected = len(self.states)
-        call = f"{self.class_name}(...)({', '.join(('x', *self.states))})"
-        assert len(outputs) == expected, f"{call} must return {expected} tensor(s), got {len(outputs)}"
-        for k, o in enumerate(outputs):
-            assert isinstance(o, Tensor), f"{call}: output {k} is a {type(o).__name__}, not a minigrad Tensor"
-        return tuple(outputs)
+    def outputs(self, values: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The reference's outputs, by the names ``h``, ``c``."""
+        result = self.reference(*(values[k] for k in ("x", *self.states, *WEIGHTS)))
+        return dict(zip(self.states, result, strict=True))
 
+    def case(self, values: dict[str, np.ndarray], tolerance: float = 1e-10, gradients: bool = False) -> Case:
+        """The cell on ``values``; its outputs, or with ``gradients`` the true gradients of
+        sum(w * output) for weights w drawn from the case."""
+        params = {"name": self.class_name, "init": list(WEIGHTS), "call": ["x", *self.states],
+                  "returns": list(self.states)}  # fmt: skip
+        outputs = self.outputs(values)
+        if not gradients:
+            expect = {
+                name: Expect("close", out.astype(values["x"].dtype), tolerance, what=f"{name}_new")
+                for name, out in outputs.items()
+            }
+            return Case("cell", params, dict(values), expect)
+        rng = np.random.default_rng(int(1e6 * abs(values["x"].flat[0])))
+        weights = {f"weight {n}": rng.uniform(0.5, 1.5, out.shape) for n, out in outputs.items()}
+        expect = {
+            f"grad {k}": Expect("close", grad, 1e-6, what=f"the gradient of {k}")
+            for k, grad in self.true_gradients(values, weights).items()
+        }
+        return Case("cell", params, {**values, **weights}, expect)
 
-def _tensors(case: dict[str, np.ndarray]) -> dict[str, Tensor]:
-    return {k: Tensor(v) for k, v in case.items()}
+    def true_gradients(
+        self, values: dict[str, np.ndarray], weights: dict[str, np.ndarray]
+    ) -> dict[str, np.ndarray]:
+        """d sum(w * reference) / d input, by central differences of the reference, in the grader."""
+        work = {k: v.astype(np.float64) for k, v in values.items()}
 
+        def loss() -> float:
+            outs = self.outputs(work)
+            return float(sum(np.sum(weights[f"weight {n}"] * out) for n, out in outs.items()))
 
-def formula_matches(
-    cell: Cell, submission: ModuleType, case: dict[str, np.ndarray], tolerance: float = 1e-10
-) -> None:
-    got = cell.run(submission, _tensors(case))
-    expected = cell.reference(*case.values())
-    for name, g, e in zip(cell.states, got, expected, strict=True):
-        assert g.shape == e.shape, f"{name}_new has shape {g.shape}, expected {e.shape}"
-        assert np.all(np.isfinite(g.data)), f"{name}_new holds NaN or inf"
-        worst = float(np.max(np.abs(g.data - e)))
-        assert worst <= tolerance, f"{name}_new differs from the formula by up to {worst:.3g}"
-
-
-def gradients_match(cell: Cell, submission: ModuleType, case: dict[str, np.ndarray]) -> None:
-    names = list(case)
-
-    def step(*tensors: Tensor) -> tuple[Tensor, ...]:
-        return cell.run(submission, dict(zip(names, tensors, strict=True)))
-
-    gradcheck(step, list(case.values()), names=names)
+        return {k: numerical_grad(loss, work[k]) for k in values}
 
 
 def add_cell_checks(checklist: Checklist, cell: Cell) -> None:
     """The public and hidden checks of one cell assignment."""
     name = cell.class_name
+    names = (name,)
 
-    def formula(
-        cases: st.SearchStrategy[dict[str, np.ndarray]], examples: int, seed: int
-    ) -> Callable[[ModuleType], None]:
-        return lambda sub: prove(lambda case: formula_matches(cell, sub, case), cases, examples, seed)
+    def drawn(strategy: Any, examples: int, seed: int, **options: Any) -> Callable[[], list[Case]]:
+        return lambda: drawn_cases(strategy, examples, seed, lambda values: cell.case(values, **options))
 
-    def gradients(
-        cases: st.SearchStrategy[dict[str, np.ndarray]], examples: int, seed: int
-    ) -> Callable[[ModuleType], None]:
-        return lambda sub: prove(lambda case: gradients_match(cell, sub, case), cases, examples, seed)
+    def shapes() -> list[Case]:
+        values = {k: np.full(s, 0.1) for k, s in cell.shapes(batch=2, features=3, units=4).items()}
+        return [cell.case(values)]
 
-    def shapes(sub: ModuleType) -> None:
-        case = {k: np.full(s, 0.1) for k, s in cell.shapes(batch=2, features=3, units=4).items()}
-        for state, out in zip(cell.states, cell.run(sub, _tensors(case)), strict=True):
-            assert out.shape == (2, 4), (
-                f"{state}_new has shape {out.shape} for batch 2 and 4 units, expected (2, 4)"
-            )
-
-    def primitives(sub: ModuleType) -> None:
+    def primitives() -> list[Case]:
         rng = np.random.default_rng(7)
-        case = {k: Tensor(rng.uniform(-1, 1, s), requires_grad=True) for k, s in cell.shapes(2, 3, 2).items()}
-        primitives_only(list(cell.run(sub, case)))
+        values = {k: rng.uniform(-1, 1, s) for k, s in cell.shapes(2, 3, 2).items()}
+        case = cell.case(values)
+        expect = {**case.expect, "ops": Expect("within", allowed=PRIMITIVES, what="the ops of the graph")}
+        return [Case("cell", case.params, values, expect, "a fixed case")]
 
-    def one_and_one(sub: ModuleType) -> None:
+    def one_and_one() -> list[Case]:
         rng = np.random.default_rng(8)
+        cases = []
         for batch, units in ((1, 1), (1, 3), (4, 1)):
-            case = {k: rng.uniform(-2, 2, s) for k, s in cell.shapes(batch, 2, units).items()}
-            formula_matches(cell, sub, case)
-            gradients_match(cell, sub, case)
+            values = {k: rng.uniform(-2, 2, s) for k, s in cell.shapes(batch, 2, units).items()}
+            cases += [cell.case(values), cell.case(values, gradients=True)]
+        return cases
 
-    def float32(sub: ModuleType) -> None:
+    def float32() -> list[Case]:
         rng = np.random.default_rng(9)
-        case = {k: rng.uniform(-2, 2, s).astype(np.float32) for k, s in cell.shapes(3, 2, 2).items()}
-        for state, out in zip(cell.states, cell.run(sub, _tensors(case)), strict=True):
-            assert out.dtype == np.float32, f"{state}_new is {out.dtype} for float32 inputs; keep float32"
-        formula_matches(cell, sub, case, tolerance=1e-5)
+        values = {k: rng.uniform(-2, 2, s).astype(np.float32) for k, s in cell.shapes(3, 2, 2).items()}
+        return [cell.case(values, tolerance=1e-5)]
 
-    checklist.add(f"{name}: output shapes", 1, shapes)
-    checklist.add(f"{name}: outputs equal the formula (numpy reference)", 3, formula(cell.cases(), 10, 0))
-    checklist.add(
-        f"{name}: gradients of every input and weight (gradcheck)", 3, gradients(cell.cases(), 10, 0)
-    )
-    checklist.add(f"{name}: built from minigrad's primitive ops only", 1, primitives)
-    checklist.add(f"{name}: the formula on more cases", 1, formula(cell.cases(), 40, 1), hidden=True)
-    checklist.add(f"{name}: gradients on more cases", 1, gradients(cell.cases(), 25, 2), hidden=True)
-    checklist.add(f"{name}: a batch of one and one unit", 1, one_and_one, hidden=True)
-    checklist.add(f"{name}: float32 in, float32 out", 1, float32, hidden=True)
-    checklist.add(
-        f"{name}: large inputs (saturated gates) stay finite and right",
-        1,
-        formula(cell.cases(scale=60.0), 20, 3),
-        hidden=True,
-    )
+    add = checklist.add
+    add(f"{name}: output shapes and values on a fixed case", 1, shapes, names)
+    add(f"{name}: outputs equal the formula (numpy reference)", 3, drawn(cell.cases(), 10, 0), names)
+    add(f"{name}: gradients equal the true gradients", 3, drawn(cell.cases(), 10, 0, gradients=True), names)
+    add(f"{name}: built from minigrad's primitive ops only", 1, primitives, names)
+    add(f"{name}: the formula on more cases", 1, drawn(cell.cases(), 40, 1), names, hidden=True)
+    add(f"{name}: gradients on more cases", 1, drawn(cell.cases(), 25, 2, gradients=True), names, hidden=True)
+    add(f"{name}: a batch of one and one unit", 1, one_and_one, names, hidden=True)
+    add(f"{name}: float32 in, float32 out", 1, float32, names, hidden=True)
+    add(
+        f"{name}: large inputs (saturated gates) stay finite and right", 1,
+        drawn(cell.cases(scale=60.0), 20, 3), names, hidden=True,
+    )  # fmt: skip
