@@ -23,6 +23,11 @@ SETTING_RANGES: dict[str, tuple[str, Any, str]] = {
     "beta1": ("beta1", lambda v: 0 <= v < 1, "in [0, 1)"),
     "beta2": ("beta2", lambda v: 0 <= v < 1, "in [0, 1)"),
     "alpha": ("alpha", lambda v: 0 <= v < 1, "in [0, 1)"),
+    "rho": ("rho", lambda v: 0 <= v < 1, "in [0, 1)"),
+    # Keras's names for the same settings
+    "beta_1": ("beta_1", lambda v: 0 <= v < 1, "in [0, 1)"),
+    "beta_2": ("beta_2", lambda v: 0 <= v < 1, "in [0, 1)"),
+    "epsilon": ("epsilon", lambda v: 0 <= v < np.inf, "a finite number >= 0"),
     # eps keeps a division away from zero
     "eps": ("eps", lambda v: 0 <= v < np.inf, "a finite number >= 0"),
 }
@@ -41,6 +46,22 @@ def check_setting(owner: str, name: str, value: float) -> None:
         raise ValueError(f"{owner}: {problem}")
 
 
+def checked_params(owner: str, params: Iterable[Tensor]) -> list[Tensor]:
+    """``params`` as a list, or a ValueError naming ``owner`` when it is empty, holds a Tensor
+    that is not a leaf, or holds one twice (it would be updated twice per step)."""
+    params = list(params)
+    if not params:
+        raise ValueError(f"{owner}: got no parameters to optimize")
+    for i, p in enumerate(params):
+        if not isinstance(p, Tensor) or not p.is_leaf:
+            raise ValueError(
+                f"{owner}: parameter {i} is not a leaf Tensor (one made by an op cannot be optimized)"
+            )
+    if len({id(p) for p in params}) != len(params):
+        raise ValueError(f"{owner}: a parameter appears more than once; it would be updated twice per step")
+    return params
+
+
 class Optimizer:
     """Base class: holds the parameters, the hyper-parameters and the per-parameter state."""
 
@@ -48,27 +69,24 @@ class Optimizer:
     slots: ClassVar[tuple[str, ...]] = ()  # names of the per-parameter running arrays
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
-        self.params = list(params)
-        name = type(self).__name__
-        if not self.params:
-            raise ValueError(f"{name}: got no parameters to optimize")
-        for i, p in enumerate(self.params):
-            if not isinstance(p, Tensor) or not p.is_leaf:
-                raise ValueError(
-                    f"{name}: parameter {i} is not a leaf Tensor (one made by an op cannot be optimized)"
-                )
-        if len({id(p) for p in self.params}) != len(self.params):
-            raise ValueError(
-                f"{name}: a parameter appears more than once; it would be updated twice per step"
-            )
-        check_setting(name, "lr", lr)
+        self.params = checked_params(type(self).__name__, params)
+        check_setting(type(self).__name__, "lr", lr)
         self.lr = lr
         self.steps = 0
-        self.state = [{slot: np.zeros_like(p.data) for slot in self.slots} for p in self.params]
+        self.state = [self.initial_state(p) for p in self.params]
 
-    def zero_grad(self) -> None:
+    def initial_state(self, param: Tensor) -> dict[str, np.ndarray]:
+        """The running arrays of a parameter before its first step: zeros, one per slot."""
+        return {slot: np.zeros_like(param.data) for slot in self.slots}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: drop them (PyTorch's default), or with ``set_to_none=False``
+        fill them with zeros."""
         for p in self.params:
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = np.zeros_like(p.grad)
 
     def step(self) -> None:
         """Update every parameter that has a gradient.
@@ -131,7 +149,7 @@ class SGD(Optimizer):
     hyper = ("lr", "momentum")
     slots = ("velocity",)
 
-    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0) -> None:
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, momentum: float = 0.0) -> None:
         super().__init__(params, lr)
         check_setting("SGD", "momentum", momentum)
         self.momentum = momentum
