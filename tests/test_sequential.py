@@ -349,12 +349,12 @@ def _padded_tagging_data(n=40, time=8, vocab=12, classes=3):
     return ids, labels
 
 
-def _tagger():
+def _tagger(impl="auto"):
     mg.manual_seed(0)
     model = layers.Sequential(
         [
             layers.Embedding(12, 4, mask_zero=True),
-            layers.LSTM(5, return_sequences=True),
+            layers.LSTM(5, return_sequences=True, impl=impl),
             layers.Dense(3, activation="softmax"),
         ]
     )
@@ -450,3 +450,142 @@ def test_the_mask_follows_keras_compute_mask():
     )
     _, mask = model.forward_with_mask(ids)
     np.testing.assert_array_equal(mask, ids != 0)
+
+
+# --- trainable = False ---
+
+
+def _changed(before, after):
+    return [not np.array_equal(a, b) for a, b in zip(before, after, strict=True)]
+
+
+@pytest.mark.parametrize(
+    ("impl", "optimizer"), [("fused", "keras"), ("autograd", "keras"), ("fused", "pytorch")]
+)
+def test_a_frozen_layer_is_not_trained_by_fit(impl, optimizer):
+    ids, labels = _padded_tagging_data(16)
+    model = _tagger(impl)
+    lstm = model.layers[1]
+    lstm.trainable = False
+    assert not lstm.trainable and model.trainable
+    assert [id(p) for p in model.non_trainable_weights] == [id(p) for p in lstm.parameters()]
+    assert len(model.trainable_weights) == 1 + 2
+    text = model.summary((8,), print_fn=lambda s: None)
+    assert f"Non-trainable params: {lstm.count_params()}" in text
+    before = model.get_weights()
+    # PyTorch's way: an optimizer over every weight, the frozen ones getting no gradient
+    chosen = "adam" if optimizer == "keras" else mg.optim.Adam(model.parameters(), lr=0.01)
+    model.fit(ids, labels, optimizer=chosen, epochs=2, batch_size=8, verbose=0)
+    assert _changed(before, model.get_weights()) == [True, False, False, False, True, True]
+
+
+def test_a_layer_frozen_before_it_is_built_stays_frozen():
+    x, y = _classifier_data()
+    last = layers.Dense(3, activation="softmax")
+    model = layers.Sequential([layers.Dense(4, activation="tanh"), last])  # nothing built yet
+    last.trainable = False
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=16, verbose=0)
+    assert not last.kernel.requires_grad and not last.bias.requires_grad
+    assert model.trainable_weights == [model.layers[0].kernel, model.layers[0].bias]
+
+
+def test_a_frozen_model_is_refused_by_fit_and_trains_again_once_unfrozen():
+    x, y = _classifier_data()
+    model = _small_classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.trainable = False
+    assert not model.layers[0].trainable and model.trainable_weights == []
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="no trainable weights"):
+        model.fit(x, y, verbose=0)
+    assert not any(_changed(before, model.get_weights()))
+    model.layers[1].trainable = True  # the last layer only
+    model.fit(x, y, epochs=1, verbose=0)
+    assert _changed(before, model.get_weights()) == [False, False, True, True]
+    model.trainable = True  # the first layer joins Keras's optimizer, with fresh running arrays
+    model.fit(x, y, epochs=1, verbose=0)
+    assert all(_changed(before, model.get_weights())) and len(model.optimizer.params) == 4
+    with pytest.raises(ValueError, match="trainable must be True or False, got 'no'"):
+        model.trainable = "no"
+
+
+def test_a_frozen_layer_trains_as_in_keras(keras):
+    x, y = _classifier_data()
+    model = _small_classifier()
+    reference = keras.Sequential(
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(4, activation="tanh"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    reference.set_weights(model.get_weights())
+    model.layers[0].trainable = False
+    reference.layers[0].trainable = False
+    for m in (model, reference):
+        m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    reference.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    for ours, theirs in zip(model.get_weights(), _keras_weights(keras, reference), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
+
+
+# --- evaluate's values, and failed calls ---
+
+
+def test_evaluate_returns_numbers_as_keras_does():
+    x, y = _classifier_data()
+    model = _small_classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    p = model.predict(x)
+    expected_loss = -np.mean(np.log(p[np.arange(len(y)), y]))  # one batch: the plain mean
+    expected_accuracy = np.mean(p.argmax(axis=1) == y)
+    loss, accuracy = model.evaluate(x, y, batch_size=64)
+    assert isinstance(loss, float) and isinstance(accuracy, float)
+    assert loss == pytest.approx(expected_loss, rel=1e-12) and accuracy == expected_accuracy
+    assert model.evaluate(x, y, return_dict=True) == pytest.approx(
+        {"loss": expected_loss, "accuracy": expected_accuracy}, rel=1e-12
+    )
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")  # no metrics: the loss alone
+    assert model.evaluate(x, y) == pytest.approx(expected_loss, rel=1e-12)
+
+
+def test_failed_fit_and_evaluate_keep_the_compiled_loss_and_the_training_mode():
+    x, y = _classifier_data()
+    model = _small_classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    compiled = model.loss
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="mse_loss: pred has shape"):
+        model.fit(x, y, loss="mse", verbose=0)  # labels (64,) for outputs (64, 3)
+    assert model.loss is compiled and not any(_changed(before, model.get_weights()))
+    for loss in ("mse", "no such loss"):
+        with pytest.raises(ValueError):
+            model.evaluate(x, y, loss=loss)
+        assert model.loss is compiled and model.training
+    with pytest.raises(ValueError):
+        model.evaluate(x[:, :2], y)  # 2 features for a layer of 3
+    assert model.training
+    with pytest.raises(ValueError):
+        model.predict(x[:, :2])
+    assert model.training
+    model.eval()
+    model.predict(x)
+    assert not model.training  # predict puts back the mode it found
+
+
+def test_a_failed_fit_with_a_non_finite_loss_keeps_the_compiled_loss():
+    x, y = _classifier_data()
+    model = _small_classifier()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    compiled = model.loss
+
+    def broken(pred, t):
+        return compiled(pred, t) * np.nan
+
+    with pytest.raises(FloatingPointError):
+        model.fit(x, y, loss=broken, verbose=0)
+    assert model.loss is compiled
+    model.fit(x, y, loss="cross_entropy", verbose=0)  # a loss given to a fit that succeeds stays
+    assert model.loss is layers.losses.LOSSES["cross_entropy"]
