@@ -163,7 +163,9 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
-    p -= lr m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)."""
+    p -= lr m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t),
+    where t counts the steps of this parameter (its ``step`` entry), as PyTorch counts them: a
+    parameter that had no gradient in the first steps starts its bias correction at 1."""
 
     hyper = ("lr", "beta1", "beta2", "eps")
     slots = ("m", "v")
@@ -179,14 +181,18 @@ class Adam(Optimizer):
         self.beta1, self.beta2 = betas
         self.eps = eps
 
+    def initial_state(self, param: Tensor) -> dict[str, np.ndarray]:
+        return {**super().initial_state(param), "step": np.zeros(())}
+
     def update(self, param, grad, state):
-        m, v = state["m"], state["v"]
+        m, v, step = state["m"], state["v"], state["step"]
+        step += 1
         m *= self.beta1
         m += (1 - self.beta1) * grad
         v *= self.beta2
         v += (1 - self.beta2) * grad * grad
-        m_hat = m / (1 - self.beta1**self.steps)
-        v_hat = v / (1 - self.beta2**self.steps)
+        m_hat = m / (1 - self.beta1**step)
+        v_hat = v / (1 - self.beta2**step)
         param -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
