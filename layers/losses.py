@@ -173,6 +173,13 @@ def takes_mask(loss: LossFunction) -> bool:
         return False
 
 
+def takes_logits(loss: LossFunction) -> bool:
+    """Whether ``loss`` expects logits (minigrad's names, or from_logits=True)."""
+    if isinstance(loss, SparseCategoricalCrossentropy | BinaryCrossentropy):
+        return loss.from_logits
+    return loss in (functional.cross_entropy, functional.binary_cross_entropy_with_logits)
+
+
 def is_classification(loss: LossFunction | None) -> bool:
     """Whether the loss compares class scores with integer labels (so accuracy makes sense)."""
     return isinstance(loss, SparseCategoricalCrossentropy) or loss is functional.cross_entropy

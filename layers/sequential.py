@@ -11,6 +11,7 @@ import numpy as np
 from tqdm import tqdm  # a text bar: it works in a terminal and in a notebook alike
 
 from layers import losses, optimizers
+from layers.activations import ACTIVATIONS
 from layers.bidirectional import Bidirectional
 from layers.dense import Dense
 from layers.dropout import Dropout
@@ -287,6 +288,14 @@ class Sequential(Module):
                 f"{owner}: the output carries a padding mask (Embedding(mask_zero=True)), but the loss "
                 f"{getattr(loss_fn, '__name__', type(loss_fn).__name__)} takes no mask argument, so the "
                 "padded steps would count; use a named loss or one with a mask argument"
+            )
+        last = self.layers[-1]
+        squashed = [n for n in ("softmax", "sigmoid") if getattr(last, "activation", None) is ACTIVATIONS[n]]
+        if squashed and losses.takes_logits(loss_fn):
+            raise ValueError(
+                f"{owner}: the loss takes logits, but the last layer's {squashed[0]} makes probabilities; "
+                "use a Keras name ('sparse_categorical_crossentropy', 'binary_crossentropy'), which "
+                "takes probabilities, or leave the activation out"
             )
         return loss_fn
 

@@ -587,5 +587,101 @@ def test_a_failed_fit_with_a_non_finite_loss_keeps_the_compiled_loss():
     with pytest.raises(FloatingPointError):
         model.fit(x, y, loss=broken, verbose=0)
     assert model.loss is compiled
-    model.fit(x, y, loss="cross_entropy", verbose=0)  # a loss given to a fit that succeeds stays
-    assert model.loss is layers.losses.LOSSES["cross_entropy"]
+    other = layers.losses.SparseCategoricalCrossentropy()
+    model.fit(x, y, loss=other, verbose=0)  # a loss given to a fit that succeeds stays
+    assert model.loss is other
+
+
+# --- what a Keras user does, answered right or refused clearly ---
+
+
+def test_a_logits_loss_on_a_softmax_output_is_refused():
+    x, y = _classifier_data()
+    model = _small_classifier()  # ends with a softmax
+    for loss in ("cross_entropy", layers.losses.SparseCategoricalCrossentropy(from_logits=True)):
+        with pytest.raises(
+            ValueError, match="the loss takes logits, but the last layer's softmax makes probabilities"
+        ):
+            model.compile(optimizer="adam", loss=loss) or model.fit(x, y, verbose=0)
+    with pytest.raises(ValueError, match="the last layer's softmax"):
+        model.evaluate(x, y, loss="cross_entropy")
+
+
+def test_a_probabilities_loss_given_logits_is_refused():
+    x, y = _classifier_data()
+    mg.manual_seed(0)
+    model = layers.Sequential([layers.Dense(3, input_size=3)])  # logits
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    with pytest.raises(ValueError, match=r"expected probabilities in \[0, 1\].*from_logits=True"):
+        model.fit(x, y, verbose=0)
+    with pytest.raises(ValueError, match=r"expected probabilities in \[0, 1\]"):
+        layers.losses.BinaryCrossentropy()(mg.Tensor([1.5, -0.2]), np.array([1.0, 0.0]))
+
+
+def test_labels_shaped_as_keras_takes_them():
+    x, y = _classifier_data()
+    model = _small_classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    as_column = model.evaluate(x, y[:, None], batch_size=64)  # (64, 1) labels, as Keras takes them
+    assert as_column == pytest.approx(model.evaluate(x, y, batch_size=64), rel=1e-12)
+    p = model.predict(x)
+    assert as_column[1] == np.mean(p.argmax(axis=1) == y)  # not 64 x 64 comparisons
+    mg.manual_seed(0)
+    regression = layers.Sequential([layers.Dense(1, input_size=3)])
+    regression.compile(optimizer="sgd", loss="mse")
+    target = x.sum(axis=1)  # (64,) for outputs (64, 1): not broadcast to (64, 64)
+    expected = np.mean((regression.predict(x)[:, 0] - target) ** 2)
+    assert regression.evaluate(x, target, batch_size=64) == pytest.approx(expected, rel=1e-12)
+
+
+def test_validation_split_keeps_the_last_samples_out_as_keras_does():
+    x, y = _classifier_data()
+    model = _small_classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    history = model.fit(x, y, epochs=2, validation_split=0.25, verbose=0)
+    assert set(history) == {"loss", "accuracy", "val_loss", "val_accuracy"} and history.epoch == [0, 1]
+    loss, accuracy = model.evaluate(x[48:], y[48:], return_dict=True).values()
+    assert (history["val_loss"][-1], history["val_accuracy"][-1]) == pytest.approx(
+        (loss, accuracy), rel=1e-12
+    )
+    for bad in (1.0, -0.1, 0.99, True):  # 0.99 of 64 leaves none to train on
+        with pytest.raises(ValueError, match="validation_split"):
+            model.fit(x, y, validation_split=bad, verbose=0)
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda m, x, y: m.compile(metrics="accuracy"), "metrics must be a list"),
+        (
+            lambda m, x, y: m.fit(x, y, validation_data=(x, y, np.ones(len(y))), verbose=0),
+            "validation_data must be a pair",
+        ),
+        (lambda m, x, y: m.fit(x, y, validation_data=(x, y[:3]), verbose=0), "x has 64 samples but y has 3"),
+        (lambda m, x, y: m.predict(x, batch_size=0), "predict: batch_size must be a positive integer"),
+        (lambda m, x, y: m.evaluate(x, y, batch_size=2.5), "evaluate: batch_size must be a positive integer"),
+        (lambda m, x, y: m.fit(x, y, epochs=0, verbose=0), "epochs must be a positive integer"),
+    ],
+)
+def test_settings_keras_users_give_are_answered_clearly(call, message):
+    x, y = _classifier_data()
+    model = _small_classifier()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=message):
+        call(model, x, y)
+    assert not any(_changed(before, model.get_weights()))
+
+
+def test_a_batch_larger_than_the_data_is_one_batch():
+    x, y = _classifier_data()
+    model = _small_classifier()
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    start = model.get_weights()
+    model.fit(x, y, batch_size=1000, shuffle=False, verbose=0)
+    assert model.optimizer.iterations == 1
+    again = _small_classifier()
+    again.compile(optimizer="sgd", loss="sparse_categorical_crossentropy")
+    again.fit(x, y, batch_size=64, shuffle=False, verbose=0)
+    assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), again.get_weights(), strict=True))
+    assert any(_changed(start, model.get_weights()))
