@@ -685,3 +685,63 @@ def test_a_batch_larger_than_the_data_is_one_batch():
     again.fit(x, y, batch_size=64, shuffle=False, verbose=0)
     assert all(np.array_equal(a, b) for a, b in zip(model.get_weights(), again.get_weights(), strict=True))
     assert any(_changed(start, model.get_weights()))
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("SGD", {"learning_rate": 0.05, "momentum": 0.9}),
+        ("SGD", {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}),
+        ("Adam", {"learning_rate": 0.01, "beta_1": 0.8, "beta_2": 0.99, "epsilon": 1e-4}),
+        ("RMSprop", {"learning_rate": 0.01, "rho": 0.8, "momentum": 0.5}),
+        ("RMSprop", {"learning_rate": 0.01, "centered": True}),
+        ("Adagrad", {"learning_rate": 0.05, "initial_accumulator_value": 0.5, "epsilon": 1e-3}),
+    ],
+)
+def test_keras_optimizer_options_train_as_in_keras(keras, name, options):
+    x, y = _classifier_data()
+    model = _small_classifier()
+    reference = keras.Sequential(
+        [
+            keras.Input((3,)),
+            keras.layers.Dense(4, activation="tanh"),
+            keras.layers.Dense(3, activation="softmax"),
+        ]
+    )
+    reference.set_weights(model.get_weights())
+    model.compile(
+        optimizer=getattr(layers.optimizers, name)(**options), loss="sparse_categorical_crossentropy"
+    )
+    reference.compile(
+        optimizer=getattr(keras.optimizers, name)(**options), loss="sparse_categorical_crossentropy"
+    )
+    model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    reference.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    for ours, theirs in zip(model.get_weights(), _keras_weights(keras, reference), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
+
+
+def test_a_keras_optimizer_state_round_trips_and_training_resumes_exactly():
+    x, y = _classifier_data()
+    model = _small_classifier()
+    model.compile(optimizer="adagrad", loss="sparse_categorical_crossentropy")
+    model.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    weights, state = model.get_weights(), model.optimizer.state_dict()
+    model.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    resumed = _small_classifier()
+    resumed.set_weights(weights)
+    resumed.compile(optimizer="adagrad", loss="sparse_categorical_crossentropy")
+    resumed.optimizer.build(resumed.trainable_weights)
+    resumed.optimizer.load_state_dict(state)
+    assert resumed.optimizer.iterations == 4
+    resumed.fit(x, y, epochs=1, batch_size=16, shuffle=False, verbose=0)
+    for a, b in zip(model.get_weights(), resumed.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_an_all_padding_batch_has_a_loss_of_zero_as_in_keras():
+    loss = layers.losses.SparseCategoricalCrossentropy(from_logits=True)
+    logits = mg.Tensor(np.random.default_rng(0).standard_normal((2, 3, 4)), requires_grad=True)
+    value = loss(logits, np.zeros((2, 3), dtype=np.int64), mask=np.zeros((2, 3), dtype=bool))
+    value.backward()
+    assert value.item() == 0.0 and not np.any(logits.grad)
