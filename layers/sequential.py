@@ -126,7 +126,7 @@ class Sequential(Module):
         metrics : None or ["accuracy"] (for a classification loss)
         """
         optimizer = optimizers.get(optimizer, "compile")
-        loss_fn = losses.get(loss, "compile")
+        loss_fn = self._loss_for(loss, "compile")
         if metrics is not None and not isinstance(metrics, list | tuple):
             raise ValueError(f"compile: metrics must be a list, e.g. ['accuracy'], got {metrics!r}")
         metrics = list(metrics or [])

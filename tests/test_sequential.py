@@ -602,9 +602,14 @@ def test_a_logits_loss_on_a_softmax_output_is_refused():
         with pytest.raises(
             ValueError, match="the loss takes logits, but the last layer's softmax makes probabilities"
         ):
-            model.compile(optimizer="adam", loss=loss) or model.fit(x, y, verbose=0)
+            model.compile(optimizer="adam", loss=loss)
+        assert model.loss is None
+    before = model.get_weights()
+    with pytest.raises(ValueError, match="the last layer's softmax"):
+        model.fit(x, y, loss="cross_entropy", optimizer="adam", verbose=0)
     with pytest.raises(ValueError, match="the last layer's softmax"):
         model.evaluate(x, y, loss="cross_entropy")
+    assert not any(_changed(before, model.get_weights()))
 
 
 def test_a_probabilities_loss_given_logits_is_refused():
@@ -652,7 +657,10 @@ def test_validation_split_keeps_the_last_samples_out_as_keras_does():
 @pytest.mark.parametrize(
     ("call", "message"),
     [
-        (lambda m, x, y: m.compile(metrics="accuracy"), "metrics must be a list"),
+        (
+            lambda m, x, y: m.compile(loss="sparse_categorical_crossentropy", metrics="accuracy"),
+            "metrics must be a list",
+        ),
         (
             lambda m, x, y: m.fit(x, y, validation_data=(x, y, np.ones(len(y))), verbose=0),
             "validation_data must be a pair",
