@@ -202,7 +202,8 @@ class Adagrad(Optimizer):
     hyper = ("lr", "eps")
     slots = ("sum_squares",)
 
-    def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, eps: float = 1e-10) -> None:
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, *, eps: float = 1e-10) -> None:
+        # eps by name only: PyTorch's third argument is lr_decay, which minigrad does not have
         super().__init__(params, lr)
         check_setting("Adagrad", "eps", eps)
         self.eps = eps

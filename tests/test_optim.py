@@ -225,3 +225,9 @@ def test_adam_state_dict_keeps_each_parameters_step_count():
     adam.step()  # the second has no gradient: its count stays at 0
     state = adam.state_dict()
     assert state["step.0"] == 1 and state["step.1"] == 0 and state["steps"] == 1
+
+
+def test_adagrad_refuses_pytorchs_third_positional_argument():
+    # torch.optim.Adagrad(params, 0.01, 0.001) sets lr_decay; taking 0.001 as eps would be silent
+    with pytest.raises(TypeError):
+        optim.Adagrad([mg.Tensor(np.ones(2), requires_grad=True)], 0.01, 0.001)
