@@ -151,8 +151,14 @@ LOSSES: dict[str, Loss] = {
 
 
 def get(loss: str | LossFunction, owner: str) -> LossFunction:
-    """The loss named ``loss``, or ``loss`` itself when it is a function."""
+    """The loss named ``loss``, or ``loss`` itself when it is a function (pred, y).  A
+    function in Keras's order (y_true, y_pred) is refused: its arguments would be swapped."""
     if callable(loss):
+        if _parameter_names(loss)[:1] == ["y_true"]:
+            raise ValueError(
+                f"{owner}: the loss takes (y_true, ...), Keras's order; minigrad calls a loss as "
+                "loss(pred, y), PyTorch's order: swap its arguments"
+            )
         return loss
     if not isinstance(loss, str) or loss not in LOSSES:
         raise ValueError(
@@ -162,15 +168,17 @@ def get(loss: str | LossFunction, owner: str) -> LossFunction:
     return LOSSES[loss]
 
 
+def _parameter_names(function: Callable[..., Any]) -> list[str]:
+    try:
+        return list(inspect.signature(function).parameters)
+    except (TypeError, ValueError):  # a callable whose signature Python cannot read
+        return []
+
+
 def takes_mask(loss: LossFunction) -> bool:
     """Whether ``loss`` can leave padded positions out: a ``Loss``, or a function with a
     ``mask`` argument."""
-    if isinstance(loss, Loss):
-        return True
-    try:
-        return "mask" in inspect.signature(loss).parameters
-    except (TypeError, ValueError):  # a callable whose signature Python cannot read
-        return False
+    return isinstance(loss, Loss) or "mask" in _parameter_names(loss)
 
 
 def takes_logits(loss: LossFunction) -> bool:

@@ -753,3 +753,14 @@ def test_an_all_padding_batch_has_a_loss_of_zero_as_in_keras():
     value = loss(logits, np.zeros((2, 3), dtype=np.int64), mask=np.zeros((2, 3), dtype=bool))
     value.backward()
     assert value.item() == 0.0 and not np.any(logits.grad)
+
+
+def test_a_loss_function_in_keras_argument_order_is_refused():
+    model = _small_classifier()
+
+    def keras_style(y_true, y_pred):
+        return layers.losses.LOSSES["sparse_categorical_crossentropy"](y_pred, y_true)
+
+    with pytest.raises(ValueError, match=r"takes \(y_true, ...\), Keras's order.*loss\(pred, y\)"):
+        model.compile(optimizer="adam", loss=keras_style)
+    assert model.loss is None
