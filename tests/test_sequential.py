@@ -764,3 +764,31 @@ def test_a_loss_function_in_keras_argument_order_is_refused():
     with pytest.raises(ValueError, match=r"takes \(y_true, ...\), Keras's order.*loss\(pred, y\)"):
         model.compile(optimizer="adam", loss=keras_style)
     assert model.loss is None
+
+
+def test_padded_sequence_regression_loss_matches_keras(keras):
+    ids, _ = _padded_tagging_data()
+    targets = np.random.default_rng(2).standard_normal((*ids.shape, 2))
+    mg.manual_seed(0)
+    model = layers.Sequential(
+        [layers.Embedding(12, 4, mask_zero=True), layers.GRU(5, return_sequences=True), layers.Dense(2)]
+    )
+    model(ids[:1])
+    reference = keras.Sequential(
+        [
+            keras.Input((8,), dtype="int64"),
+            keras.layers.Embedding(12, 4, mask_zero=True),
+            keras.layers.GRU(5, return_sequences=True),
+            keras.layers.Dense(2),
+        ]
+    )
+    reference.set_weights(model.get_weights())
+    for m in (model, reference):
+        m.compile(optimizer="rmsprop", loss="mse")
+    expected = reference.evaluate(ids, targets, batch_size=16, verbose=0)
+    assert model.evaluate(ids, targets, batch_size=16) == pytest.approx(float(expected), rel=1e-6)
+    history = model.fit(ids, targets, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    expected = reference.fit(ids, targets, epochs=2, batch_size=16, shuffle=False, verbose=0).history
+    np.testing.assert_allclose(history["loss"], expected["loss"], rtol=1e-6)
+    for ours, theirs in zip(model.get_weights(), _keras_weights(keras, reference), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
