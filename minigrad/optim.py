@@ -1,4 +1,6 @@
-"""Optimizers and gradient clipping.  Every update happens in place on ``param.data``.
+"""Optimizers and gradient clipping, with PyTorch's names, defaults and update rules (Keras's,
+which ``Sequential.compile`` takes by name, are in ``layers.optimizers``).  Every update
+happens in place on ``param.data``.
 
 Each optimizer keeps, per parameter, the running quantities its rule needs (``state``), and
 ``state_dict()`` gives them as a flat dict of numpy arrays, so that ``mg.save`` can write an
@@ -185,14 +187,15 @@ class Adam(Optimizer):
         return {**super().initial_state(param), "step": np.zeros(())}
 
     def update(self, param, grad, state):
-        m, v, step = state["m"], state["v"], state["step"]
-        step += 1
+        m, v = state["m"], state["v"]
+        state["step"] += 1
+        t = state["step"].item()  # a Python number, so float32 weights stay float32
         m *= self.beta1
         m += (1 - self.beta1) * grad
         v *= self.beta2
         v += (1 - self.beta2) * grad * grad
-        m_hat = m / (1 - self.beta1**step)
-        v_hat = v / (1 - self.beta2**step)
+        m_hat = m / (1 - self.beta1**t)
+        v_hat = v / (1 - self.beta2**t)
         param -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
