@@ -73,8 +73,13 @@ class Module:
         self.__dict__["_trainable"] = bool(value)
         for _, child in self.named_children():
             child.trainable = value
-        for _, param in self._all_parameters(""):
+        # the frozen weights are remembered: a container that lists only weights that require
+        # grad (a plain cell's) would not give them back when unfreezing
+        weights = [p for _, p in self._all_parameters("")] + self.__dict__.pop("_frozen", [])
+        for param in weights:
             param.requires_grad = bool(value)
+        if not value:
+            self.__dict__["_frozen"] = weights
 
     @property
     def trainable_weights(self) -> list[Tensor]:

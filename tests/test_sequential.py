@@ -792,3 +792,21 @@ def test_padded_sequence_regression_loss_matches_keras(keras):
     np.testing.assert_allclose(history["loss"], expected["loss"], rtol=1e-6)
     for ours, theirs in zip(model.get_weights(), _keras_weights(keras, reference), strict=True):
         np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
+
+
+def test_a_plain_cell_frozen_and_unfrozen_trains_again():
+    weights = [mg.Tensor(np.ones((2, 3)), requires_grad=True), mg.Tensor(np.eye(3), requires_grad=True)]
+
+    class TanhCell:  # a cell of one's own: not a Module
+        def __init__(self, W, U):
+            self.W, self.U, self.state_size = W, U, 3
+
+        def __call__(self, x, states):
+            h = (x @ self.W + states[0] @ self.U).tanh()
+            return h, [h]
+
+    rnn = layers.RNN(TanhCell(*weights))
+    rnn.trainable = False
+    assert not any(w.requires_grad for w in weights)
+    rnn.trainable = True
+    assert all(w.requires_grad for w in weights) and len(rnn.trainable_weights) == 2
