@@ -21,7 +21,8 @@ def positive_int(owner: str, name: str, value: Any) -> int:
 class Module:
     """A layer or a model.  Parameters are the Tensors assigned to its attributes with
     ``requires_grad=True`` (as PyTorch registers an ``nn.Parameter``); one frozen later with
-    ``requires_grad = False`` stays a parameter, counted as non-trainable, as in Keras.
+    ``requires_grad = False`` (or by Keras's ``module.trainable = False``) stays a parameter,
+    counted as non-trainable, as in Keras.
     Sub-modules are the attributes that are Modules (or lists of them).  A parameter shared
     by several modules is listed, counted and updated once.  Calling a module calls
     ``forward``.
@@ -33,8 +34,13 @@ class Module:
         names = self.__dict__.setdefault("_parameter_names", set())
         if isinstance(value, Tensor) and value.requires_grad and value.is_leaf:
             names.add(name)
+            value.requires_grad = self.trainable  # a weight made while frozen is frozen too
         elif not isinstance(value, Tensor):
             names.discard(name)
+        if not self.trainable:
+            for child in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(child, Module):
+                    child.trainable = False
         object.__setattr__(self, name, value)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
@@ -51,6 +57,39 @@ class Module:
                 for i, item in enumerate(value):
                     if isinstance(item, Module):
                         yield f"{name}.{i}", item
+
+    @property
+    def trainable(self) -> bool:
+        """Keras's switch.  False freezes every weight of this module and of the modules
+        inside: ``requires_grad`` becomes False (as PyTorch's ``requires_grad_(False)``), also
+        for weights the layer makes later when it builds, so no optimizer moves them and
+        ``trainable_weights`` leaves them out.  True makes them all trainable again."""
+        return self.__dict__.get("_trainable", True)
+
+    @trainable.setter
+    def trainable(self, value: bool) -> None:
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"{type(self).__name__}.trainable must be True or False, got {value!r}")
+        self.__dict__["_trainable"] = bool(value)
+        for _, child in self.named_children():
+            child.trainable = value
+        # the frozen weights are remembered: a container that lists only weights that require
+        # grad (a plain cell's) would not give them back when unfreezing
+        weights = [p for _, p in self._all_parameters("")] + self.__dict__.pop("_frozen", [])
+        for param in weights:
+            param.requires_grad = bool(value)
+        if not value:
+            self.__dict__["_frozen"] = weights
+
+    @property
+    def trainable_weights(self) -> list[Tensor]:
+        """The parameters an optimizer moves (``requires_grad``), in ``parameters()`` order."""
+        return [p for p in self.parameters() if p.requires_grad]
+
+    @property
+    def non_trainable_weights(self) -> list[Tensor]:
+        """The frozen parameters, in ``parameters()`` order."""
+        return [p for p in self.parameters() if not p.requires_grad]
 
     @property
     def built(self) -> bool:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 from tqdm import tqdm  # a text bar: it works in a terminal and in a notebook alike
 
-from layers import losses
+from layers import losses, optimizers
+from layers.activations import ACTIVATIONS
 from layers.bidirectional import Bidirectional
 from layers.dense import Dense
 from layers.dropout import Dropout
@@ -17,16 +19,21 @@ from layers.embedding import Embedding
 from layers.module import Module, positive_int
 from layers.rnn import RNN
 from minigrad import Tensor, data, no_grad
-from minigrad.optim import SGD, Adagrad, Adam, Optimizer, RMSprop, clip_grad_norm
+from minigrad.optim import Optimizer, clip_grad_norm
 
-OPTIMIZERS: dict[str, type[Optimizer]] = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}
+METRICS = ("accuracy",)
 
 
 class History(dict):
     """What ``fit`` returns: per-epoch values by name ("loss", "accuracy", "val_loss", ...).
 
-    It is the dict itself, and ``history.history`` is the same dict, as Keras names it.
+    It is the dict itself, and ``history.history`` is the same dict, as Keras names it;
+    ``history.epoch`` lists the epochs run, from 0, as in Keras.
     """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.epoch: list[int] = []
 
     @property
     def history(self) -> dict[str, list[float]]:
@@ -71,6 +78,17 @@ def build_in_order(layers: list[Module]) -> None:
         layer.build(size)
 
 
+def carries_mask(layer: Module, before: bool) -> bool:
+    """Whether ``layer``'s output carries the padding mask, as Keras's ``compute_mask`` says:
+    an Embedding with ``mask_zero`` makes it, a recurrent layer keeps it with
+    ``return_sequences``, Dense and Dropout pass it on, and any other layer drops it."""
+    if isinstance(layer, Embedding):
+        return layer.mask_zero
+    if isinstance(layer, RNN | Bidirectional):
+        return before and layer.return_sequences
+    return before and isinstance(layer, Dense | Dropout)
+
+
 def _input_size(layer: Dense | RNN | Bidirectional) -> int | None:
     """The features per step a layer expects, or None while it does not know."""
     if isinstance(layer, Bidirectional):
@@ -79,8 +97,9 @@ def _input_size(layer: Dense | RNN | Bidirectional) -> int | None:
 
 
 class Sequential(Module):
-    """A stack of layers.  An Embedding with ``mask_zero=True`` passes its padding mask to
-    the recurrent layer after it, as in Keras.
+    """A stack of layers.  An Embedding with ``mask_zero=True`` passes its padding mask on,
+    as in Keras: to the recurrent layers after it, and to ``fit`` and ``evaluate``, which
+    leave the padded steps out of the loss and the accuracy.
 
     x : what the first layer takes -> what the last layer gives
     """
@@ -90,30 +109,28 @@ class Sequential(Module):
             raise ValueError("Sequential: expected a non-empty list of layers")
         build_in_order(layers)
         self.layers = list(layers)
-        self.loss: losses.Loss | None = None
-        self.optimizer: Optimizer | str | None = None
+        self.loss: losses.LossFunction | None = None
+        self.optimizer: Optimizer | None = None
         self.metrics: list[str] | None = None
 
-    def compile(self, optimizer: Optimizer | str = "adam", loss: str | losses.Loss = "cross_entropy",
+    def compile(self, optimizer: Optimizer | str = "rmsprop",
+                loss: str | losses.LossFunction = "cross_entropy",
                 metrics: list[str] | None = None) -> None:  # fmt: skip
         """Keras's ``compile``: what ``fit`` and ``evaluate`` use when not told otherwise.
 
-        optimizer : an Optimizer over ``model.parameters()``, or a name ("adam", "sgd",
-            "rmsprop", "adagrad") for one with its default settings, made when the model is built
+        optimizer : a name ("rmsprop", Keras's default, "adam", "sgd", "adagrad", or the
+            class names), for Keras's optimizer with Keras's defaults and update rule (see
+            ``layers.optimizers``); a ``layers.optimizers`` object; or a
+            ``minigrad.optim`` optimizer (PyTorch's rules) over ``model.parameters()``
         loss : a name from ``layers.losses.LOSSES`` or a function (pred, y) -> Tensor
         metrics : None or ["accuracy"] (for a classification loss)
         """
-        if isinstance(optimizer, str) and optimizer not in OPTIMIZERS:
-            raise ValueError(
-                f"compile: unknown optimizer {optimizer!r}; expected one of {', '.join(OPTIMIZERS)}"
-            )
-        if not isinstance(optimizer, str | Optimizer):
-            raise ValueError(
-                f"compile: optimizer must be an Optimizer or a name, got {type(optimizer).__name__}"
-            )
-        loss_fn = losses.get(loss, "compile")
+        optimizer = optimizers.get(optimizer, "compile")
+        loss_fn = self._loss_for(loss, "compile")
+        if metrics is not None and not isinstance(metrics, list | tuple):
+            raise ValueError(f"compile: metrics must be a list, e.g. ['accuracy'], got {metrics!r}")
         metrics = list(metrics or [])
-        unknown = [m for m in metrics if m != "accuracy"]
+        unknown = [m for m in metrics if m not in METRICS]
         if unknown:
             raise ValueError(f"compile: unknown metrics {unknown}; the one metric is 'accuracy'")
         if metrics and not losses.is_classification(loss_fn):
@@ -124,6 +141,11 @@ class Sequential(Module):
         self.optimizer, self.loss, self.metrics = optimizer, loss_fn, metrics
 
     def forward(self, x: Any) -> Any:
+        return self.forward_with_mask(x)[0]
+
+    def forward_with_mask(self, x: Any) -> tuple[Any, np.ndarray | None]:
+        """The output and its padding mask (None when it carries none): True at the real
+        steps, as Keras's ``compute_mask`` gives it."""
         mask = None
         for layer in self.layers:
             if isinstance(layer, Embedding):
@@ -131,10 +153,17 @@ class Sequential(Module):
                 x = layer(x)
             elif isinstance(layer, RNN | Bidirectional):
                 x = layer(x, mask=mask)
-                mask = mask if layer.return_sequences else None
             else:
                 x = layer(x)
-        return x
+            mask = mask if carries_mask(layer, mask is not None) else None
+        return x, mask
+
+    def output_masked(self) -> bool:
+        """Whether the output carries a padding mask (known before any call)."""
+        masked = False
+        for layer in self.layers:
+            masked = carries_mask(layer, masked)
+        return masked
 
     # --- summary ---
     def summary(
@@ -192,137 +221,275 @@ class Sequential(Module):
         self,
         x: Any,
         y: Any,
-        loss: str | losses.Loss | None = None,
-        optimizer: Optimizer | None = None,
+        *,
+        loss: str | losses.LossFunction | None = None,
+        optimizer: Optimizer | str | None = None,
         epochs: int = 1,
-        batch_size: int = 32,
+        batch_size: int | None = 32,
+        validation_split: float = 0.0,
         validation_data: tuple[Any, Any] | None = None,
         shuffle: bool = True,
         clip_norm: float | None = None,
         verbose: int = 1,
     ) -> History:
         """Train with mini-batches; returns the History: per-epoch "loss" (and "accuracy" for
-        a classification loss), and "val_loss" ("val_accuracy") with ``validation_data``.
-        ``loss`` and ``optimizer`` default to those given to ``compile`` (the loss to
-        "cross_entropy" without one).
+        a classification loss), and "val_loss" ("val_accuracy") with ``validation_data``, or
+        with ``validation_split``, the fraction of the samples kept out from the end of x and y
+        (before shuffling), as in Keras.  ``loss`` and ``optimizer`` default to those given to
+        ``compile`` (the loss to "cross_entropy" without one); a ``loss`` given here becomes
+        the model's once fit succeeds.  Only the trainable weights move (see
+        ``Module.trainable``).  With a padding mask on the output, the padded steps count for
+        nothing in the loss and the accuracy.
 
         A non-finite loss stops training with FloatingPointError naming the epoch and step,
         after putting back the weights that gave the last finite loss: those from before the
         last update, which may be the update that broke them (the optimizer's own running
         state is not rolled back).  Before the first finite loss the weights are untouched.
         """
-        x, y = np.asarray(x), np.asarray(y)
-        if len(x) != len(y):
-            raise ValueError(f"fit: x has {len(x)} samples but y has {len(y)}")
-        if len(x) == 0:
-            raise ValueError("fit: got no samples")
-        optimizer = optimizer if optimizer is not None else self.optimizer
+        x, y = _samples(x, y, "fit")
+        loss_fn = self._loss_for(loss, "fit")
+        optimizer = optimizers.get(optimizer, "fit") if optimizer is not None else self.optimizer
         if optimizer is None:
             raise ValueError(
                 "fit: give an optimizer, e.g. minigrad.optim.Adam(model.parameters()), or compile first"
             )
         positive_int("fit", "epochs", epochs)
-        positive_int("fit", "batch_size", batch_size)
-        loss_fn = (
-            losses.get(loss, "fit") if loss is not None else self.loss or losses.get("cross_entropy", "fit")
-        )
-        if isinstance(optimizer, str):  # named in compile: made now, over the built model
-            if not self.built_all():
-                with no_grad():
-                    self(x[:1])
-            optimizer = self.optimizer = OPTIMIZERS[optimizer](self.parameters())
-        self.loss = loss_fn
-        params = self.parameters()
-        last_finite = [np.empty_like(p.data) for p in params]  # the weights of the last finite loss
-        updated = False
+        batch_size = positive_int("fit", "batch_size", 32 if batch_size is None else batch_size)
+        if validation_data is not None:
+            validation = _validation_pair(validation_data)
+        elif validation_split:
+            x, y, validation = _split_off(x, y, validation_split)
+        else:
+            validation = None
+        if isinstance(optimizer, optimizers.KerasOptimizer):
+            self._build_for(x)
+            trainable = self.trainable_weights
+            if not trainable:
+                raise ValueError("fit: the model has no trainable weights (every layer is trainable=False)")
+            optimizer.build(trainable)
         history = History()
-        for epoch in range(1, epochs + 1):
-            self.train()
-            total, seen, correct, predicted = 0.0, 0, 0, 0
-            steps = -(-len(x) // batch_size)
-            bar = tqdm(total=steps, desc=f"epoch {epoch}/{epochs}", disable=verbose == 0, leave=True)
-            for step, (xb, yb) in enumerate(data.batches(x, y, batch_size=batch_size, shuffle=shuffle), 1):
-                pred = self(xb)
-                value = self.loss(pred, yb)
-                if not np.isfinite(value.item()):
-                    if updated:
-                        for p, saved in zip(params, last_finite, strict=True):
-                            np.copyto(p.data, saved)
-                            p.mark_modified()
-                    bar.close()
-                    raise FloatingPointError(
-                        f"fit: the loss became {value.item()} at epoch {epoch}, step {step}; the "
-                        "weights are those of the last finite loss (try a smaller learning rate "
-                        "or clip_norm)"
-                    )
-                optimizer.zero_grad()
-                value.backward()
-                if clip_norm is not None:
-                    clip_grad_norm(params, clip_norm)
-                for p, saved in zip(params, last_finite, strict=True):
-                    np.copyto(saved, p.data)  # these weights gave a finite loss
-                optimizer.step()
-                updated = True
-                total += value.item() * len(xb)
-                seen += len(xb)
-                hits, count = self._hits(pred, yb)
-                correct, predicted = correct + hits, predicted + count
-                bar.update(1)
-                bar.set_postfix(loss=f"{total / seen:.4f}")
-            bar.close()
-            self._record(history, "", total / seen, correct / max(predicted, 1))
-            if validation_data is not None:
-                val = self.evaluate(*validation_data)
-                self._record(history, "val_", val["loss"], val.get("accuracy"))
+        run = _Run(loss_fn, optimizer, batch_size, shuffle, clip_norm, verbose, epochs, self.parameters())
+        for epoch in range(epochs):
+            self._fit_epoch(x, y, run, epoch, history)
+            if validation is not None:
+                val = self._evaluate_all(*validation, loss_fn, batch_size)
+                for name, value in val.items():
+                    history.setdefault("val_" + name, []).append(value)
+            history.epoch.append(epoch)
+        self.loss = loss_fn
         return history
+
+    def _loss_for(self, loss: str | losses.LossFunction | None, owner: str) -> losses.LossFunction:
+        """The loss to use: the one given, the compiled one, or cross_entropy; a ValueError
+        when the output carries a padding mask that the loss cannot leave out."""
+        loss_fn = losses.get(loss, owner) if loss is not None else self.loss or losses.LOSSES["cross_entropy"]
+        if self.output_masked() and not losses.takes_mask(loss_fn):
+            raise ValueError(
+                f"{owner}: the output carries a padding mask (Embedding(mask_zero=True)), but the loss "
+                f"{getattr(loss_fn, '__name__', type(loss_fn).__name__)} takes no mask argument, so the "
+                "padded steps would count; use a named loss or one with a mask argument"
+            )
+        last = self.layers[-1]
+        squashed = [n for n in ("softmax", "sigmoid") if getattr(last, "activation", None) is ACTIVATIONS[n]]
+        if squashed and losses.takes_logits(loss_fn):
+            raise ValueError(
+                f"{owner}: the loss takes logits, but the last layer's {squashed[0]} makes probabilities; "
+                "use a Keras name ('sparse_categorical_crossentropy', 'binary_crossentropy'), which "
+                "takes probabilities, or leave the activation out"
+            )
+        return loss_fn
+
+    def _build_for(self, x: np.ndarray) -> None:
+        if not self.built_all():
+            with no_grad():
+                self(x[:1])
+
+    def _fit_epoch(self, x: np.ndarray, y: np.ndarray, run: _Run, epoch: int, history: History) -> None:
+        """One pass over (x, y), recording the epoch's mean loss (and accuracy) in history."""
+        self.train()
+        totals = _Totals()
+        steps = -(-len(x) // run.batch_size)
+        bar = tqdm(total=steps, desc=f"epoch {epoch + 1}/{run.epochs}", disable=run.verbose == 0, leave=True)
+        batches = data.batches(x, y, batch_size=run.batch_size, shuffle=run.shuffle)
+        for step, (xb, yb) in enumerate(batches, 1):
+            pred, mask = self.forward_with_mask(xb)
+            value = _loss_value(run.loss_fn, pred, yb, mask)
+            if not np.isfinite(value.item()):
+                bar.close()
+                run.put_back_last_finite()
+                raise FloatingPointError(
+                    f"fit: the loss became {value.item()} at epoch {epoch + 1}, step {step}; the "
+                    "weights are those of the last finite loss (try a smaller learning rate "
+                    "or clip_norm)"
+                )
+            run.optimizer.zero_grad()
+            value.backward()
+            if run.clip_norm is not None:
+                clip_grad_norm(run.params, run.clip_norm)
+            run.last_finite = [p.data.copy() for p in run.params]  # these weights gave a finite loss
+            run.optimizer.step()
+            totals.add(value.item(), len(xb), *self._hits(run.loss_fn, pred, yb, mask))
+            bar.update(1)
+            bar.set_postfix(loss=f"{totals.loss:.4f}")
+        bar.close()
+        for name, value in totals.result(self._reports_accuracy(run.loss_fn)).items():
+            history.setdefault(name, []).append(value)
 
     def built_all(self) -> bool:
         """Whether every layer has its weights."""
         return not list(self.unbuilt_layers())
 
-    def _is_classifier(self) -> bool:
-        return losses.is_classification(self.loss) and self.metrics != []
+    def _reports_accuracy(self, loss_fn: losses.LossFunction) -> bool:
+        """Accuracy goes with a classification loss, unless compile was given no metrics."""
+        return losses.is_classification(loss_fn) and self.metrics != []
 
-    def _hits(self, pred: Tensor, y: Any) -> tuple[int, int]:
-        """Right predictions and predictions made: one per label, so a model that classifies
-        every time step (return_sequences=True) makes batch * time of them."""
-        if not self._is_classifier():
+    def _hits(self, loss_fn, pred: Tensor, y: Any, mask: np.ndarray | None) -> tuple[int, int]:
+        """Right predictions and predictions made: one per label (a model that classifies
+        every time step makes batch * time of them), padded steps left out."""
+        if not self._reports_accuracy(loss_fn):
             return 0, 0
-        labels = np.asarray(y)
-        return int(np.sum(pred.data.argmax(axis=-1) == labels)), labels.size
+        labels = losses.sparse_labels(pred, y)
+        right = pred.data.argmax(axis=-1) == labels
+        if mask is None:
+            return int(np.sum(right)), labels.size
+        return int(np.sum(right & mask)), int(np.sum(mask))
 
-    def _record(self, history: dict, prefix: str, loss: float, accuracy: float | None) -> None:
-        history.setdefault(prefix + "loss", []).append(loss)
-        if self._is_classifier() and accuracy is not None:
-            history.setdefault(prefix + "accuracy", []).append(accuracy)
-
-    def predict(self, x: Any, batch_size: int = 32) -> np.ndarray:
+    def predict(self, x: Any, batch_size: int | None = 32) -> np.ndarray:
         """Outputs for ``x`` in evaluation mode, batch by batch, as one numpy array."""
         x = np.asarray(x)
         if len(x) == 0:
             raise ValueError("predict: got no samples")
+        batch_size = positive_int("predict", "batch_size", 32 if batch_size is None else batch_size)
         was_training = self.training
-        self.eval()
-        with no_grad():
-            outs = [self(xb).data for (xb,) in data.batches(x, batch_size=batch_size, shuffle=False)]
-        self.train(was_training)
+        try:
+            self.eval()
+            with no_grad():
+                outs = [self(xb).data for (xb,) in data.batches(x, batch_size=batch_size, shuffle=False)]
+        finally:
+            self.train(was_training)
         return np.concatenate(outs)
 
     def evaluate(
-        self, x: Any, y: Any, loss: str | losses.Loss | None = None, batch_size: int = 32
+        self,
+        x: Any,
+        y: Any,
+        *,
+        loss: str | losses.LossFunction | None = None,
+        batch_size: int | None = 32,
+        return_dict: bool = False,
+    ) -> float | list[float] | dict[str, float]:
+        """The loss (and accuracy, as ``fit`` reports it) over (x, y) in evaluation mode, as
+        Keras returns them: the loss alone, or [loss, accuracy]; by name with
+        ``return_dict=True``.  The loss is the mean of the batches' losses weighted by their
+        sizes, Keras's way; padded steps count for nothing.  A ``loss`` given here becomes
+        the model's once evaluate succeeds."""
+        x, y = _samples(x, y, "evaluate")
+        if loss is None and self.loss is None:
+            raise ValueError("evaluate: give a loss (or compile or fit first)")
+        loss_fn = self._loss_for(loss, "evaluate")
+        batch_size = positive_int("evaluate", "batch_size", 32 if batch_size is None else batch_size)
+        result = self._evaluate_all(x, y, loss_fn, batch_size)
+        self.loss = loss_fn
+        if return_dict:
+            return result
+        values = list(result.values())
+        return values[0] if len(values) == 1 else values
+
+    def _evaluate_all(
+        self, x: Any, y: Any, loss_fn: losses.LossFunction, batch_size: int
     ) -> dict[str, float]:
-        """The loss (and accuracy for cross-entropy) over (x, y) in evaluation mode."""
-        x, y = np.asarray(x), np.asarray(y)
-        if len(x) != len(y):
-            raise ValueError(f"evaluate: x has {len(x)} samples but y has {len(y)}")
-        if loss is not None:
-            self.loss = losses.get(loss, "evaluate")
-        if self.loss is None:
-            raise ValueError("evaluate: give a loss (or call fit first)")
-        pred = Tensor(self.predict(x, batch_size))
-        with no_grad():
-            result = {"loss": float(self.loss(pred, y).item())}
-        if self._is_classifier():
-            hits, count = self._hits(pred, y)
-            result["accuracy"] = hits / count
-        return result
+        was_training = self.training
+        totals = _Totals()
+        try:
+            self.eval()
+            with no_grad():
+                for xb, yb in data.batches(x, y, batch_size=batch_size, shuffle=False):
+                    pred, mask = self.forward_with_mask(xb)
+                    value = _loss_value(loss_fn, pred, yb, mask).item()
+                    totals.add(value, len(xb), *self._hits(loss_fn, pred, yb, mask))
+        finally:
+            self.train(was_training)
+        return totals.result(self._reports_accuracy(loss_fn))
+
+
+@dataclass
+class _Run:
+    """What one call of fit trains with, and the weights of its last finite loss."""
+
+    loss_fn: losses.LossFunction
+    optimizer: Optimizer
+    batch_size: int
+    shuffle: bool
+    clip_norm: float | None
+    verbose: int
+    epochs: int
+    params: list[Tensor]
+    last_finite: list[np.ndarray] | None = None
+
+    def put_back_last_finite(self) -> None:
+        """The weights that gave the last finite loss, back in place (none before the first)."""
+        if self.last_finite is not None:
+            for p, before in zip(self.params, self.last_finite, strict=True):
+                np.copyto(p.data, before)
+                p.mark_modified()
+
+
+class _Totals:
+    """Running sums over batches: the loss weighted by batch size (Keras's loss tracker), and
+    right and made predictions (Keras's accuracy over every counted label)."""
+
+    def __init__(self) -> None:
+        self.weighted_loss, self.samples, self.right, self.made = 0.0, 0, 0, 0
+
+    def add(self, loss: float, samples: int, right: int, made: int) -> None:
+        self.weighted_loss += loss * samples
+        self.samples += samples
+        self.right, self.made = self.right + right, self.made + made
+
+    @property
+    def loss(self) -> float:
+        return self.weighted_loss / self.samples
+
+    def result(self, with_accuracy: bool) -> dict[str, float]:
+        out = {"loss": self.loss}
+        if with_accuracy:
+            out["accuracy"] = self.right / self.made if self.made else 0.0
+        return out
+
+
+def _loss_value(loss_fn: losses.LossFunction, pred: Any, y: Any, mask: np.ndarray | None) -> Tensor:
+    return loss_fn(pred, y) if mask is None else loss_fn(pred, y, mask=mask)
+
+
+def _samples(x: Any, y: Any, owner: str) -> tuple[np.ndarray, np.ndarray]:
+    x, y = np.asarray(x), np.asarray(y)
+    if x.ndim == 0 or y.ndim == 0:
+        raise ValueError(f"{owner}: x and y must be arrays of samples, got shapes {x.shape} and {y.shape}")
+    if len(x) != len(y):
+        raise ValueError(f"{owner}: x has {len(x)} samples but y has {len(y)}")
+    if len(x) == 0:
+        raise ValueError(f"{owner}: got no samples")
+    return x, y
+
+
+def _validation_pair(validation_data: Any) -> tuple[np.ndarray, np.ndarray]:
+    if not isinstance(validation_data, tuple | list) or len(validation_data) != 2:
+        raise ValueError(
+            "fit: validation_data must be a pair (x_val, y_val) (sample weights are not supported), "
+            f"got {type(validation_data).__name__}"
+            + (f" of {len(validation_data)} items" if isinstance(validation_data, tuple | list) else "")
+        )
+    return _samples(*validation_data, "fit: validation_data")
+
+
+def _split_off(x: np.ndarray, y: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray, tuple]:
+    """Keras's validation_split: the last ``fraction`` of the samples, before any shuffling."""
+    if isinstance(fraction, bool) or not 0 <= fraction < 1:
+        raise ValueError(f"fit: validation_split must be a fraction in [0, 1), got {fraction!r}")
+    split_at = int(np.floor(len(x) * (1 - fraction)))
+    if split_at == 0 or split_at == len(x):
+        raise ValueError(
+            f"fit: validation_split={fraction} of {len(x)} samples leaves {split_at} to train on and "
+            f"{len(x) - split_at} to validate; both need at least one"
+        )
+    return x[:split_at], y[:split_at], (x[split_at:], y[split_at:])

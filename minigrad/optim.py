@@ -1,4 +1,6 @@
-"""Optimizers and gradient clipping.  Every update happens in place on ``param.data``.
+"""Optimizers and gradient clipping, with PyTorch's names, defaults and update rules (Keras's,
+which ``Sequential.compile`` takes by name, are in ``layers.optimizers``).  Every update
+happens in place on ``param.data``.
 
 Each optimizer keeps, per parameter, the running quantities its rule needs (``state``), and
 ``state_dict()`` gives them as a flat dict of numpy arrays, so that ``mg.save`` can write an
@@ -23,6 +25,11 @@ SETTING_RANGES: dict[str, tuple[str, Any, str]] = {
     "beta1": ("beta1", lambda v: 0 <= v < 1, "in [0, 1)"),
     "beta2": ("beta2", lambda v: 0 <= v < 1, "in [0, 1)"),
     "alpha": ("alpha", lambda v: 0 <= v < 1, "in [0, 1)"),
+    "rho": ("rho", lambda v: 0 <= v < 1, "in [0, 1)"),
+    # Keras's names for the same settings
+    "beta_1": ("beta_1", lambda v: 0 <= v < 1, "in [0, 1)"),
+    "beta_2": ("beta_2", lambda v: 0 <= v < 1, "in [0, 1)"),
+    "epsilon": ("epsilon", lambda v: 0 <= v < np.inf, "a finite number >= 0"),
     # eps keeps a division away from zero
     "eps": ("eps", lambda v: 0 <= v < np.inf, "a finite number >= 0"),
 }
@@ -41,6 +48,22 @@ def check_setting(owner: str, name: str, value: float) -> None:
         raise ValueError(f"{owner}: {problem}")
 
 
+def checked_params(owner: str, params: Iterable[Tensor]) -> list[Tensor]:
+    """``params`` as a list, or a ValueError naming ``owner`` when it is empty, holds a Tensor
+    that is not a leaf, or holds one twice (it would be updated twice per step)."""
+    params = list(params)
+    if not params:
+        raise ValueError(f"{owner}: got no parameters to optimize")
+    for i, p in enumerate(params):
+        if not isinstance(p, Tensor) or not p.is_leaf:
+            raise ValueError(
+                f"{owner}: parameter {i} is not a leaf Tensor (one made by an op cannot be optimized)"
+            )
+    if len({id(p) for p in params}) != len(params):
+        raise ValueError(f"{owner}: a parameter appears more than once; it would be updated twice per step")
+    return params
+
+
 class Optimizer:
     """Base class: holds the parameters, the hyper-parameters and the per-parameter state."""
 
@@ -48,27 +71,24 @@ class Optimizer:
     slots: ClassVar[tuple[str, ...]] = ()  # names of the per-parameter running arrays
 
     def __init__(self, params: Iterable[Tensor], lr: float) -> None:
-        self.params = list(params)
-        name = type(self).__name__
-        if not self.params:
-            raise ValueError(f"{name}: got no parameters to optimize")
-        for i, p in enumerate(self.params):
-            if not isinstance(p, Tensor) or not p.is_leaf:
-                raise ValueError(
-                    f"{name}: parameter {i} is not a leaf Tensor (one made by an op cannot be optimized)"
-                )
-        if len({id(p) for p in self.params}) != len(self.params):
-            raise ValueError(
-                f"{name}: a parameter appears more than once; it would be updated twice per step"
-            )
-        check_setting(name, "lr", lr)
+        self.params = checked_params(type(self).__name__, params)
+        check_setting(type(self).__name__, "lr", lr)
         self.lr = lr
         self.steps = 0
-        self.state = [{slot: np.zeros_like(p.data) for slot in self.slots} for p in self.params]
+        self.state = [self.initial_state(p) for p in self.params]
 
-    def zero_grad(self) -> None:
+    def initial_state(self, param: Tensor) -> dict[str, np.ndarray]:
+        """The running arrays of a parameter before its first step: zeros, one per slot."""
+        return {slot: np.zeros_like(param.data) for slot in self.slots}
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the gradients: drop them (PyTorch's default), or with ``set_to_none=False``
+        fill them with zeros."""
         for p in self.params:
-            p.grad = None
+            if set_to_none or p.grad is None:
+                p.grad = None
+            else:
+                p.grad = np.zeros_like(p.grad)
 
     def step(self) -> None:
         """Update every parameter that has a gradient.
@@ -131,7 +151,7 @@ class SGD(Optimizer):
     hyper = ("lr", "momentum")
     slots = ("velocity",)
 
-    def __init__(self, params: Iterable[Tensor], lr: float, momentum: float = 0.0) -> None:
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-3, momentum: float = 0.0) -> None:
         super().__init__(params, lr)
         check_setting("SGD", "momentum", momentum)
         self.momentum = momentum
@@ -145,7 +165,9 @@ class SGD(Optimizer):
 
 class Adam(Optimizer):
     """m = b1 m + (1 - b1) g;  v = b2 v + (1 - b2) g^2;
-    p -= lr m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t)."""
+    p -= lr m_hat / (sqrt(v_hat) + eps) with m_hat = m / (1 - b1^t), v_hat = v / (1 - b2^t),
+    where t counts the steps of this parameter (its ``step`` entry), as PyTorch counts them: a
+    parameter that had no gradient in the first steps starts its bias correction at 1."""
 
     hyper = ("lr", "beta1", "beta2", "eps")
     slots = ("m", "v")
@@ -161,14 +183,19 @@ class Adam(Optimizer):
         self.beta1, self.beta2 = betas
         self.eps = eps
 
+    def initial_state(self, param: Tensor) -> dict[str, np.ndarray]:
+        return {**super().initial_state(param), "step": np.zeros(())}
+
     def update(self, param, grad, state):
         m, v = state["m"], state["v"]
+        state["step"] += 1
+        t = state["step"].item()  # a Python number, so float32 weights stay float32
         m *= self.beta1
         m += (1 - self.beta1) * grad
         v *= self.beta2
         v += (1 - self.beta2) * grad * grad
-        m_hat = m / (1 - self.beta1**self.steps)
-        v_hat = v / (1 - self.beta2**self.steps)
+        m_hat = m / (1 - self.beta1**t)
+        v_hat = v / (1 - self.beta2**t)
         param -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
@@ -178,7 +205,8 @@ class Adagrad(Optimizer):
     hyper = ("lr", "eps")
     slots = ("sum_squares",)
 
-    def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, eps: float = 1e-10) -> None:
+    def __init__(self, params: Iterable[Tensor], lr: float = 1e-2, *, eps: float = 1e-10) -> None:
+        # eps by name only: PyTorch's third argument is lr_decay, which minigrad does not have
         super().__init__(params, lr)
         check_setting("Adagrad", "eps", eps)
         self.eps = eps

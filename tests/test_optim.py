@@ -170,3 +170,64 @@ def test_a_saved_state_with_settings_out_of_range_is_refused_and_changes_nothing
         adam.load_state_dict({**saved, name: np.asarray(value)})
     after = adam.state_dict()
     assert all(np.array_equal(after[k], before[k]) for k in before)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [("SGD", {}), ("SGD", {"lr": 0.1, "momentum": 0.9}), ("Adam", {}), ("Adam", {"lr": 0.01, "betas": (0.8, 0.9)}),
+     ("RMSprop", {}), ("Adagrad", {})],
+)  # fmt: skip
+def test_steps_and_defaults_equal_pytorch_even_for_a_parameter_that_gets_gradients_late(name, options):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(0)
+    # the second parameter has no gradient in the first two steps (an unused branch, a frozen layer)
+    grads = [(rng.standard_normal(3), rng.standard_normal(2) if k >= 2 else None) for k in range(6)]
+    ours = [mg.Tensor(np.ones(3), requires_grad=True), mg.Tensor(np.ones(2), requires_grad=True)]
+    theirs = [torch.ones(n, dtype=torch.float64, requires_grad=True) for n in (3, 2)]
+    ours_opt, their_opt = getattr(optim, name)(ours, **options), getattr(torch.optim, name)(theirs, **options)
+    for step_grads in grads:
+        for p, q, g in zip(ours, theirs, step_grads, strict=True):
+            p.grad, q.grad = (None, None) if g is None else (g.copy(), torch.tensor(g))
+        ours_opt.step()
+        their_opt.step()
+    for p, q in zip(ours, theirs, strict=True):  # Adam with one step count for all: 7e-4 apart
+        np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=1e-13, atol=1e-15)
+
+
+def test_zero_grad_drops_gradients_or_fills_them_with_zeros_as_pytorch_does():
+    p, q = param([1.0, 2.0], [3.0, 4.0]), mg.Tensor([1.0], requires_grad=True)
+    opt = optim.SGD([p, q], lr=0.1)
+    opt.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(p.grad, [0.0, 0.0])
+    assert q.grad is None  # no gradient yet: nothing to fill
+    opt.zero_grad()
+    assert p.grad is None
+
+
+def test_clip_grad_norm_equals_pytorch():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(1)
+    values = [rng.standard_normal((3, 2)) * 4, rng.standard_normal(5)]
+    ours = [param(np.zeros_like(v), v) for v in values]
+    theirs = [torch.zeros(v.shape, dtype=torch.float64, requires_grad=True) for v in values]
+    for t, v in zip(theirs, values, strict=True):
+        t.grad = torch.tensor(v)
+    total = optim.clip_grad_norm(ours, 1.5)
+    expected = torch.nn.utils.clip_grad_norm_(theirs, 1.5)
+    assert total == pytest.approx(expected.item(), rel=1e-14)
+    for p, t in zip(ours, theirs, strict=True):
+        np.testing.assert_allclose(p.grad, t.grad.numpy(), rtol=1e-14)
+
+
+def test_adam_state_dict_keeps_each_parameters_step_count():
+    first, second = param([1.0], [1.0]), mg.Tensor([2.0], requires_grad=True)
+    adam = optim.Adam([first, second])
+    adam.step()  # the second has no gradient: its count stays at 0
+    state = adam.state_dict()
+    assert state["step.0"] == 1 and state["step.1"] == 0 and state["steps"] == 1
+
+
+def test_adagrad_refuses_pytorchs_third_positional_argument():
+    # torch.optim.Adagrad(params, 0.01, 0.001) sets lr_decay; taking 0.001 as eps would be silent
+    with pytest.raises(TypeError):
+        optim.Adagrad([mg.Tensor(np.ones(2), requires_grad=True)], 0.01, 0.001)
