@@ -178,8 +178,14 @@ def test_cells_that_cannot_work_are_refused_when_wrapped(make, message):
 @pytest.mark.parametrize(
     ("cell", "message"),
     [
-        (WrongShapes(2, 3), r"the cell's output must be a Tensor of shape \(2, 3\), got \(2, 2\)"),
-        (WrongShapes(3, 4), r"the cell's new state 0 must be a Tensor of shape \(2, 3\), got \(2, 4\)"),
+        (
+            WrongShapes(2, 3),
+            r"the cell's output must be a float64 Tensor of shape \(2, 3\), got a float64 Tensor of shape \(2, 2\)",
+        ),
+        (
+            WrongShapes(3, 4),
+            r"the cell's new state 0 must be a float64 Tensor of shape \(2, 3\), got a float64 Tensor of shape \(2, 4\)",
+        ),
         (WrongShapes(3, 3, count=2), "the cell returned 2 states, its state_size says 1"),
     ],
 )
