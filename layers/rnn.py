@@ -39,6 +39,33 @@ def state_sizes(cell: Any, owner: str) -> list[int]:
     return [int(s) for s in sizes]
 
 
+def checked_states(
+    owner: str,
+    given: Any,
+    labels: Sequence[str],
+    sizes: Sequence[int],
+    batch: int,
+    dtype: np.dtype,
+    nouns: tuple[str, str],
+) -> list[Tensor]:
+    """``given`` (one array or Tensor per state; a lone state may come bare) as Tensors of
+    shape (batch, size) and the layer's dtype, or a ValueError naming what came.  ``nouns``
+    name the whole and one state in messages, e.g. ("initial_state", "initial state")."""
+    whole, one = nouns
+    given = list(given) if isinstance(given, (list, tuple)) else [given]
+    if len(given) != len(sizes):
+        count = len(sizes)
+        raise ValueError(f"{owner}: {whole} needs {count} arrays ({', '.join(labels)}), got {len(given)}")
+    states = [s if isinstance(s, Tensor) else Tensor(s, dtype=dtype) for s in given]
+    for label, s, size in zip(labels, states, sizes, strict=True):
+        if s.shape != (batch, size) or s.dtype != dtype:
+            raise ValueError(
+                f"{owner}: {one} {label} must be {dtype} of shape {(batch, size)}, "
+                f"got {s.dtype} of shape {s.shape}"
+            )
+    return states
+
+
 class SequenceCall(NamedTuple):
     """A call of a recurrent layer, checked: x (batch, time, features), one (batch, size)
     Tensor per state, and the (batch, time) boolean mask or None."""
@@ -277,7 +304,7 @@ class RNN(Module):
         return mask
 
     def _initial_states(self, initial_state: Any, batch: int) -> list[Tensor]:
-        name, labels, count = type(self).__name__, self.state_labels, len(self.state_sizes)
+        name, labels = type(self).__name__, self.state_labels
         if initial_state is None and self.stateful and self.states is not None:
             if self.states[0].shape[0] != batch:
                 raise ValueError(
@@ -288,19 +315,8 @@ class RNN(Module):
             return [Tensor(s) for s in self.states]
         if initial_state is None:
             return [Tensor(np.zeros((batch, size), self.dtype)) for size in self.state_sizes]
-        given = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
-        if len(given) != count:
-            raise ValueError(
-                f"{name}: initial_state needs {count} arrays ({', '.join(labels)}), got {len(given)}"
-            )
-        states = [s if isinstance(s, Tensor) else Tensor(s, dtype=self.dtype) for s in given]
-        for label, s, size in zip(labels, states, self.state_sizes, strict=True):
-            if s.shape != (batch, size) or s.dtype != self.dtype:
-                raise ValueError(
-                    f"{name}: initial state {label} must be {self.dtype} of shape {(batch, size)}, "
-                    f"got {s.dtype} of shape {s.shape}"
-                )
-        return states
+        return checked_states(name, initial_state, labels, self.state_sizes, batch, self.dtype,
+                              ("initial_state", "initial state"))  # fmt: skip
 
     def reset_states(self, states: Sequence[Any] | None = None) -> None:
         """Forget the carried states of a stateful layer (or set them to ``states``: one

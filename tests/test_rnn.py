@@ -213,3 +213,181 @@ def test_gradients_through_stacked_cells_of_ones_own(data):
         return [output, h1, h2]
 
     gradcheck(run, [x, *weights])
+
+
+class Holder:
+    """A plain object a cell keeps its recurrent weights in."""
+
+    def __init__(self, U):
+        self.U = U
+
+
+class WeightsEverywhere:
+    """A cell of one's own that keeps its weights in a Dense, a list, a dict and a plain
+    object, shares one weight twice, refers to itself and holds a constant."""
+
+    def __init__(self, rng, features, units):
+        self.state_size = units
+        self.input = layers.Dense(units, input_size=features)
+        self.scales = [mg.Tensor(rng.uniform(0.5, 1.5, units), requires_grad=True)]
+        self.biases = {"b": mg.Tensor(rng.standard_normal(units) * 0.1, requires_grad=True)}
+        self.recurrent = Holder(mg.Tensor(rng.standard_normal((units, units)) * 0.4, requires_grad=True))
+        self.same_scales = (self.scales[0],)  # shared: one parameter
+        self.me = self  # a cycle
+        self.constant = mg.Tensor(np.ones(units))  # no requires_grad: not a weight
+
+    def weights(self):
+        """Every weight, in the order the cell declares them."""
+        return [self.input.kernel, self.input.bias, self.scales[0], self.biases["b"], self.recurrent.U]
+
+    def __call__(self, x, states):
+        z = self.input(x) * self.scales[0] + states[0] @ self.recurrent.U + self.biases["b"] * self.constant
+        h = z.tanh()
+        return h, [h]
+
+
+def weights_everywhere_numpy(x, cells):
+    """The stack of WeightsEverywhere cells in plain numpy, from the weights' current values."""
+    h = [np.zeros((x.shape[0], cell.state_size)) for cell in cells]
+    for t in range(x.shape[1]):
+        inputs = x[:, t]
+        for k, cell in enumerate(cells):
+            kernel, bias, scale, b, U = (w.data for w in cell.weights())
+            h[k] = np.tanh((inputs @ kernel + bias) * scale + h[k] @ U + b)
+            inputs = h[k]
+    return inputs
+
+
+@pytest.mark.parametrize("stacked", [False, True])
+def test_a_plain_cells_weights_are_parameters_wherever_it_keeps_them(stacked, tmp_path):
+    rng = np.random.default_rng(5)
+
+    def make():
+        cells = (
+            [WeightsEverywhere(rng, 3, 4), WeightsEverywhere(rng, 4, 2)]
+            if stacked
+            else [WeightsEverywhere(rng, 3, 4)]
+        )
+        return layers.RNN(layers.StackedRNNCells(cells) if stacked else cells[0]), cells
+
+    layer, cells = make()
+    expected = [w for cell in cells for w in cell.weights()]
+    assert [id(p) for p in layer.parameters()] == [id(w) for w in expected]  # each once, in order
+    names = [name for name, _ in layer.named_parameters()]
+    assert names[:5] == [f"cell{'.cells.0' if stacked else ''}.{n}" for n in
+                         ("input.kernel", "input.bias", "scales.0", "biases.b", "recurrent.U")]  # fmt: skip
+
+    x = rng.standard_normal((2, 5, 3))
+    np.testing.assert_allclose(layer(x).data, weights_everywhere_numpy(x, cells), atol=1e-12)
+    before = [w.data.copy() for w in expected]
+    optimizer = mg.optim.SGD(layer.parameters(), lr=0.1)
+    (layer(x) ** 2).sum().backward()
+    optimizer.step()
+    assert all(not np.array_equal(w.data, b) for w, b in zip(expected, before, strict=True))  # all trained
+
+    mg.save(layer, tmp_path / "cell.npz")
+    other, other_cells = make()  # other random weights
+    assert not np.allclose(other(x).data, layer(x).data)
+    other.load_state_dict(mg.load(tmp_path / "cell.npz"))
+    np.testing.assert_array_equal(other(x).data, layer(x).data)
+    np.testing.assert_allclose(other(x).data, weights_everywhere_numpy(x, other_cells), atol=1e-12)
+
+
+def test_a_module_inside_a_plain_cell_follows_train_and_eval():
+    class DroppingCell:
+        state_size = 3
+
+        def __init__(self):
+            self.dropout = layers.Dropout(0.5)
+
+        def __call__(self, x, states):
+            h = self.dropout(x[:, :3]) + states[0] * 0
+            return h, [h]
+
+    layer = layers.RNN(DroppingCell())
+    x = np.ones((4, 2, 3))
+    layer.eval()
+    np.testing.assert_array_equal(layer(x).data, 1.0)  # no dropout in evaluation mode
+    assert not layer.cell.dropout.training
+
+
+class StepCounter(TanhCell):
+    """A cell of one's own with a 'step' attribute of its own: a counter."""
+
+    def __init__(self, W, U):
+        super().__init__(W, U)
+        self.step = 0
+
+    def __call__(self, x, states):
+        self.step += 1
+        return super().__call__(x, states)
+
+
+class OwnStepMethod(TanhCell):
+    """A cell of one's own whose step method has another signature than the built-in cells'."""
+
+    def step(self, x, h):
+        return (x @ self.W + h @ self.U).tanh()
+
+    def __call__(self, x, states):
+        h = self.step(x, states[0])
+        return h, [h]
+
+
+@pytest.mark.parametrize("cell_class", [StepCounter, OwnStepMethod])
+def test_a_cell_of_ones_own_with_a_step_attribute_runs_through_its_call(cell_class):
+    rng = np.random.default_rng(6)
+    x, W, U = rng.standard_normal((2, 4, 3)), rng.standard_normal((3, 2)), rng.standard_normal((2, 2))
+    cell = cell_class(mg.Tensor(W), mg.Tensor(U))
+    np.testing.assert_allclose(layers.RNN(cell)(x).data, tanh_loop(x, W, U)[0][:, -1], atol=1e-12)
+    if cell_class is StepCounter:
+        assert cell.step == 4
+
+
+class NumpyOutput:
+    state_size = 4
+
+    def __call__(self, x, states):
+        return np.zeros((x.shape[0], 4)), states
+
+
+class Float32Output:
+    state_size = 4
+
+    def __call__(self, x, states):
+        return mg.zeros(x.shape[0], 4, dtype=np.float32), states
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        (
+            NumpyOutput(),
+            r"must be a float64 Tensor of shape \(3, 4\), got a numpy array of shape \(3, 4\) \(a numpy array carries no gradient",
+        ),
+        (
+            Float32Output(),
+            r"must be a float64 Tensor of shape \(3, 4\), got a float32 Tensor of shape \(3, 4\)",
+        ),
+    ],
+)
+def test_a_cell_output_of_the_wrong_kind_is_named(cell, message):
+    with pytest.raises(ValueError, match=message):
+        layers.RNN(cell)(np.ones((3, 2, 2)))
+
+
+@pytest.mark.parametrize("output_size", [0, -1, 2.7, True, "3"])
+def test_an_output_size_that_is_not_a_positive_integer_is_refused(output_size):
+    cell = type(
+        "Cell", (), {"state_size": 2, "output_size": output_size, "__call__": lambda s, x, st: (st[0], st)}
+    )()
+    with pytest.raises(
+        ValueError, match=f"RNN: the cell's output_size must be a positive integer, got {output_size!r}"
+    ):
+        layers.RNN(cell)
+
+
+def test_a_cell_dtype_other_than_float32_or_float64_is_refused():
+    cell = type("Cell", (), {"state_size": 2, "dtype": np.int64, "__call__": lambda s, x, st: (st[0], st)})()
+    with pytest.raises(ValueError, match="the cell's dtype must be float32 or float64, got int64"):
+        layers.RNN(cell)
