@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 import minigrad as mg
-from layers.module import Module, positive_int
+from layers.module import Module, float_dtype, positive_int
 from minigrad import Tensor, functional, init
 
 MASKED = 1e9  # what a masked score loses, as in Keras: its softmax weight becomes 0
@@ -52,7 +52,7 @@ class Attention(Module):
         if not 0 <= dropout < 1:
             raise ValueError(f"Attention: dropout must be in [0, 1), got {dropout}")
         self.use_scale, self.score_mode, self.dropout = use_scale, score_mode, dropout
-        self.dtype = np.dtype(dtype)
+        self.dtype = float_dtype(type(self).__name__, dtype)
         if use_scale:
             self.scale = Tensor(np.ones((), self.dtype), requires_grad=True)
         if score_mode == "concat":

@@ -19,6 +19,15 @@ def positive_int(owner: str, name: str, value: Any) -> int:
     return int(value)
 
 
+def float_dtype(owner: str, dtype: Any) -> np.dtype:
+    """``dtype`` as a numpy dtype, or a ValueError unless it is float32 or float64 (the dtypes
+    a Tensor holds)."""
+    checked = np.dtype(dtype)
+    if checked not in (np.float32, np.float64):
+        raise ValueError(f"{owner}: dtype must be float32 or float64, got {checked}")
+    return checked
+
+
 class Module:
     """A layer or a model.  Parameters are the Tensors assigned to its attributes with
     ``requires_grad=True`` (as PyTorch registers an ``nn.Parameter``); one frozen later with

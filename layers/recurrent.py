@@ -26,7 +26,7 @@ import numpy as np
 from layers import activations
 from layers.dense import as_float_input
 from layers.fused import CODES, fused_op
-from layers.module import Module, assign_checked, positive_int
+from layers.module import Module, assign_checked, float_dtype, positive_int
 from layers.rnn import RNN, checked_states
 from minigrad import Tensor, init
 from minigrad.serialize import entry_problems
@@ -118,7 +118,7 @@ class RecurrentCell(Module):
         self.kernel_initializer = init.get(kernel_initializer)
         self.recurrent_initializer = init.get(recurrent_initializer)
         self.bias_initializer = init.get(bias_initializer)
-        self.dtype = np.dtype(dtype)
+        self.dtype = float_dtype(type(self).__name__, dtype)
         self.input_size: int | None = None
         if input_size is not None:
             self.build(input_size)

@@ -16,7 +16,7 @@ import numpy as np
 import minigrad as mg
 from layers.dense import as_float_input
 from layers.fused import fused_op
-from layers.module import Module, positive_int
+from layers.module import Module, float_dtype, positive_int
 from minigrad import Tensor
 from minigrad.functional import dropout_mask
 
@@ -129,9 +129,7 @@ class RNN(Module):
         sizes = state_sizes(cell, name)
         if not callable(cell):
             raise ValueError(f"{name}: the cell must be callable as cell(x, states) -> (output, new_states)")
-        dtype = np.dtype(getattr(cell, "dtype", np.float64))
-        if dtype not in (np.float32, np.float64):
-            raise ValueError(f"{name}: the cell's dtype must be float32 or float64, got {dtype}")
+        dtype = float_dtype(f"{name} (the cell's dtype)", getattr(cell, "dtype", np.float64))
         self.cell = cell
         self.state_sizes = sizes
         output_size = getattr(cell, "output_size", sizes[0])

@@ -546,3 +546,17 @@ def test_reset_states_with_states_on_a_layer_that_is_not_stateful_is_refused():
         layer.reset_states([np.ones((1, 3))])
     assert layer.states is None
     layer.reset_states()  # forgetting nothing is fine
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: layers.LSTM(2, dtype=np.float16),
+        lambda: layers.GRUCell(2, dtype=np.int32),
+        lambda: layers.Attention(dtype=np.float16),
+        lambda: layers.AdditiveAttention(dtype="float16"),
+    ],
+)
+def test_a_dtype_a_tensor_cannot_hold_is_refused_at_construction(make):
+    with pytest.raises(ValueError, match=r"dtype must be float32 or float64, got (float16|int32)"):
+        make()

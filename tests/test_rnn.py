@@ -389,5 +389,7 @@ def test_an_output_size_that_is_not_a_positive_integer_is_refused(output_size):
 
 def test_a_cell_dtype_other_than_float32_or_float64_is_refused():
     cell = type("Cell", (), {"state_size": 2, "dtype": np.int64, "__call__": lambda s, x, st: (st[0], st)})()
-    with pytest.raises(ValueError, match="the cell's dtype must be float32 or float64, got int64"):
+    with pytest.raises(
+        ValueError, match=r"RNN \(the cell's dtype\): dtype must be float32 or float64, got int64"
+    ):
         layers.RNN(cell)
