@@ -393,3 +393,69 @@ def test_a_cell_dtype_other_than_float32_or_float64_is_refused():
         ValueError, match=r"RNN \(the cell's dtype\): dtype must be float32 or float64, got int64"
     ):
         layers.RNN(cell)
+
+
+class BuildingCell:
+    """A cell of one's own that makes its weights in build(input_size)."""
+
+    def __init__(self, units):
+        self.state_size, self.built = units, False
+
+    def build(self, input_size):
+        rng = np.random.default_rng(input_size)
+        self.W = mg.Tensor(rng.standard_normal((input_size, self.state_size)), requires_grad=True)
+        self.U = mg.Tensor(rng.standard_normal((self.state_size, self.state_size)) * 0.5, requires_grad=True)
+        self.built = True
+
+    def __call__(self, x, states):
+        return TanhCell.__call__(self, x, states)
+
+
+def test_a_stack_builds_each_cell_for_the_output_of_the_one_before():
+    stack = layers.StackedRNNCells([BuildingCell(4), layers.GRUCell(3), BuildingCell(2)])
+    layer = layers.RNN(stack)
+    with pytest.raises(ValueError, match=r"not built yet"):
+        layer.parameters()
+    x = np.random.default_rng(7).standard_normal((2, 5, 6))
+    output = layer(x)
+    first, _, last = stack.cells
+    assert first.W.shape == (6, 4) and stack.cells[1].input_size == 4 and last.W.shape == (3, 2)
+    assert len(layer.parameters()) == 2 + 3 + 2
+    # the stack by hand: the numpy loop of the first cell, the GRU layer, the numpy loop of the last
+    gru = layers.GRU(3, input_size=4, return_sequences=True, impl="autograd")
+    gru.set_weights([p.data for p in stack.cells[1].parameters()])
+    between, _ = tanh_loop(x, first.W.data, first.U.data)
+    _, expected = tanh_loop(gru(between).data, last.W.data, last.U.data)
+    np.testing.assert_allclose(output.data, expected, atol=1e-12)
+
+
+def test_a_stack_of_float32_cells_runs_in_float32():
+    cells = [
+        layers.LSTMCell(3, input_size=2, dtype=np.float32),
+        layers.GRUCell(2, input_size=3, dtype=np.float32),
+    ]
+    layer = layers.RNN(layers.StackedRNNCells(cells))
+    as64 = layers.RNN(
+        layers.StackedRNNCells([layers.LSTMCell(3, input_size=2), layers.GRUCell(2, input_size=3)])
+    )
+    as64.set_weights(layer.get_weights())
+    x = np.random.default_rng(8).standard_normal((2, 4, 2))
+    output = layer(x.astype(np.float32))
+    assert output.dtype == np.float32
+    np.testing.assert_allclose(output.data, as64(x).data, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: layers.StackedRNNCells([layers.LSTMCell(5, input_size=3), layers.GRUCell(2, input_size=4)]),
+         r"cell 1 \(GRUCell\) takes 4 features, but cell 0 outputs 5"),
+        (lambda: layers.StackedRNNCells([layers.LSTMCell(5, dtype=np.float32), layers.GRUCell(2)]),
+         r"the cells need one dtype, got \['float32', 'float64'\]"),
+        (lambda: layers.StackedRNNCells([layers.LSTMCell(5), layers.GRUCell(2)])(np.ones((1, 3)), [np.zeros((1, 5))] * 2),
+         r"needs 3 states \(every cell's, in order\), got 2"),
+    ],
+)  # fmt: skip
+def test_a_stack_that_cannot_run_is_refused(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
