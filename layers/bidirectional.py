@@ -126,7 +126,9 @@ class Bidirectional(Module):
     def output_size(self) -> int | None:
         """Features per step of the merged output (None when merge_mode is None: a list)."""
         size = self.forward_layer.output_size
-        return None if self.merge_mode is None else 2 * size if self.merge_mode == "concat" else size
+        if self.merge_mode == "concat":
+            return size + self.backward_layer.output_size  # a given backward_layer may have other units
+        return None if self.merge_mode is None else size
 
     def reset_states(self) -> None:
         """Forget both readings' carried states (stateful layers)."""

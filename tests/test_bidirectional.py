@@ -238,3 +238,4 @@ def test_readings_of_different_sizes_concatenate():
         layers.GRU(2, input_size=3), backward_layer=layers.GRU(3, go_backwards=True, input_size=3)
     )
     assert both(np.ones((1, 4, 3))).shape == (1, 5)
+    assert both.output_size == 5
