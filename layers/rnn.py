@@ -23,6 +23,14 @@ from minigrad.functional import dropout_mask
 
 def state_sizes(cell: Any, owner: str) -> list[int]:
     """The cell's ``state_size`` as a list of positive ints, or a ValueError saying what is wrong."""
+    if isinstance(cell, type):
+        name = cell.__name__
+        raise ValueError(f"{owner}: expected a cell, got the class {name}; make one: {name}(...)")
+    if isinstance(cell, RNN):
+        raise ValueError(
+            f"{owner}: expected a cell, got the layer {type(cell).__name__}; give a cell such as "
+            "layers.LSTMCell(units), or the layer's own .cell"
+        )
     if not hasattr(cell, "state_size"):
         raise ValueError(
             f"{owner}: the cell {type(cell).__name__} has no state_size (an int, or a list of ints "

@@ -459,3 +459,20 @@ def test_a_stack_of_float32_cells_runs_in_float32():
 def test_a_stack_that_cannot_run_is_refused(make, message):
     with pytest.raises(ValueError, match=message):
         make()
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        (layers.LSTMCell, r"expected a cell, got the class LSTMCell; make one: LSTMCell\(...\)"),
+        (
+            layers.GRU(2),
+            r"expected a cell, got the layer GRU; give a cell such as layers.LSTMCell\(units\), or the layer's own .cell",
+        ),
+    ],
+)
+def test_a_class_or_a_layer_given_as_a_cell_is_named(cell, message):
+    with pytest.raises(ValueError, match=message):
+        layers.RNN(cell)
+    with pytest.raises(ValueError, match=message):
+        layers.StackedRNNCells([layers.GRUCell(2), cell])
