@@ -560,3 +560,21 @@ def test_reset_states_with_states_on_a_layer_that_is_not_stateful_is_refused():
 def test_a_dtype_a_tensor_cannot_hold_is_refused_at_construction(make):
     with pytest.raises(ValueError, match=r"dtype must be float32 or float64, got (float16|int32)"):
         make()
+
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("impl", ["autograd", "fused"])
+def test_a_sample_masked_at_every_step_outputs_zeros_and_keeps_its_initial_states(kind, impl):
+    rng = np.random.default_rng(9)
+    layer = build(kind, 3, {"return_sequences": True, "return_state": True}, 2, impl=impl)
+    x = rng.standard_normal((2, 4, 2))
+    mask = np.ones((2, 4), bool)
+    mask[1] = False
+    initial = [mg.Tensor(rng.standard_normal((2, 3)), requires_grad=True) for _ in layer.state_labels]
+    outputs, *finals = layer(x, initial_state=initial, mask=mask)
+    np.testing.assert_array_equal(outputs.data[1], 0.0)
+    for final, start in zip(finals, initial, strict=True):
+        np.testing.assert_array_equal(final.data[1], start.data[1])
+    sum(f.sum() for f in finals).backward()
+    for start in initial:  # the masked sample's states pass straight through
+        np.testing.assert_array_equal(start.grad[1], 1.0)
