@@ -102,10 +102,18 @@ class Module:
                 "LSTM(16, input_size=8)), or call the model once on a batch of inputs"
             )
         seen: set[int] = set()
+        names: set[str] = set()
         for name, param in self._all_parameters(prefix):
-            if id(param) not in seen:
-                seen.add(id(param))
-                yield name, param
+            if id(param) in seen:
+                continue
+            if name in names:  # e.g. a cell's dict key "a.b" beside a nested "a": {"b": ...}
+                raise ValueError(
+                    f"{type(self).__name__}: two different weights are named {name!r}; a checkpoint "
+                    "would keep only one: rename one of them"
+                )
+            seen.add(id(param))
+            names.add(name)
+            yield name, param
 
     def _all_parameters(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
         names = self.__dict__.get("_parameter_names", set())

@@ -476,3 +476,13 @@ def test_a_class_or_a_layer_given_as_a_cell_is_named(cell, message):
         layers.RNN(cell)
     with pytest.raises(ValueError, match=message):
         layers.StackedRNNCells([layers.GRUCell(2), cell])
+
+
+def test_two_weights_of_one_name_are_refused_rather_than_one_left_out_of_checkpoints():
+    cell = TanhCell(mg.Tensor(np.ones((2, 2)), requires_grad=True), mg.Tensor(np.eye(2), requires_grad=True))
+    cell.extra = {
+        "a.b": mg.Tensor(np.ones(2), requires_grad=True),
+        "a": {"b": mg.Tensor(np.ones(2), requires_grad=True)},
+    }
+    with pytest.raises(ValueError, match=r"two different weights are named 'cell\.extra\.a\.b'"):
+        layers.RNN(cell).state_dict()
