@@ -95,7 +95,7 @@ def _described(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
-def _is_tensor_like(value: Any, shape: tuple[int, ...], dtype: np.dtype) -> bool:
+def _is_tensor_of(value: Any, shape: tuple[int, ...], dtype: np.dtype) -> bool:
     return isinstance(value, Tensor) and value.shape == shape and value.dtype == dtype
 
 
@@ -265,7 +265,7 @@ class RNN(Module):
         output, new_states = result
         new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
         batch = x.shape[0]
-        if not _is_tensor_like(output, (batch, self.output_size), self.dtype):
+        if not _is_tensor_of(output, (batch, self.output_size), self.dtype):
             raise ValueError(
                 f"{name}: the cell's output must be a {self.dtype} Tensor of shape "
                 f"{(batch, self.output_size)}, got {_described(output)}"
@@ -274,7 +274,7 @@ class RNN(Module):
             raise ValueError(f"{name}: the cell returned {len(new_states)} states, its state_size says "
                              f"{len(self.state_sizes)}")  # fmt: skip
         for label, s, size in zip(self.state_labels, new_states, self.state_sizes, strict=True):
-            if not _is_tensor_like(s, (batch, size), self.dtype):
+            if not _is_tensor_of(s, (batch, size), self.dtype):
                 raise ValueError(f"{name}: the cell's new {label} must be a {self.dtype} Tensor of shape "
                                  f"{(batch, size)}, got {_described(s)}")  # fmt: skip
         return output, new_states
