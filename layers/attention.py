@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 import minigrad as mg
-from layers.module import Module, positive_int
+from layers.module import Module, float_dtype, positive_int
 from minigrad import Tensor, functional, init
 
 MASKED = 1e9  # what a masked score loses, as in Keras: its softmax weight becomes 0
@@ -41,6 +41,7 @@ class Attention(Module):
     (batch, Tq) and (batch, Tv) booleans (either may be None); a masked value step gets no
     weight, a masked query step outputs zeros; the causal mask keeps query step i from
     attending to key steps after i.  Weights in Keras's order: [scale], [concat_score_weight].
+    A batch of 0 or 0 query steps gives empty results; value needs at least one step.
     """
 
     def __init__(
@@ -51,7 +52,7 @@ class Attention(Module):
         if not 0 <= dropout < 1:
             raise ValueError(f"Attention: dropout must be in [0, 1), got {dropout}")
         self.use_scale, self.score_mode, self.dropout = use_scale, score_mode, dropout
-        self.dtype = np.dtype(dtype)
+        self.dtype = float_dtype(type(self).__name__, dtype)
         if use_scale:
             self.scale = Tensor(np.ones((), self.dtype), requires_grad=True)
         if score_mode == "concat":
@@ -82,7 +83,8 @@ class Attention(Module):
         keep = _score_mask(value_mask, scores.shape, use_causal_mask)
         if keep is not None:
             scores = mg.where(keep, scores, scores - MASKED)
-        weights = functional.softmax(scores, axis=-1)
+        # no batch or no query step: nothing to normalise, the results are empty as in Keras
+        weights = functional.softmax(scores, axis=-1) if scores.numel() else scores
         training = self.training if training is None else training
         if training and self.dropout > 0:
             weights = functional.dropout(weights, self.dropout, training=True)
@@ -154,9 +156,8 @@ class AdditiveAttention(Attention):
 
 def pairwise_sums(query: Tensor, key: Tensor) -> Tensor:
     """query_i + key_j for every pair of steps: (batch, Tq, 1, dim) + (batch, 1, Tv, dim)."""
-    return query.reshape(query.shape[0], query.shape[1], 1, -1) + key.reshape(
-        key.shape[0], 1, key.shape[1], -1
-    )
+    (batch, steps, dim), key_steps = query.shape, key.shape[1]
+    return query.reshape(batch, steps, 1, dim) + key.reshape(batch, 1, key_steps, dim)
 
 
 def _check_inputs(owner: str, inputs: Any, dtype: np.dtype) -> tuple[Tensor, Tensor, Tensor]:
@@ -176,6 +177,10 @@ def _check_inputs(owner: str, inputs: Any, dtype: np.dtype) -> tuple[Tensor, Ten
         raise ValueError(
             f"{owner}: query, value and key need one batch size, "
             f"got {query.shape}, {value.shape}, {key.shape}"
+        )
+    if value.shape[1] == 0:
+        raise ValueError(
+            f"{owner}: value needs at least one step for the query steps to attend to, got {value.shape}"
         )
     if key.shape[1] != value.shape[1]:
         raise ValueError(

@@ -54,10 +54,11 @@ class Bidirectional(Module):
         if backward_layer is None:
             backward_layer = copy.deepcopy(layer)
             backward_layer.go_backwards = not layer.go_backwards
+            backward_layer.states = None  # each reading carries states of its own
             if backward_layer.built and isinstance(backward_layer, Recurrent):
                 backward_layer.build(backward_layer.cell.input_size)  # weights of its own
         else:
-            _check_backward_layer(layer, backward_layer)
+            _check_backward_layer(layer, backward_layer, merge_mode)
         for reading in (layer, backward_layer):  # as Keras does: padded steps merge as zeros
             reading.zero_output_for_mask = reading.return_sequences
         self.forward_layer, self.backward_layer = layer, backward_layer
@@ -67,7 +68,9 @@ class Bidirectional(Module):
     def forward(self, x: Any, initial_state: Any = None, mask: Any = None,
                 training: bool | None = None) -> Tensor | list[Tensor]:  # fmt: skip
         """Both readings of x : (batch, time, features); ``initial_state`` is the forward
-        layer's states then the backward layer's, ``mask`` (batch, time) booleans."""
+        layer's states then the backward layer's, ``mask`` (batch, time) booleans.  Both
+        readings' calls are checked before either runs, and their states are kept (stateful
+        layers) only once both have run: a failed call builds and changes nothing."""
         count = len(self.forward_layer.state_sizes)
         forward_states = backward_states = None
         if initial_state is not None:
@@ -78,8 +81,15 @@ class Bidirectional(Module):
                     f"{count} then the backward layer's), got {len(given)}"
                 )
             forward_states, backward_states = given[:count], given[count:]
-        forward = self.forward_layer(x, initial_state=forward_states, mask=mask, training=training)
-        backward = self.backward_layer(x, initial_state=backward_states, mask=mask, training=training)
+        readings = (self.forward_layer, self.backward_layer)
+        calls = [
+            reading.checked_call(x, states, mask)
+            for reading, states in zip(readings, (forward_states, backward_states), strict=True)
+        ]
+        runs = [reading.run(call, training) for reading, call in zip(readings, calls, strict=True)]
+        for reading, (_, final) in zip(readings, runs, strict=True):
+            reading.keep_states(final)
+        forward, backward = (reading.result(*run) for reading, run in zip(readings, runs, strict=True))
         states: list[Tensor] = []
         if self.return_state:
             states = [*forward[1:], *backward[1:]]
@@ -116,7 +126,9 @@ class Bidirectional(Module):
     def output_size(self) -> int | None:
         """Features per step of the merged output (None when merge_mode is None: a list)."""
         size = self.forward_layer.output_size
-        return None if self.merge_mode is None else 2 * size if self.merge_mode == "concat" else size
+        if self.merge_mode == "concat":
+            return size + self.backward_layer.output_size  # a given backward_layer may have other units
+        return None if self.merge_mode is None else size
 
     def reset_states(self) -> None:
         """Forget both readings' carried states (stateful layers)."""
@@ -152,7 +164,8 @@ class Bidirectional(Module):
         return self.forward_layer, self.backward_layer
 
 
-def _check_backward_layer(layer: RNN, backward_layer: Any) -> None:
+def _check_backward_layer(layer: RNN, backward_layer: Any, merge_mode: str | None) -> None:
+    """Keras's rules for a given backward layer, and the shapes the merge needs."""
     if not isinstance(backward_layer, RNN):
         raise ValueError(
             f"Bidirectional: backward_layer must be a recurrent layer, got {type(backward_layer).__name__}"
@@ -161,6 +174,17 @@ def _check_backward_layer(layer: RNN, backward_layer: Any) -> None:
         raise ValueError(
             "Bidirectional: backward_layer must read in the other direction (go_backwards flipped)"
         )
-    for option in ("return_sequences", "return_state"):
+    for option in ("return_sequences", "return_state", "stateful"):
         if getattr(backward_layer, option) != getattr(layer, option):
             raise ValueError(f"Bidirectional: backward_layer must have the same {option} as the layer")
+    kinds = f"forward {type(layer).__name__}, backward {type(backward_layer).__name__}"
+    if len(backward_layer.state_sizes) != len(layer.state_sizes):
+        raise ValueError(
+            f"Bidirectional: both readings need the same number of states, got {len(layer.state_sizes)} "
+            f"and {len(backward_layer.state_sizes)} ({kinds}): give a backward_layer of the same kind"
+        )
+    if merge_mode in ("sum", "mul", "ave") and backward_layer.output_size != layer.output_size:
+        raise ValueError(
+            f"Bidirectional: merge_mode={merge_mode!r} needs outputs of one size, got "
+            f"{layer.output_size} and {backward_layer.output_size} ({kinds})"
+        )

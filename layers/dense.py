@@ -13,21 +13,18 @@ from minigrad import Tensor, init
 
 def as_float_input(x: Any, dtype: np.dtype, owner: str) -> Tensor:
     """``x`` as a Tensor of the layer's dtype; integer ids or another float type are errors."""
-    t = x if isinstance(x, Tensor) else None
-    if t is None:
-        array = np.asarray(x)
-        if array.dtype.kind not in "f":
-            raise ValueError(
-                f"{owner}: expected float input, got an array of dtype {array.dtype}"
-                + (" (integer ids go through an Embedding first)" if array.dtype.kind in "iub" else "")
-            )
-        t = Tensor(array)
-    if t.dtype != dtype:
+    array = x.data if isinstance(x, Tensor) else np.asarray(x)
+    if array.dtype.kind not in "f":
         raise ValueError(
-            f"{owner}: expected {np.dtype(dtype)} input (the layer's dtype), got {t.dtype}; "
+            f"{owner}: expected float input, got an array of dtype {array.dtype}"
+            + (" (integer ids go through an Embedding first)" if array.dtype.kind in "iub" else "")
+        )
+    if array.dtype != dtype:  # checked before a Tensor is made: that would turn float16 into float64
+        raise ValueError(
+            f"{owner}: expected {np.dtype(dtype)} input (the layer's dtype), got {array.dtype}; "
             "convert the input or build the layer with a matching dtype"
         )
-    return t
+    return x if isinstance(x, Tensor) else Tensor(array)
 
 
 def float_dtype(owner: str, dtype: Any) -> np.dtype:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import types
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -18,17 +19,28 @@ def positive_int(owner: str, name: str, value: Any) -> int:
     return int(value)
 
 
+def float_dtype(owner: str, dtype: Any) -> np.dtype:
+    """``dtype`` as a numpy dtype, or a ValueError unless it is float32 or float64 (the dtypes
+    a Tensor holds)."""
+    checked = np.dtype(dtype)
+    if checked not in (np.float32, np.float64):
+        raise ValueError(f"{owner}: dtype must be float32 or float64, got {checked}")
+    return checked
+
+
 class Module:
     """A layer or a model.  Parameters are the Tensors assigned to its attributes with
     ``requires_grad=True`` (as PyTorch registers an ``nn.Parameter``); one frozen later with
     ``requires_grad = False`` (or by Keras's ``module.trainable = False``) stays a parameter,
     counted as non-trainable, as in Keras.
-    Sub-modules are the attributes that are Modules (or lists of them).  A parameter shared
-    by several modules is listed, counted and updated once.  Calling a module calls
-    ``forward``.
+    Sub-modules are the attributes that are Modules (or lists of them).  The attributes
+    named in ``cell_attributes`` hold cells of any kind (see ``cell_members``): their weights
+    and modules are found wherever a cell keeps them.  A parameter shared by several modules
+    is listed, counted and updated once.  Calling a module calls ``forward``.
     """
 
     training: bool = True
+    cell_attributes: ClassVar[tuple[str, ...]] = ()
 
     def __setattr__(self, name: str, value: Any) -> None:
         names = self.__dict__.setdefault("_parameter_names", set())
@@ -50,8 +62,17 @@ class Module:
         raise NotImplementedError
 
     def named_children(self) -> Iterator[tuple[str, Module]]:
+        for name, member in self._members():
+            if isinstance(member, Module):
+                yield name, member
+
+    def _members(self) -> Iterator[tuple[str, Module | Tensor]]:
+        """Sub-modules, and the weights that cells keep outside modules, by dotted name, in
+        attribute order."""
         for name, value in vars(self).items():
-            if isinstance(value, Module):
+            if name in self.cell_attributes:
+                yield from cell_members(value, name, set())
+            elif isinstance(value, Module):
                 yield name, value
             elif isinstance(value, (list, tuple)):
                 for i, item in enumerate(value):
@@ -120,18 +141,29 @@ class Module:
                 "LSTM(16, input_size=8)), or call the model once on a batch of inputs"
             )
         seen: set[int] = set()
+        names: set[str] = set()
         for name, param in self._all_parameters(prefix):
-            if id(param) not in seen:
-                seen.add(id(param))
-                yield name, param
+            if id(param) in seen:
+                continue
+            if name in names:  # e.g. a cell's dict key "a.b" beside a nested "a": {"b": ...}
+                raise ValueError(
+                    f"{type(self).__name__}: two different weights are named {name!r}; a checkpoint "
+                    "would keep only one: rename one of them"
+                )
+            seen.add(id(param))
+            names.add(name)
+            yield name, param
 
     def _all_parameters(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
         names = self.__dict__.get("_parameter_names", set())
         for name, value in vars(self).items():
             if name in names and isinstance(value, Tensor):
                 yield prefix + name, value
-        for name, child in self.named_children():
-            yield from child._all_parameters(f"{prefix}{name}.")
+        for name, member in self._members():
+            if isinstance(member, Module):
+                yield from member._all_parameters(f"{prefix}{name}.")
+            else:
+                yield prefix + name, member
 
     def parameters(self) -> list[Tensor]:
         return [p for _, p in self.named_parameters()]
@@ -180,6 +212,40 @@ class Module:
         wrongly shaped entries are a ValueError listing them all, and nothing is changed."""
         own = dict(self.named_parameters())
         assign_checked(own, state, type(self).__name__)
+
+
+# objects that carry a __dict__ but hold no weights of a cell
+NOT_CELL_PARTS = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
+
+
+def cell_members(value: Any, name: str, visited: set[int]) -> Iterator[tuple[str, Module | Tensor]]:
+    """The modules and weights that a cell of any kind holds, by dotted name from ``name``.
+
+    A weight is a leaf Tensor with ``requires_grad``; a Module is taken whole (its own rules
+    find its parameters).  Lists, tuples and dicts are searched in their order, and so are
+    the attributes of plain objects (a cell that is not a Module, and the objects it keeps),
+    each object once: ``cell.W``, ``cell.layers.0``, ``cell.weights.U``.
+    """
+    if isinstance(value, Module):
+        yield name, value
+        return
+    if isinstance(value, Tensor):
+        if value.requires_grad and value.is_leaf:
+            yield name, value
+        return
+    if isinstance(value, (list, tuple)):
+        items: Any = enumerate(value)
+    elif isinstance(value, dict):
+        items = value.items()
+    elif hasattr(value, "__dict__") and not isinstance(value, NOT_CELL_PARTS):
+        items = vars(value).items()
+    else:
+        return
+    if id(value) in visited:
+        return
+    visited.add(id(value))
+    for key, item in items:
+        yield from cell_members(item, f"{name}.{key}", visited)
 
 
 def assign_checked(params: Mapping[str, Tensor], values: Mapping[str, Any], owner: str) -> None:

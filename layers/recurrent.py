@@ -26,8 +26,8 @@ import numpy as np
 from layers import activations
 from layers.dense import as_float_input
 from layers.fused import CODES, fused_op
-from layers.module import Module, assign_checked, positive_int
-from layers.rnn import RNN
+from layers.module import Module, assign_checked, float_dtype, positive_int
+from layers.rnn import RNN, checked_states
 from minigrad import Tensor, init
 from minigrad.serialize import entry_problems
 
@@ -118,7 +118,7 @@ class RecurrentCell(Module):
         self.kernel_initializer = init.get(kernel_initializer)
         self.recurrent_initializer = init.get(recurrent_initializer)
         self.bias_initializer = init.get(bias_initializer)
-        self.dtype = np.dtype(dtype)
+        self.dtype = float_dtype(type(self).__name__, dtype)
         self.input_size: int | None = None
         if input_size is not None:
             self.build(input_size)
@@ -165,12 +165,21 @@ class RecurrentCell(Module):
         """x : (batch, input_size), states : each (batch, units) -> (output, new states)."""
         raise NotImplementedError
 
-    def forward(self, x: Any, states: list[Any]) -> tuple[Tensor, list[Tensor]]:
-        """Keras's ``cell(inputs, states)``: one step, returning (output, new states)."""
-        x = as_float_input(x, self.dtype, type(self).__name__)
+    def forward(self, x: Any, states: Any) -> tuple[Tensor, list[Tensor]]:
+        """Keras's ``cell(inputs, states)``: one step, x (batch, features) and one (batch,
+        units) state each in ``state_names``, returning (output, new states).  Checked before
+        the first call builds the weights."""
+        name = type(self).__name__
+        x = as_float_input(x, self.dtype, name)
+        if x.ndim != 2:
+            raise ValueError(f"{name}: expected input of shape (batch, features), got {x.shape}")
+        if self.input_size is not None and x.shape[1] != self.input_size:
+            raise ValueError(f"{name}: expected {self.input_size} features, got shape {x.shape}")
+        sizes = [self.units] * len(self.state_names)
+        states = checked_states(name, states, self.state_names, sizes, x.shape[0], self.dtype,
+                                ("states", "state"))  # fmt: skip
         if self.input_size is None:
-            self.build(x.shape[-1])
-        states = [s if isinstance(s, Tensor) else Tensor(s, dtype=self.dtype) for s in states]
+            self.build(x.shape[1])
         return self.step(x, states)
 
 

@@ -8,21 +8,29 @@ cell they build from Keras's options.  ``StackedRNNCells`` makes one cell of sev
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, NamedTuple
 
 import numpy as np
 
 import minigrad as mg
 from layers.dense import as_float_input
 from layers.fused import fused_op
-from layers.module import Module
+from layers.module import Module, float_dtype, positive_int
 from minigrad import Tensor
 from minigrad.functional import dropout_mask
 
 
 def state_sizes(cell: Any, owner: str) -> list[int]:
     """The cell's ``state_size`` as a list of positive ints, or a ValueError saying what is wrong."""
+    if isinstance(cell, type):
+        name = cell.__name__
+        raise ValueError(f"{owner}: expected a cell, got the class {name}; make one: {name}(...)")
+    if isinstance(cell, RNN):
+        raise ValueError(
+            f"{owner}: expected a cell, got the layer {type(cell).__name__}; give a cell such as "
+            "layers.LSTMCell(units), or the layer's own .cell"
+        )
     if not hasattr(cell, "state_size"):
         raise ValueError(
             f"{owner}: the cell {type(cell).__name__} has no state_size (an int, or a list of ints "
@@ -37,6 +45,58 @@ def state_sizes(cell: Any, owner: str) -> list[int]:
             f"{owner}: the cell's state_size must be a positive int or a list of them, got {size!r}"
         )
     return [int(s) for s in sizes]
+
+
+def checked_states(
+    owner: str,
+    given: Any,
+    labels: Sequence[str],
+    sizes: Sequence[int],
+    batch: int,
+    dtype: np.dtype,
+    nouns: tuple[str, str],
+) -> list[Tensor]:
+    """``given`` (one array or Tensor per state; a lone state may come bare) as Tensors of
+    shape (batch, size) and the layer's dtype, or a ValueError naming what came.  ``nouns``
+    name the whole and one state in messages, e.g. ("initial_state", "initial state")."""
+    whole, one = nouns
+    given = list(given) if isinstance(given, (list, tuple)) else [given]
+    if len(given) != len(sizes):
+        count = len(sizes)
+        raise ValueError(f"{owner}: {whole} needs {count} arrays ({', '.join(labels)}), got {len(given)}")
+    states = [s if isinstance(s, Tensor) else Tensor(s, dtype=dtype) for s in given]
+    for label, s, size in zip(labels, states, sizes, strict=True):
+        if s.shape != (batch, size) or s.dtype != dtype:
+            raise ValueError(
+                f"{owner}: {one} {label} must be {dtype} of shape {(batch, size)}, "
+                f"got {s.dtype} of shape {s.shape}"
+            )
+    return states
+
+
+class SequenceCall(NamedTuple):
+    """A call of a recurrent layer, checked: x (batch, time, features), one (batch, size)
+    Tensor per state, and the (batch, time) boolean mask or None."""
+
+    x: Tensor
+    states: list[Tensor]
+    mask: np.ndarray | None
+
+
+def _described(value: Any) -> str:
+    """What a cell returned, in words, for an error message."""
+    if isinstance(value, Tensor):
+        return f"a {value.dtype} Tensor of shape {value.shape}"
+    if isinstance(value, np.ndarray):
+        return (
+            f"a numpy array of shape {value.shape} (a numpy array carries no gradient: compute "
+            "the step with Tensor operations)"
+        )
+    return f"a {type(value).__name__}"
+
+
+def _is_tensor_of(value: Any, shape: tuple[int, ...], dtype: np.dtype) -> bool:
+    return isinstance(value, Tensor) and value.shape == shape and value.dtype == dtype
 
 
 class RNN(Module):
@@ -68,6 +128,7 @@ class RNN(Module):
     dropout = 0.0
     recurrent_dropout = 0.0
     impl = "auto"
+    cell_attributes = ("cell",)  # its weights are parameters, wherever the cell keeps them
 
     def __init__(self, cell: Any, return_sequences: bool = False, return_state: bool = False,
                  go_backwards: bool = False, stateful: bool = False,
@@ -76,13 +137,15 @@ class RNN(Module):
         sizes = state_sizes(cell, name)
         if not callable(cell):
             raise ValueError(f"{name}: the cell must be callable as cell(x, states) -> (output, new_states)")
+        dtype = float_dtype(f"{name} (the cell's dtype)", getattr(cell, "dtype", np.float64))
         self.cell = cell
         self.state_sizes = sizes
-        self.output_size = int(getattr(cell, "output_size", sizes[0]))
+        output_size = getattr(cell, "output_size", sizes[0])
+        self.output_size = positive_int(name, "the cell's output_size", output_size)
         self.return_sequences, self.return_state = return_sequences, return_state
         self.go_backwards, self.stateful = go_backwards, stateful
         self.zero_output_for_mask = zero_output_for_mask
-        self.dtype = np.dtype(getattr(cell, "dtype", np.float64))
+        self.dtype = dtype
         self.states: list[np.ndarray] | None = None  # carried between calls when stateful
 
     @property
@@ -100,13 +163,6 @@ class RNN(Module):
         if hasattr(self.cell, "build"):
             self.cell.build(input_size)
 
-    def _all_parameters(self, prefix: str) -> Iterator[tuple[str, Tensor]]:
-        yield from super()._all_parameters(prefix)
-        if not isinstance(self.cell, Module):  # a cell of one's own: its trainable tensors
-            for name, value in vars(self.cell).items():
-                if isinstance(value, Tensor) and value.requires_grad and value.is_leaf:
-                    yield f"{prefix}cell.{name}", value
-
     def forward(
         self,
         x: Any,
@@ -121,14 +177,25 @@ class RNN(Module):
         x : (batch, time, features)
         initial_state : one (batch, size) array or Tensor per state, optional (zeros)
         mask : (batch, time) booleans, optional; a masked step keeps the states and repeats
-            the previous output (or outputs zeros, with ``zero_output_for_mask``)
+            the previous output (or outputs zeros, with ``zero_output_for_mask``); what its
+            input holds (NaN too) reaches neither the outputs nor any gradient
         training : bool, optional; dropout is on in training (default: the module's mode)
 
         Returns
         -------
         output : (batch, time, output_size) with ``return_sequences``, else
             (batch, output_size); with ``return_state``, the list [output, *final states]
+
+        Every check comes before anything changes: a failed call builds nothing and leaves a
+        stateful layer's states as they were.
         """
+        call = self.checked_call(x, initial_state, mask)
+        outputs, final = self.run(call, training)
+        self.keep_states(final)
+        return self.result(outputs, final)
+
+    def checked_call(self, x: Any, initial_state: Any = None, mask: Any = None) -> SequenceCall:
+        """The call's input, initial states and mask, checked and converted; changes nothing."""
         name = type(self).__name__
         x = as_float_input(x, self.dtype, name)
         if x.ndim != 3:
@@ -140,10 +207,17 @@ class RNN(Module):
         if expected is not None and features != expected:
             raise ValueError(f"{name}: expected {expected} features per step, got shape {x.shape}")
         mask = self._check_mask(mask, batch, time)
-        states = self._initial_states(initial_state, batch)
+        return SequenceCall(x, self._initial_states(initial_state, batch), mask)
+
+    def run(self, call: SequenceCall, training: bool | None = None) -> tuple[Tensor, list[Tensor]]:
+        """Build the cell if needed and run it over a checked call: (every step's output,
+        final states), the outputs in reading order.  Keeps no states."""
+        x, states, mask = call
+        batch, _, features = x.shape
         if not self.built:
             self.build(features)
-
+        if mask is not None:  # a masked step's input is selected away, never multiplied by 0
+            x = mg.where(mask[:, :, None], x, 0.0)
         training = self.training if training is None else training
         if training and self.dropout > 0:  # one mask per sequence, shared by every step
             x = x * dropout_mask((batch, 1, features), self.dropout, self.dtype)
@@ -164,15 +238,23 @@ class RNN(Module):
             outputs, final = self._unroll(x, states, mask, recurrent_mask)
         if mask is not None and self.zero_output_for_mask:
             outputs = mg.where(mask[:, :, None], outputs, 0.0)
+        return outputs, final
 
+    def keep_states(self, final: list[Tensor]) -> None:
+        """A stateful layer keeps a run's final states for its next call."""
         if self.stateful:
             self.states = [s.data.copy() for s in final]
+
+    def result(self, outputs: Tensor, final: list[Tensor]) -> Tensor | list[Tensor]:
+        """What the layer returns for a run: Keras's conventions."""
         output = outputs if self.return_sequences else outputs[:, -1]
         return [output, *final] if self.return_state else output
 
-    def _step(self, x: Tensor, states: list[Tensor], recurrent_mask: Any) -> tuple[Tensor, list[Tensor]]:
+    def _step(
+        self, x: Tensor, states: list[Tensor], recurrent_mask: Any, built_in: bool
+    ) -> tuple[Tensor, list[Tensor]]:
         """One step of the cell, its output and states checked against the sizes it declared."""
-        if hasattr(self.cell, "step"):  # a built-in cell: its formulas, with recurrent dropout
+        if built_in:  # a built-in cell: its formulas, with recurrent dropout
             return self.cell.step(x, states, recurrent_mask)
         name = type(self).__name__
         result = self.cell(x, list(states) if len(states) > 1 else [states[0]])
@@ -183,28 +265,31 @@ class RNN(Module):
         output, new_states = result
         new_states = list(new_states) if isinstance(new_states, (list, tuple)) else [new_states]
         batch = x.shape[0]
-        if not isinstance(output, Tensor) or output.shape != (batch, self.output_size):
+        if not _is_tensor_of(output, (batch, self.output_size), self.dtype):
             raise ValueError(
-                f"{name}: the cell's output must be a Tensor of shape {(batch, self.output_size)}, "
-                f"got {getattr(output, 'shape', type(output).__name__)}"
+                f"{name}: the cell's output must be a {self.dtype} Tensor of shape "
+                f"{(batch, self.output_size)}, got {_described(output)}"
             )
         if len(new_states) != len(self.state_sizes):
             raise ValueError(f"{name}: the cell returned {len(new_states)} states, its state_size says "
                              f"{len(self.state_sizes)}")  # fmt: skip
         for label, s, size in zip(self.state_labels, new_states, self.state_sizes, strict=True):
-            if not isinstance(s, Tensor) or s.shape != (batch, size):
-                raise ValueError(f"{name}: the cell's new {label} must be a Tensor of shape {(batch, size)}, "
-                                 f"got {getattr(s, 'shape', type(s).__name__)}")  # fmt: skip
+            if not _is_tensor_of(s, (batch, size), self.dtype):
+                raise ValueError(f"{name}: the cell's new {label} must be a {self.dtype} Tensor of shape "
+                                 f"{(batch, size)}, got {_described(s)}")  # fmt: skip
         return output, new_states
 
     def _unroll(
         self, x: Tensor, states: list[Tensor], mask: np.ndarray | None, recurrent_mask: Any
     ) -> tuple[Tensor, list[Tensor]]:
         """The cell applied at every step: BPTT is reverse mode over this unrolled graph."""
+        from layers.recurrent import RecurrentCell  # recurrent.py builds on this module
+
+        built_in = isinstance(self.cell, RecurrentCell)
         previous = Tensor(np.zeros((x.shape[0], self.output_size), self.dtype))
         outputs = []
         for t in range(x.shape[1]):
-            output, new_states = self._step(x[:, t], states, recurrent_mask)
+            output, new_states = self._step(x[:, t], states, recurrent_mask, built_in)
             if mask is not None:  # a masked step keeps the states and repeats the output
                 keep = mask[:, t, None]
                 new_states = [mg.where(keep, n, s) for n, s in zip(new_states, states, strict=True)]
@@ -225,7 +310,7 @@ class RNN(Module):
         return mask
 
     def _initial_states(self, initial_state: Any, batch: int) -> list[Tensor]:
-        name, labels, count = type(self).__name__, self.state_labels, len(self.state_sizes)
+        name, labels = type(self).__name__, self.state_labels
         if initial_state is None and self.stateful and self.states is not None:
             if self.states[0].shape[0] != batch:
                 raise ValueError(
@@ -236,28 +321,23 @@ class RNN(Module):
             return [Tensor(s) for s in self.states]
         if initial_state is None:
             return [Tensor(np.zeros((batch, size), self.dtype)) for size in self.state_sizes]
-        given = initial_state if isinstance(initial_state, (list, tuple)) else [initial_state]
-        if len(given) != count:
-            raise ValueError(
-                f"{name}: initial_state needs {count} arrays ({', '.join(labels)}), got {len(given)}"
-            )
-        states = [s if isinstance(s, Tensor) else Tensor(s, dtype=self.dtype) for s in given]
-        for label, s, size in zip(labels, states, self.state_sizes, strict=True):
-            if s.shape != (batch, size) or s.dtype != self.dtype:
-                raise ValueError(
-                    f"{name}: initial state {label} must be {self.dtype} of shape {(batch, size)}, "
-                    f"got {s.dtype} of shape {s.shape}"
-                )
-        return states
+        return checked_states(name, initial_state, labels, self.state_sizes, batch, self.dtype,
+                              ("initial_state", "initial state"))  # fmt: skip
 
     def reset_states(self, states: Sequence[Any] | None = None) -> None:
         """Forget the carried states of a stateful layer (or set them to ``states``: one
         (batch, size) array per state, the same batch for all).  Wrong counts or shapes are
-        a ValueError and change nothing."""
+        a ValueError and change nothing, and so are states for a layer that is not stateful
+        (its calls start from zeros or from ``initial_state``)."""
         if states is None:
             self.states = None
             return
         name, labels = type(self).__name__, self.state_labels
+        if not self.stateful:
+            raise ValueError(
+                f"{name}.reset_states: the layer is not stateful, so its calls would not start from "
+                "these states; build it with stateful=True, or pass initial_state= to the call"
+            )
         given = list(states) if isinstance(states, (list, tuple)) else [states]
         arrays = [np.array(s.data if isinstance(s, Tensor) else s, dtype=self.dtype) for s in given]
         if len(arrays) != len(labels):
@@ -279,30 +359,65 @@ class StackedRNNCells(Module):
     output of one being the input of the next.
 
     ``state_size`` is every cell's state sizes, in order, as one flat list; the output is
-    the last cell's.  cells : a list of cells.
+    the last cell's.  cells : a list of cells of one dtype, each one's weights parameters of
+    the stack; a cell that knows its input size must take the output of the one before.
     """
 
+    cell_attributes = ("cells",)
+
     def __init__(self, cells: Sequence[Any]) -> None:
+        name = "StackedRNNCells"
         if not cells:
-            raise ValueError("StackedRNNCells: needs at least one cell")
-        self.sizes = [state_sizes(c, "StackedRNNCells") for c in cells]
+            raise ValueError(f"{name}: needs at least one cell")
+        self.sizes = [state_sizes(c, name) for c in cells]
+        outputs = [positive_int(name, "a cell's output_size", getattr(c, "output_size", sizes[0]))
+                   for c, sizes in zip(cells, self.sizes, strict=True)]  # fmt: skip
+        for k, (cell, given) in enumerate(zip(cells[1:], outputs, strict=False), start=1):
+            expected = getattr(cell, "input_size", None)
+            if expected is not None and expected != given:
+                raise ValueError(
+                    f"{name}: cell {k} ({type(cell).__name__}) takes {expected} features, but cell "
+                    f"{k - 1} outputs {given}"
+                )
+        dtypes = {float_dtype(name, getattr(c, "dtype", np.float64)) for c in cells}
+        if len(dtypes) > 1:
+            raise ValueError(f"{name}: the cells need one dtype, got {sorted(str(d) for d in dtypes)}")
+        self.dtype = dtypes.pop()
         self.cells = list(cells)
+        self.output_size = outputs[-1]
 
     @property
     def state_size(self) -> list[int]:
         return [size for sizes in self.sizes for size in sizes]
 
     @property
-    def output_size(self) -> int:
-        last = self.cells[-1]
-        return int(getattr(last, "output_size", self.sizes[-1][0]))
+    def input_size(self) -> int | None:
+        """The first cell's input size, where it knows it."""
+        return getattr(self.cells[0], "input_size", None)
+
+    @property
+    def built(self) -> bool:
+        return all(getattr(cell, "built", True) for cell in self.cells)
+
+    def build(self, input_size: int) -> None:
+        """Build every cell not built yet, each for the output size of the one before."""
+        for cell in self.cells:
+            if not getattr(cell, "built", True) and hasattr(cell, "build"):
+                cell.build(input_size)
+            input_size = int(getattr(cell, "output_size", state_sizes(cell, "StackedRNNCells")[0]))
 
     def forward(self, x: Any, states: Sequence[Tensor]) -> tuple[Tensor, list[Tensor]]:
         """One step of every cell in turn: (output of the last, every cell's new states)."""
+        states = list(states) if isinstance(states, (list, tuple)) else [states]
+        if len(states) != len(self.state_size):
+            raise ValueError(
+                f"StackedRNNCells: needs {len(self.state_size)} states (every cell's, in order), "
+                f"got {len(states)}"
+            )
         new_states: list[Tensor] = []
         start = 0
         for cell, sizes in zip(self.cells, self.sizes, strict=True):
-            own = list(states[start : start + len(sizes)])
+            own = states[start : start + len(sizes)]
             x, produced = cell(x, own)
             new_states += list(produced) if isinstance(produced, (list, tuple)) else [produced]
             start += len(sizes)

@@ -8,6 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import layers
+import minigrad as mg
 from minigrad.testing import gradcheck
 from minigrad.testing.strategies import arrays
 
@@ -117,3 +118,24 @@ def test_bad_settings_are_refused():
         layers.Attention(score_mode="general")
     with pytest.raises(ValueError, match=r"dropout must be in \[0, 1\)"):
         layers.AdditiveAttention(dropout=1.0)
+
+
+@pytest.mark.parametrize("name", MAKERS)
+@pytest.mark.parametrize(("batch", "tq"), [(0, 3), (2, 0), (0, 0)])
+def test_no_batch_or_no_query_step_gives_empty_results(name, batch, tq):
+    layer = MAKERS[name][1]()
+    query = mg.Tensor(np.ones((batch, tq, 5)), requires_grad=True)
+    output, scores = layer([query, np.ones((batch, 4, 6)), np.ones((batch, 4, 5))], return_attention_scores=True,
+                           use_causal_mask=True, mask=[np.ones((batch, tq), bool), np.ones((batch, 4), bool)])  # fmt: skip
+    assert output.shape == (batch, tq, 6) and scores.shape == (batch, tq, 4)
+    output.sum().backward()
+    assert query.grad.shape == (batch, tq, 5)
+    assert all(np.array_equal(p.grad, np.zeros_like(p.data)) for p in layer.parameters())
+
+
+@pytest.mark.parametrize("name", MAKERS)
+def test_no_value_step_is_a_clear_error(name):
+    with pytest.raises(
+        ValueError, match=r"value needs at least one step for the query steps to attend to, got \(2, 0, 6\)"
+    ):
+        MAKERS[name][1]()([np.ones((2, 3, 5)), np.ones((2, 0, 6)), np.ones((2, 0, 5))])

@@ -140,3 +140,102 @@ def test_bad_calls_and_loads_change_nothing():
     with pytest.raises(ValueError, match=r"'weight_hh_l0_reverse' has shape \(8, 5\), expected \(8, 2\)"):
         layer.load_torch_state_dict({k: v + 1 for k, v in broken.items()})
     assert all(np.array_equal(a, b) for a, b in zip(layer.get_weights(), before, strict=True))
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_the_default_backward_reading_of_a_stateful_layer_starts_from_its_own_states(kind):
+    rng = np.random.default_rng(3)
+    first, second = rng.standard_normal((2, 4, 3)), rng.standard_normal((2, 4, 3))
+    forward = KINDS[kind](2, input_size=3, stateful=True, return_state=True)
+    forward(first)  # carries states now
+    carried = [s.copy() for s in forward.states]
+    both = layers.Bidirectional(forward, merge_mode=None)
+    assert both.backward_layer.states is None
+    fresh_backward = copy.deepcopy(both.backward_layer)
+    continued_forward = copy.deepcopy(forward)
+    got_forward, got_backward, *_ = both(second)
+    zeros = [np.zeros((2, 2))] * len(carried)
+    np.testing.assert_allclose(
+        got_backward.data, fresh_backward(second, initial_state=zeros)[0].data, atol=1e-12
+    )
+    np.testing.assert_allclose(
+        got_forward.data, continued_forward(second, initial_state=carried)[0].data, atol=1e-12
+    )
+
+
+class FailsOnce:
+    """A cell of one's own that raises on its first call (the other reading runs first)."""
+
+    state_size = 2
+
+    def __init__(self):
+        self.failed = False
+
+    def __call__(self, x, states):
+        if not self.failed:
+            self.failed = True
+            raise RuntimeError("the cell failed")
+        h = (x[:, :2] + states[0]).tanh()
+        return h, [h]
+
+
+def test_a_failed_call_keeps_neither_readings_states():
+    forward = layers.LSTM(2, input_size=3, stateful=True)
+    both = layers.Bidirectional(forward)
+    x = np.ones((1, 4, 3))
+    with pytest.raises(
+        ValueError, match=r"initial state h must be float64 of shape \(1, 2\), got float64 of shape \(1, 5\)"
+    ):
+        both(
+            x, initial_state=[np.zeros((1, 2))] * 2 + [np.zeros((1, 5))] * 2
+        )  # the backward states are wrong
+    assert forward.states is None and both.backward_layer.states is None
+    stateful_cells = layers.Bidirectional(
+        layers.RNN(FailsOnce(), stateful=True),
+        backward_layer=layers.RNN(FailsOnce(), stateful=True, go_backwards=True),
+    )
+    stateful_cells.forward_layer.cell.failed = True  # only the backward reading fails
+    with pytest.raises(RuntimeError, match="the cell failed"):
+        stateful_cells(x)
+    assert stateful_cells.forward_layer.states is None and stateful_cells.backward_layer.states is None
+    stateful_cells(x)
+    assert (
+        stateful_cells.forward_layer.states is not None and stateful_cells.backward_layer.states is not None
+    )
+
+
+def test_a_failed_first_call_builds_neither_reading():
+    both = layers.Bidirectional(
+        layers.LSTM(2), backward_layer=layers.LSTM(2, go_backwards=True, input_size=5)
+    )
+    with pytest.raises(ValueError, match=r"LSTM: expected 5 features per step, got shape \(1, 2, 3\)"):
+        both(np.ones((1, 2, 3)))
+    assert not both.forward_layer.built
+    assert both(np.ones((1, 2, 5))).shape == (1, 4)
+    assert both.forward_layer.cell.input_size == 5
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: layers.Bidirectional(layers.LSTM(2), backward_layer=layers.GRU(2, go_backwards=True)),
+         r"both readings need the same number of states, got 2 and 1 \(forward LSTM, backward GRU\)"),
+        (lambda: layers.Bidirectional(layers.GRU(2), backward_layer=layers.LSTM(2, go_backwards=True)),
+         r"got 1 and 2 \(forward GRU, backward LSTM\)"),
+        (lambda: layers.Bidirectional(layers.GRU(2, stateful=True), backward_layer=layers.GRU(2, go_backwards=True)),
+         "same stateful"),
+        (lambda: layers.Bidirectional(layers.GRU(2), merge_mode="sum", backward_layer=layers.GRU(3, go_backwards=True)),
+         r"merge_mode='sum' needs outputs of one size, got 2 and 3"),
+    ],
+)  # fmt: skip
+def test_readings_that_cannot_pair_are_refused_at_construction(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+def test_readings_of_different_sizes_concatenate():
+    both = layers.Bidirectional(
+        layers.GRU(2, input_size=3), backward_layer=layers.GRU(3, go_backwards=True, input_size=3)
+    )
+    assert both(np.ones((1, 4, 3))).shape == (1, 5)
+    assert both.output_size == 5

@@ -498,3 +498,83 @@ def test_a_fused_layer_returns_its_outputs_and_final_states_as_tensors_of_one_op
     assert type(outputs.grad_fn).__name__ == "FusedLSTM" and h.grad_fn is c.grad_fn is outputs.grad_fn
     assert (outputs.shape, h.shape, c.shape) == ((2, 4, 5), (2, 5), (2, 5))
     np.testing.assert_array_equal(h.data, outputs.data[:, -1])  # no mask: h is the last output
+
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        (lambda cell, states: cell(np.ones((2, 1, 4)), states), r"expected input of shape \(batch, features\), got \(2, 1, 4\)"),
+        (lambda cell, states: cell(np.ones((2, 4)), [*states[:-1], np.zeros((2, 5))]), r"state \w must be float64 of shape \(2, 3\), got float64 of shape \(2, 5\)"),
+        (lambda cell, states: cell(np.ones((2, 4)), [*states, np.zeros((2, 3))]), r"states needs \d arrays \(h(, c)?\), got [23]"),
+        (lambda cell, states: cell(np.ones((2, 4), np.float32), states), "expected float64 input"),
+    ],
+)  # fmt: skip
+def test_a_cells_failed_first_call_builds_nothing(kind, call, message):
+    cell = {"SimpleRNN": layers.SimpleRNNCell, "LSTM": layers.LSTMCell, "GRU": layers.GRUCell}[kind](3)
+    states = [np.zeros((2, 3)) for _ in cell.state_names]
+    with pytest.raises(ValueError, match=message):
+        call(cell, states)
+    assert not cell.built
+    output, new_states = cell(np.ones((2, 4)), states)
+    assert cell.input_size == 4 and output.shape == (2, 3) and len(new_states) == len(states)
+    with pytest.raises(ValueError, match=r"expected 4 features, got shape \(2, 5\)"):
+        cell(np.ones((2, 5)), states)
+
+
+@pytest.mark.parametrize(
+    ("layer_dtype", "input_dtype"),
+    [(np.float64, np.float16), (np.float32, np.float16), (np.float32, np.float64), (np.float64, np.float32)],
+)
+@pytest.mark.parametrize(
+    "make", [lambda dtype: layers.LSTM(2, dtype=dtype), lambda dtype: layers.Dense(2, dtype=dtype)]
+)
+def test_an_input_of_another_float_dtype_is_named_as_it_came(make, layer_dtype, input_dtype):
+    layer = make(layer_dtype)
+    with pytest.raises(
+        ValueError, match=f"expected {np.dtype(layer_dtype)} input .*, got {np.dtype(input_dtype)};"
+    ):
+        layer(np.ones((1, 2, 3), input_dtype))
+    assert not layer.built
+
+
+def test_reset_states_with_states_on_a_layer_that_is_not_stateful_is_refused():
+    layer = layers.GRU(3, input_size=2)
+    with pytest.raises(
+        ValueError, match="the layer is not stateful, so its calls would not start from these states"
+    ):
+        layer.reset_states([np.ones((1, 3))])
+    assert layer.states is None
+    layer.reset_states()  # forgetting nothing is fine
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: layers.LSTM(2, dtype=np.float16),
+        lambda: layers.GRUCell(2, dtype=np.int32),
+        lambda: layers.Attention(dtype=np.float16),
+        lambda: layers.AdditiveAttention(dtype="float16"),
+    ],
+)
+def test_a_dtype_a_tensor_cannot_hold_is_refused_at_construction(make):
+    with pytest.raises(ValueError, match=r"dtype must be float32 or float64, got (float16|int32)"):
+        make()
+
+
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+@pytest.mark.parametrize("impl", ["autograd", "fused"])
+def test_a_sample_masked_at_every_step_outputs_zeros_and_keeps_its_initial_states(kind, impl):
+    rng = np.random.default_rng(9)
+    layer = build(kind, 3, {"return_sequences": True, "return_state": True}, 2, impl=impl)
+    x = rng.standard_normal((2, 4, 2))
+    mask = np.ones((2, 4), bool)
+    mask[1] = False
+    initial = [mg.Tensor(rng.standard_normal((2, 3)), requires_grad=True) for _ in layer.state_labels]
+    outputs, *finals = layer(x, initial_state=initial, mask=mask)
+    np.testing.assert_array_equal(outputs.data[1], 0.0)
+    for final, start in zip(finals, initial, strict=True):
+        np.testing.assert_array_equal(final.data[1], start.data[1])
+    sum(f.sum() for f in finals).backward()
+    for start in initial:  # the masked sample's states pass straight through
+        np.testing.assert_array_equal(start.grad[1], 1.0)

@@ -178,8 +178,14 @@ def test_cells_that_cannot_work_are_refused_when_wrapped(make, message):
 @pytest.mark.parametrize(
     ("cell", "message"),
     [
-        (WrongShapes(2, 3), r"the cell's output must be a Tensor of shape \(2, 3\), got \(2, 2\)"),
-        (WrongShapes(3, 4), r"the cell's new state 0 must be a Tensor of shape \(2, 3\), got \(2, 4\)"),
+        (
+            WrongShapes(2, 3),
+            r"the cell's output must be a float64 Tensor of shape \(2, 3\), got a float64 Tensor of shape \(2, 2\)",
+        ),
+        (
+            WrongShapes(3, 4),
+            r"the cell's new state 0 must be a float64 Tensor of shape \(2, 3\), got a float64 Tensor of shape \(2, 4\)",
+        ),
         (WrongShapes(3, 3, count=2), "the cell returned 2 states, its state_size says 1"),
     ],
 )
@@ -207,3 +213,276 @@ def test_gradients_through_stacked_cells_of_ones_own(data):
         return [output, h1, h2]
 
     gradcheck(run, [x, *weights])
+
+
+class Holder:
+    """A plain object a cell keeps its recurrent weights in."""
+
+    def __init__(self, U):
+        self.U = U
+
+
+class WeightsEverywhere:
+    """A cell of one's own that keeps its weights in a Dense, a list, a dict and a plain
+    object, shares one weight twice, refers to itself and holds a constant."""
+
+    def __init__(self, rng, features, units):
+        self.state_size = units
+        self.input = layers.Dense(units, input_size=features)
+        self.scales = [mg.Tensor(rng.uniform(0.5, 1.5, units), requires_grad=True)]
+        self.biases = {"b": mg.Tensor(rng.standard_normal(units) * 0.1, requires_grad=True)}
+        self.recurrent = Holder(mg.Tensor(rng.standard_normal((units, units)) * 0.4, requires_grad=True))
+        self.same_scales = (self.scales[0],)  # shared: one parameter
+        self.me = self  # a cycle
+        self.constant = mg.Tensor(np.ones(units))  # no requires_grad: not a weight
+
+    def weights(self):
+        """Every weight, in the order the cell declares them."""
+        return [self.input.kernel, self.input.bias, self.scales[0], self.biases["b"], self.recurrent.U]
+
+    def __call__(self, x, states):
+        z = self.input(x) * self.scales[0] + states[0] @ self.recurrent.U + self.biases["b"] * self.constant
+        h = z.tanh()
+        return h, [h]
+
+
+def weights_everywhere_numpy(x, cells):
+    """The stack of WeightsEverywhere cells in plain numpy, from the weights' current values."""
+    h = [np.zeros((x.shape[0], cell.state_size)) for cell in cells]
+    for t in range(x.shape[1]):
+        inputs = x[:, t]
+        for k, cell in enumerate(cells):
+            kernel, bias, scale, b, U = (w.data for w in cell.weights())
+            h[k] = np.tanh((inputs @ kernel + bias) * scale + h[k] @ U + b)
+            inputs = h[k]
+    return inputs
+
+
+@pytest.mark.parametrize("stacked", [False, True])
+def test_a_plain_cells_weights_are_parameters_wherever_it_keeps_them(stacked, tmp_path):
+    rng = np.random.default_rng(5)
+
+    def make():
+        cells = (
+            [WeightsEverywhere(rng, 3, 4), WeightsEverywhere(rng, 4, 2)]
+            if stacked
+            else [WeightsEverywhere(rng, 3, 4)]
+        )
+        return layers.RNN(layers.StackedRNNCells(cells) if stacked else cells[0]), cells
+
+    layer, cells = make()
+    expected = [w for cell in cells for w in cell.weights()]
+    assert [id(p) for p in layer.parameters()] == [id(w) for w in expected]  # each once, in order
+    names = [name for name, _ in layer.named_parameters()]
+    assert names[:5] == [f"cell{'.cells.0' if stacked else ''}.{n}" for n in
+                         ("input.kernel", "input.bias", "scales.0", "biases.b", "recurrent.U")]  # fmt: skip
+
+    x = rng.standard_normal((2, 5, 3))
+    np.testing.assert_allclose(layer(x).data, weights_everywhere_numpy(x, cells), atol=1e-12)
+    before = [w.data.copy() for w in expected]
+    optimizer = mg.optim.SGD(layer.parameters(), lr=0.1)
+    (layer(x) ** 2).sum().backward()
+    optimizer.step()
+    assert all(not np.array_equal(w.data, b) for w, b in zip(expected, before, strict=True))  # all trained
+
+    mg.save(layer, tmp_path / "cell.npz")
+    other, other_cells = make()  # other random weights
+    assert not np.allclose(other(x).data, layer(x).data)
+    other.load_state_dict(mg.load(tmp_path / "cell.npz"))
+    np.testing.assert_array_equal(other(x).data, layer(x).data)
+    np.testing.assert_allclose(other(x).data, weights_everywhere_numpy(x, other_cells), atol=1e-12)
+
+
+def test_a_module_inside_a_plain_cell_follows_train_and_eval():
+    class DroppingCell:
+        state_size = 3
+
+        def __init__(self):
+            self.dropout = layers.Dropout(0.5)
+
+        def __call__(self, x, states):
+            h = self.dropout(x[:, :3]) + states[0] * 0
+            return h, [h]
+
+    layer = layers.RNN(DroppingCell())
+    x = np.ones((4, 2, 3))
+    layer.eval()
+    np.testing.assert_array_equal(layer(x).data, 1.0)  # no dropout in evaluation mode
+    assert not layer.cell.dropout.training
+
+
+class StepCounter(TanhCell):
+    """A cell of one's own with a 'step' attribute of its own: a counter."""
+
+    def __init__(self, W, U):
+        super().__init__(W, U)
+        self.step = 0
+
+    def __call__(self, x, states):
+        self.step += 1
+        return super().__call__(x, states)
+
+
+class OwnStepMethod(TanhCell):
+    """A cell of one's own whose step method has another signature than the built-in cells'."""
+
+    def step(self, x, h):
+        return (x @ self.W + h @ self.U).tanh()
+
+    def __call__(self, x, states):
+        h = self.step(x, states[0])
+        return h, [h]
+
+
+@pytest.mark.parametrize("cell_class", [StepCounter, OwnStepMethod])
+def test_a_cell_of_ones_own_with_a_step_attribute_runs_through_its_call(cell_class):
+    rng = np.random.default_rng(6)
+    x, W, U = rng.standard_normal((2, 4, 3)), rng.standard_normal((3, 2)), rng.standard_normal((2, 2))
+    cell = cell_class(mg.Tensor(W), mg.Tensor(U))
+    np.testing.assert_allclose(layers.RNN(cell)(x).data, tanh_loop(x, W, U)[0][:, -1], atol=1e-12)
+    if cell_class is StepCounter:
+        assert cell.step == 4
+
+
+class NumpyOutput:
+    state_size = 4
+
+    def __call__(self, x, states):
+        return np.zeros((x.shape[0], 4)), states
+
+
+class Float32Output:
+    state_size = 4
+
+    def __call__(self, x, states):
+        return mg.zeros(x.shape[0], 4, dtype=np.float32), states
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        (
+            NumpyOutput(),
+            r"must be a float64 Tensor of shape \(3, 4\), got a numpy array of shape \(3, 4\) \(a numpy array carries no gradient",
+        ),
+        (
+            Float32Output(),
+            r"must be a float64 Tensor of shape \(3, 4\), got a float32 Tensor of shape \(3, 4\)",
+        ),
+    ],
+)
+def test_a_cell_output_of_the_wrong_kind_is_named(cell, message):
+    with pytest.raises(ValueError, match=message):
+        layers.RNN(cell)(np.ones((3, 2, 2)))
+
+
+@pytest.mark.parametrize("output_size", [0, -1, 2.7, True, "3"])
+def test_an_output_size_that_is_not_a_positive_integer_is_refused(output_size):
+    cell = type(
+        "Cell", (), {"state_size": 2, "output_size": output_size, "__call__": lambda s, x, st: (st[0], st)}
+    )()
+    with pytest.raises(
+        ValueError, match=f"RNN: the cell's output_size must be a positive integer, got {output_size!r}"
+    ):
+        layers.RNN(cell)
+
+
+def test_a_cell_dtype_other_than_float32_or_float64_is_refused():
+    cell = type("Cell", (), {"state_size": 2, "dtype": np.int64, "__call__": lambda s, x, st: (st[0], st)})()
+    with pytest.raises(
+        ValueError, match=r"RNN \(the cell's dtype\): dtype must be float32 or float64, got int64"
+    ):
+        layers.RNN(cell)
+
+
+class BuildingCell:
+    """A cell of one's own that makes its weights in build(input_size)."""
+
+    def __init__(self, units):
+        self.state_size, self.built = units, False
+
+    def build(self, input_size):
+        rng = np.random.default_rng(input_size)
+        self.W = mg.Tensor(rng.standard_normal((input_size, self.state_size)), requires_grad=True)
+        self.U = mg.Tensor(rng.standard_normal((self.state_size, self.state_size)) * 0.5, requires_grad=True)
+        self.built = True
+
+    def __call__(self, x, states):
+        return TanhCell.__call__(self, x, states)
+
+
+def test_a_stack_builds_each_cell_for_the_output_of_the_one_before():
+    stack = layers.StackedRNNCells([BuildingCell(4), layers.GRUCell(3), BuildingCell(2)])
+    layer = layers.RNN(stack)
+    with pytest.raises(ValueError, match=r"not built yet"):
+        layer.parameters()
+    x = np.random.default_rng(7).standard_normal((2, 5, 6))
+    output = layer(x)
+    first, _, last = stack.cells
+    assert first.W.shape == (6, 4) and stack.cells[1].input_size == 4 and last.W.shape == (3, 2)
+    assert len(layer.parameters()) == 2 + 3 + 2
+    # the stack by hand: the numpy loop of the first cell, the GRU layer, the numpy loop of the last
+    gru = layers.GRU(3, input_size=4, return_sequences=True, impl="autograd")
+    gru.set_weights([p.data for p in stack.cells[1].parameters()])
+    between, _ = tanh_loop(x, first.W.data, first.U.data)
+    _, expected = tanh_loop(gru(between).data, last.W.data, last.U.data)
+    np.testing.assert_allclose(output.data, expected, atol=1e-12)
+
+
+def test_a_stack_of_float32_cells_runs_in_float32():
+    cells = [
+        layers.LSTMCell(3, input_size=2, dtype=np.float32),
+        layers.GRUCell(2, input_size=3, dtype=np.float32),
+    ]
+    layer = layers.RNN(layers.StackedRNNCells(cells))
+    as64 = layers.RNN(
+        layers.StackedRNNCells([layers.LSTMCell(3, input_size=2), layers.GRUCell(2, input_size=3)])
+    )
+    as64.set_weights(layer.get_weights())
+    x = np.random.default_rng(8).standard_normal((2, 4, 2))
+    output = layer(x.astype(np.float32))
+    assert output.dtype == np.float32
+    np.testing.assert_allclose(output.data, as64(x).data, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: layers.StackedRNNCells([layers.LSTMCell(5, input_size=3), layers.GRUCell(2, input_size=4)]),
+         r"cell 1 \(GRUCell\) takes 4 features, but cell 0 outputs 5"),
+        (lambda: layers.StackedRNNCells([layers.LSTMCell(5, dtype=np.float32), layers.GRUCell(2)]),
+         r"the cells need one dtype, got \['float32', 'float64'\]"),
+        (lambda: layers.StackedRNNCells([layers.LSTMCell(5), layers.GRUCell(2)])(np.ones((1, 3)), [np.zeros((1, 5))] * 2),
+         r"needs 3 states \(every cell's, in order\), got 2"),
+    ],
+)  # fmt: skip
+def test_a_stack_that_cannot_run_is_refused(make, message):
+    with pytest.raises(ValueError, match=message):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        (layers.LSTMCell, r"expected a cell, got the class LSTMCell; make one: LSTMCell\(...\)"),
+        (
+            layers.GRU(2),
+            r"expected a cell, got the layer GRU; give a cell such as layers.LSTMCell\(units\), or the layer's own .cell",
+        ),
+    ],
+)
+def test_a_class_or_a_layer_given_as_a_cell_is_named(cell, message):
+    with pytest.raises(ValueError, match=message):
+        layers.RNN(cell)
+    with pytest.raises(ValueError, match=message):
+        layers.StackedRNNCells([layers.GRUCell(2), cell])
+
+
+def test_two_weights_of_one_name_are_refused_rather_than_one_left_out_of_checkpoints():
+    cell = TanhCell(mg.Tensor(np.ones((2, 2)), requires_grad=True), mg.Tensor(np.eye(2), requires_grad=True))
+    cell.extra = {
+        "a.b": mg.Tensor(np.ones(2), requires_grad=True),
+        "a": {"b": mg.Tensor(np.ones(2), requires_grad=True)},
+    }
+    with pytest.raises(ValueError, match=r"two different weights are named 'cell\.extra\.a\.b'"):
+        layers.RNN(cell).state_dict()

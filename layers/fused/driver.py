@@ -27,7 +27,12 @@ the whole gradient of y_t is G_t = dL/dy_t + r_t.  Differentiating the two lines
 
 Since m_t is 0 or 1, each sample either takes the ordinary step (m_t = 1: every r and the
 pass-through are 0) or passes its gradients back unchanged (m_t = 0: the cell's backward
-receives zeros, so its gate gradients are 0).  The kernels branch on m_t per sample.
+receives zeros, so its gate gradients are 0).  The kernels branch on m_t per sample: they
+select, and never multiply by m_t, since 0 times a NaN or an infinity is NaN.  For the same
+reason the driver replaces a masked step's input x_t by zeros before anything reads it: the
+products over every step (the input projection forward, dL/dW = sum_t x_t^T dL/dx_proj_t
+backward) would otherwise carry a NaN in x_t into every step's numbers and the kernel's
+gradient.  A masked step's input reaches nothing, so this changes no value and no gradient.
 
 Recurrent dropout multiplies the state fed back by a fixed mask d: the recurrent input of
 step t is hd_t = h_{t-1} * d, so dL/dh_{t-1} gets (dL/dhd_t) * d.  Without dropout d = 1.
@@ -91,10 +96,12 @@ class FusedRecurrence(Function):
         states, (kernel, recurrent, bias) = [s.copy() for s in arrays[:count]], arrays[count:]
         batch, time, features = x.shape
         units = recurrent.shape[0]
+        self.keep = np.ones((batch, time), bool) if mask is None else np.ascontiguousarray(mask)
+        if mask is not None:  # masked steps read zeros (see the module's docstring)
+            x = np.where(self.keep[:, :, None], x, x.dtype.type(0))
         self.x = np.ascontiguousarray(x.transpose(1, 0, 2))  # time-major: (time, batch, features)
         self.kernel = kernel
         self.act, self.ract = CODES[activation], CODES[recurrent_activation]
-        self.keep = np.ones((batch, time), bool) if mask is None else np.ascontiguousarray(mask)
         self.rmask = np.ones((batch, units), x.dtype) if recurrent_mask is None else recurrent_mask
         # every step's input projection in one product: (time*batch, features) @ kernel
         x_proj = (self.x.reshape(-1, features) @ kernel).reshape(time, batch, -1)
