@@ -87,6 +87,172 @@ def test_gradcheck_refuses_an_output_that_depends_on_nothing():
         gradcheck(lambda x: mg.Tensor([1.0]), [np.ones(1)])
 
 
+class NaNForward(mg.Function):
+    """An op whose forward is NaN everywhere and whose backward is garbage."""
+
+    def forward(self, a):
+        return np.full_like(a, np.nan)
+
+    def backward(self, g):
+        return (np.full_like(g, 7.0),)
+
+
+class NaNBackward(mg.Function):
+    """x^2 whose backward gives NaN at the first element."""
+
+    def forward(self, a):
+        self.a = a
+        return a * a
+
+    def backward(self, g):
+        grad = 2 * g * self.a
+        grad.flat[0] = np.nan
+        return (grad,)
+
+
+class Kink(mg.Function):
+    """|x| with backward sign(x): right away from 0, where the central difference jumps."""
+
+    def forward(self, a):
+        self.a = a
+        return np.where(a > 0, a, np.inf)  # inf left of 0: a gradient that cannot be measured
+
+    def backward(self, g):
+        return (g,)
+
+
+@settings(max_examples=100)
+@given(x=arrays(shape=(3,)))
+def test_gradcheck_fails_a_nan_forward_with_a_garbage_backward_on_every_example(x):
+    with pytest.raises(
+        AssertionError, match=r"fn's output 0 at the inputs \(in float64\) is not finite at 3 of 3"
+    ):
+        gradcheck(NaNForward.apply, [x])
+
+
+def test_gradcheck_fails_a_non_finite_analytic_or_numeric_gradient():
+    with pytest.raises(
+        AssertionError,
+        match=r"analytic gradient of x \(in float64\) is not finite at 1 of 2 elements: nan at \(0,\)",
+    ):
+        gradcheck(lambda x: NaNBackward.apply(x), [np.array([1.0, 2.0])])
+    with pytest.raises(
+        AssertionError, match=r"numeric gradient of x .* not finite within eps = 1e-06 .* at 1 of 2 elements"
+    ):
+        gradcheck(lambda x: Kink.apply(x), [np.array([1e-7, 2.0])])
+
+
+def test_gradcheck_takes_integer_and_boolean_inputs_as_constants():
+    logits, targets, mask = (
+        np.array([[0.2, -1.0, 0.5], [1.5, 0.1, -0.3]]),
+        np.array([2, 0]),
+        np.array([True, False]),
+    )
+    seen = []
+
+    def loss(z, t, m):
+        seen.append((t.dtype, m.dtype))
+        return mg.functional.cross_entropy(z[np.flatnonzero(m)], t[m])
+
+    assert gradcheck(loss, [logits, targets, mask])
+    assert set(seen) == {(np.dtype(np.int64), np.dtype(bool))}  # passed as given, never made float
+    with pytest.raises(AssertionError, match="integer and boolean inputs are constants"):
+        gradcheck(lambda n: mg.Tensor([1.0]) * n, [np.array([3])])
+
+
+def test_gradcheck_refuses_a_random_op_and_says_how_to_check_one():
+    x = np.linspace(-1, 1, 12)
+    dropout = lambda t: mg.functional.dropout(t, 0.5, training=True)  # noqa: E731
+    with pytest.raises(
+        AssertionError,
+        match=r"fn gave different results for the same inputs .*minigrad.random.manual_seed\(0\)",
+    ):
+        gradcheck(dropout, [x])
+
+    def seeded(t):
+        mg.random.manual_seed(0)
+        return dropout(t)
+
+    assert gradcheck(seeded, [x])
+
+
+def test_gradcheck_nondet_tol_allows_rounding_noise_only():
+    noise = iter(np.random.default_rng(0).uniform(-1e-13, 1e-13, 10_000))
+    noisy = lambda x: x * 2.0 + next(noise)  # noqa: E731
+    with pytest.raises(AssertionError, match="different results"):
+        gradcheck(noisy, [np.array([0.5, 1.0])])
+    assert gradcheck(noisy, [np.array([0.5, 1.0])], nondet_tol=1e-12, atol=1e-4)
+
+
+class CancelsInFloat32(mg.Function):
+    """x^2 whose backward, 2x written ((x + c)^2 - (x - c)^2) / 2c with c = 1e6, is exact
+    enough in float64 and loses the gradient to rounding in float32."""
+
+    def forward(self, a):
+        self.a = a
+        return a * a
+
+    def backward(self, g):
+        c = self.a.dtype.type(1e6)
+        return (g * ((self.a + c) ** 2 - (self.a - c) ** 2) / (2 * c),)
+
+
+def test_gradcheck_checks_float32_functions_in_float32_too():
+    x = np.array([0.3, -0.7], dtype=np.float32)
+    assert gradcheck(lambda t: t.tanh(), [x])
+    assert gradcheck(CancelsInFloat32.apply, [x.astype(np.float64)])  # float64 inputs: one pass
+    with pytest.raises(
+        AssertionError,
+        match=r"gradient of input 0 .* in the inputs' own dtypes \(float32\); eps 0.001, atol 0.001, rtol 0.01",
+    ):
+        gradcheck(CancelsInFloat32.apply, [x])
+
+
+def test_gradcheck_lists_every_wrong_element_up_to_the_cap():
+    x = np.array([[1.0, 3.0, -2.0, 0.5]])
+    with pytest.raises(AssertionError) as caught:
+        gradcheck(WrongSquare.apply, [x])
+    message = str(caught.value)
+    assert "wrong at 4 of 4 elements" in message
+    listed = re.findall(r"index \(0, (\d)\): .* \|difference\| ([\d.e-]+) > allowed ([\d.e-]+)", message)
+    assert sorted(i for i, _, _ in listed) == ["0", "1", "2", "3"]
+    excess = [float(d) - float(a) for _, d, a in listed]
+    assert excess == sorted(excess, reverse=True)  # worst first
+    with pytest.raises(AssertionError, match=r"index \(0, \d\)[^\n]*\n  index \(0, \d\)[^\n]*\n  and 2 more"):
+        gradcheck(WrongSquare.apply, [x], max_reported=2)
+
+
+def test_gradcheck_shows_both_full_jacobians_on_request():
+    x = np.array([1.0, 3.0])
+    with pytest.raises(AssertionError) as caught:
+        gradcheck(WrongSquare.apply, [x], show_jacobians=True)
+    message = str(caught.value)
+    analytic = message.split("analytic Jacobians")[1].split("numeric:")[0]
+    numeric = message.split("numeric:\n")[1]
+
+    def parse(text):
+        rows = [row for row in text.strip().splitlines() if "[" in row]
+        return np.array([[float(v) for v in re.findall(r"-?[\d.]+", row)] for row in rows])
+
+    np.testing.assert_allclose(
+        parse(analytic.split(":", 1)[1]), np.diag(x), atol=1e-6
+    )  # the wrong backward's
+    np.testing.assert_allclose(parse(numeric), np.diag(2 * x), atol=1e-5)  # d(x^2)/dx
+
+
+def test_gradcheck_takes_one_array_as_one_input():
+    assert gradcheck(lambda t: t * t, np.array([1.0, 2.0, 3.0]))
+    with pytest.raises(AssertionError, match=r"shape \(3,\)"):
+        gradcheck(WrongSquare.apply, np.array([1.0, 2.0, 3.0]))
+
+
+def test_gradcheck_refuses_an_output_that_is_not_a_tensor():
+    with pytest.raises(
+        TypeError, match="must return a Tensor or a list or tuple of Tensors, got \\['ndarray'\\]"
+    ):
+        gradcheck(lambda t: t.data * 2, [np.ones(2)])
+
+
 def test_numerical_grad_of_a_cubic():
     x = np.array([1.0, -2.0])
     grad = numerical_grad(lambda: float(np.sum(x**3)), x)
@@ -161,7 +327,9 @@ def _softmax_grads(scores, labels, factor=1.0):
 def test_check_backward_passes_a_right_numpy_backward_and_names_a_wrong_one():
     scores, labels = np.array([[0.2, -1.0, 0.5], [1.5, 0.1, -0.3]]), np.array([2, 0])
     assert check_backward(_softmax_loss, _softmax_grads, {"scores": scores, "labels": labels})
-    with pytest.raises(AssertionError, match=r"gradient of scores \(shape \(2, 3\)\) is wrong at index"):
+    with pytest.raises(
+        AssertionError, match=r"gradient of scores \(shape \(2, 3\)\) is wrong at 2 of 6 elements"
+    ):
         check_backward(
             _softmax_loss, lambda **kw: _softmax_grads(**kw, factor=0.5), {"scores": scores, "labels": labels}
         )
@@ -173,7 +341,7 @@ def test_check_backward_passes_a_right_numpy_backward_and_names_a_wrong_one():
         (lambda **kw: [kw["scores"]], "must return a dict"),
         (lambda **kw: {}, "returned no gradient for scores"),
         (lambda **kw: {"scores": np.zeros(3)}, r"has shape \(3,\), expected \(2, 3\)"),
-        (lambda **kw: {"scores": np.full((2, 3), np.nan)}, "is wrong at index"),
+        (lambda **kw: {"scores": np.full((2, 3), np.nan)}, "backward returned is not finite at 6 of 6"),
     ],
 )
 def test_check_backward_says_what_is_wrong_with_what_backward_returned(backward, message):
@@ -191,6 +359,44 @@ def test_check_backward_rejects_unknown_names_and_leaves_inputs_alone():
     before = scores.copy()
     check_backward(_softmax_loss, _softmax_grads, {"scores": scores, "labels": np.array([1])})
     np.testing.assert_array_equal(scores, before)
+
+
+def test_check_backward_fails_non_finite_values_random_forwards_and_integer_wrt():
+    scores, labels = np.array([[0.2, -1.0, 0.5]]), np.array([1])
+    inputs = {"scores": scores, "labels": labels}
+    with pytest.raises(AssertionError, match="the loss forward returns at the inputs is not finite"):
+        check_backward(lambda **kw: np.nan, _softmax_grads, inputs)
+    noise = np.random.default_rng(0)
+    with pytest.raises(AssertionError, match="forward gave different results for the same inputs"):
+        check_backward(lambda **kw: _softmax_loss(**kw) + noise.normal(), _softmax_grads, inputs)
+    with pytest.raises(ValueError, match=r"wrt names \['labels'\], which are not float arrays"):
+        check_backward(_softmax_loss, _softmax_grads, inputs, wrt=["labels"])
+
+
+def test_check_backward_checks_float32_inputs_in_float32_and_shows_both_gradients():
+    scores = np.array([[0.2, -1.0, 0.5]], dtype=np.float32)
+    dtypes = []
+
+    def grads(scores, labels):
+        dtypes.append(scores.dtype)
+        return _softmax_grads(scores, labels)
+
+    assert check_backward(_softmax_loss, grads, {"scores": scores, "labels": np.array([1])})
+    assert dtypes == [np.float64, np.float32]
+    with pytest.raises(AssertionError, match=r"float64; eps 1e-06(.|\n)*analytic gradients:\n\[\[") as caught:
+        check_backward(
+            _softmax_loss, lambda **kw: _softmax_grads(**kw, factor=0.5), {"scores": scores, "labels": np.array([1])},
+            show_gradients=True,
+        )  # fmt: skip
+    assert "wrong" in str(caught.value)
+
+
+def test_numerical_grad_divides_by_the_step_taken_and_refuses_integers():
+    x = np.array([1000.0, 3.0], dtype=np.float32)  # 1000 + 1e-3 rounds to 1000.00098
+    grad = numerical_grad(lambda: float(np.sum(x.astype(np.float64) ** 2)), x, eps=1e-3)
+    np.testing.assert_allclose(grad, [2000.0, 6.0], rtol=1e-6)
+    with pytest.raises(TypeError, match="must hold floats, got int64"):
+        numerical_grad(lambda: 0.0, np.array([1, 2]))
 
 
 PLUGIN_TEST = """
