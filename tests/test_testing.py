@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import layers
 import minigrad as mg
-from minigrad.testing import check_backward, gradcheck, numerical_grad
+from minigrad.testing import check_backward, gradcheck, gradcheck_module, numerical_grad
 from minigrad.testing.profiles import load_profile
 from minigrad.testing.strategies import (
     arrays,
@@ -252,6 +253,44 @@ def test_gradcheck_refuses_an_output_that_is_not_a_tensor():
         TypeError, match="must return a Tensor or a list or tuple of Tensors, got \\['ndarray'\\]"
     ):
         gradcheck(lambda t: t.data * 2, [np.ones(2)])
+
+
+class WrongScale(layers.Module):
+    """y = w * x with a backward that gives w the gradient of w^2 x instead."""
+
+    def __init__(self):
+        self.w = mg.Tensor(np.array([0.5, 2.0]), requires_grad=True)
+
+    def forward(self, x):
+        return WrongSquare.apply(self.w) / self.w * x  # w^2 / w = w, but backward says x
+
+
+def test_gradcheck_module_checks_every_trainable_weight_and_names_it():
+    x = np.random.default_rng(0).normal(size=(2, 4, 3))
+    lstm = layers.LSTM(3, return_sequences=True)
+    assert gradcheck_module(lstm, [x])
+    assert gradcheck_module(layers.GRU(2, dtype=np.float32), x.astype(np.float32))
+    with pytest.raises(
+        AssertionError, match=r"gradcheck_module: the gradient of w \(shape \(2,\)\) is wrong at 2 of 2"
+    ):
+        gradcheck_module(WrongScale(), [np.array([1.0, 3.0])])
+
+
+def test_gradcheck_module_leaves_the_module_as_it_was():
+    dense = layers.Dense(2, input_size=3)
+    dense.kernel.grad = np.full((3, 2), 7.0)
+    before = {k: v.copy() for k, v in dense.state_dict().items()}
+    assert gradcheck_module(dense, np.ones((2, 3)))
+    np.testing.assert_array_equal(dense.kernel.grad, np.full((3, 2), 7.0))
+    for k, v in dense.state_dict().items():
+        np.testing.assert_array_equal(v, before[k])
+
+
+def test_gradcheck_module_refuses_dropout_in_training_mode():
+    model = layers.Sequential([layers.Dense(4, input_size=3), layers.Dropout(0.5)])
+    with pytest.raises(AssertionError, match="the module gave different results for the same inputs"):
+        gradcheck_module(model, np.ones((2, 3)))
+    assert gradcheck_module(model.eval(), np.ones((2, 3)))
 
 
 def test_numerical_grad_of_a_cubic():
