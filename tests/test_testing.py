@@ -17,6 +17,9 @@ from minigrad.testing.profiles import load_profile
 from minigrad.testing.strategies import (
     arrays,
     broadcastable_shapes,
+    labels,
+    lengths,
+    masks,
     sequences,
     shapes,
     tensors,
@@ -339,6 +342,51 @@ def test_sequences_are_batch_first(x):
 @given(t=tensors(shape=(2,)))
 def test_tensors_require_grad(t):
     assert isinstance(t, mg.Tensor) and t.requires_grad and t.shape == (2,)
+
+
+@given(m=masks(batch=st.integers(1, 5), time=st.integers(1, 6)))
+def test_masks_keep_a_step_in_every_row(m):
+    assert m.dtype == bool and m.ndim == 2 and np.all(m.any(axis=1))
+
+
+@settings(max_examples=200)
+@given(m=masks(left_aligned=True))
+def test_left_aligned_masks_are_padded_at_the_end(m):
+    length = m.sum(axis=1)
+    assert np.all(length >= 1)
+    np.testing.assert_array_equal(m, np.arange(m.shape[1]) < length[:, None])  # True then False
+
+
+@given(n=lengths(batch=3, time=5))
+def test_lengths_fit_the_time_axis(n):
+    assert n.shape == (3,) and n.dtype == np.int64 and np.all((1 <= n) & (n <= 5))
+
+
+@given(y=labels(shape=(4, 3), n_classes=st.integers(1, 6)), data=st.data())
+def test_labels_are_class_ids(y, data):
+    assert y.shape == (4, 3) and y.dtype == np.int64 and y.min() >= 0
+    assert np.all(data.draw(labels(shape=(50,), n_classes=3)) < 3)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"dtype": np.int64}, "dtype must be float32 or float64, got int64"),
+        ({"distinct": True, "avoid": (0.0,)}, "cannot also avoid"),
+    ],
+)
+def test_arrays_refuse_what_they_cannot_honour(options, message):
+    @given(arrays(**options))
+    def draw(a):
+        pass
+
+    with pytest.raises(ValueError, match=message):
+        draw()
+
+
+@given(a=arrays(shape=(5,), min_value=1e-8, max_value=1e-7))
+def test_arrays_keep_tiny_bounds(a):
+    assert np.all((a >= 1e-8) & (a <= 1e-7))  # no value flushed to 0, outside the bounds
 
 
 def test_profiles_load_by_name(monkeypatch):
