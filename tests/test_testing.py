@@ -399,6 +399,18 @@ def test_profiles_load_by_name(monkeypatch):
     assert settings.default.derandomize
 
 
+def test_minigrads_profiles_leave_hypothesis_own_ci_profile_alone():
+    code = (
+        "from hypothesis import settings\n"
+        "before = settings.get_profile('ci')\n"
+        "import minigrad.testing.profiles\n"
+        "assert settings.get_profile('ci') is before, 'replaced'\n"
+        "assert settings.get_profile('minigrad-ci').max_examples == 50\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+
+
 def _softmax_loss(scores, labels):
     shifted = scores - scores.max(axis=1, keepdims=True)
     log_p = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
