@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from numba import njit
 
 from layers.fused import pointwise
 from minigrad import kernels
@@ -262,3 +263,94 @@ def test_scipys_own_blas_runs_on_one_thread_once_a_fused_layer_ran_and_numpys_is
     assert all(lib["num_threads"] == 1 for lib in scipy_own)
     changed = use_one_thread_for_step_products()
     assert not [lib for lib in blas if under(lib, numpy_dir) and lib["filepath"] in changed]
+
+
+# --- the fused kernels' activations, in ulps against numpy's own functions ---
+SMALLEST_NORMAL = {np.float32: np.finfo(np.float32).tiny, np.float64: np.finfo(np.float64).tiny}
+
+
+def ulps(got, exact, dtype):
+    """|got - exact| in units of the last place of exact rounded to dtype (extended precision)."""
+    spacing = np.spacing(np.abs(exact.astype(dtype))).astype(np.longdouble)
+    return np.abs(got.astype(np.longdouble) - exact) / spacing
+
+
+@njit
+def _activate_jitted(z, code):
+    """A kernel's two steps on a flat array: the exponentials at once, then each activation."""
+    scaled, e, out = np.empty_like(z), np.empty_like(z), np.empty_like(z)
+    one = z.dtype.type(1)
+    for i in range(z.size):
+        scaled[i] = -pointwise.exp_scale(code) * z[i]
+    pointwise.exp_into(scaled, e)
+    for i in range(z.size):
+        out[i] = pointwise.from_exp(z[i], e[i], code, one)
+    return out
+
+
+def exact_activation(z, name):
+    """tanh or sigmoid of z in extended precision (numpy's own long double tanh and exp)."""
+    zl = z.astype(np.longdouble)
+    with np.errstate(over="ignore"):
+        return np.tanh(zl) if name == "tanh" else 1 / (1 + np.exp(-zl))
+
+
+@st.composite
+def activation_inputs(draw, dtype):
+    """Any finite floats of dtype, tiny ones (where tanh's exponential form cancels) included."""
+    width = 32 if dtype == np.float32 else 64
+    values = st.floats(allow_nan=False, allow_infinity=False, width=width) | st.floats(
+        -1 / 1024, 1 / 1024, width=width
+    )
+    return np.array(draw(st.lists(values, min_size=1, max_size=40)), dtype=dtype)
+
+
+@pytest.mark.parametrize("path", ["numba", "numpy twin"])
+@pytest.mark.parametrize("name", ["tanh", "sigmoid"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_the_kernels_activations_are_accurate_to_a_few_ulps(path, name, dtype, data):
+    z = data.draw(activation_inputs(dtype))
+    code = pointwise.CODES[name]
+    got = _activate_jitted(z, code) if path == "numba" else pointwise.activate_np(z, code)
+    assert got.dtype == dtype
+    exact = exact_activation(z, name)
+    normal = np.abs(exact) >= SMALLEST_NORMAL[dtype]
+    error = ulps(got, exact, dtype)
+    assert np.all(error[normal] <= 3), (z[normal][error[normal] > 3], error[normal].max())
+    # below the smallest normal number (sigmoid's far negative tail) the answer is tiny too
+    assert np.all(np.abs(got[~normal]) <= SMALLEST_NORMAL[dtype])
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@given(data=st.data())
+def test_the_vectorised_exp_is_within_one_ulp_of_numpys(dtype, data):
+    low, high = (-87.0, 88.0) if dtype == np.float32 else (-708.0, 709.0)
+    width = 32 if dtype == np.float32 else 64
+    x = np.array(data.draw(st.lists(st.floats(low, high, width=width), min_size=1, max_size=40)), dtype=dtype)
+    out = np.empty_like(x)
+    pointwise.exp_into(x, out)
+    assert np.all(ulps(out, np.exp(x.astype(np.longdouble)), dtype) <= 1)
+
+
+@pytest.mark.parametrize("scale", [1e-5, 1e-3])
+@pytest.mark.parametrize("kind", ["SimpleRNN", "LSTM", "GRU"])
+def test_the_fused_float32_path_keeps_small_activations_precise(kind, scale):
+    """Inputs near 1e-5 keep every activation near 0, where a tanh written 2/(1 + e^-2z) - 1
+    lost all but two digits: the fused float32 layer must match float64 to float32 precision."""
+    import layers
+    from minigrad import Tensor
+
+    reference = getattr(layers, kind)(4, return_sequences=True, impl="autograd", input_size=3)
+    fused = getattr(layers, kind)(4, return_sequences=True, impl="fused", dtype=np.float32, input_size=3)
+    fused.load_state_dict(reference.state_dict())
+    x = (np.random.default_rng(1).uniform(-1, 1, (8, 6, 3)) * scale).astype(np.float32)
+    x64 = Tensor(x.astype(np.float64), requires_grad=True)
+    x32 = Tensor(x, requires_grad=True)
+    expected, got = reference(x64), fused(x32)
+    expected.sum().backward()
+    got.sum().backward()
+    relative = np.abs(got.data - expected.data).max() / np.abs(expected.data).max()
+    assert relative < 1e-6, relative  # 4e-3 to 2e-2 at 1e-5 with the cancelling tanh
+    relative_grad = np.abs(x32.grad - x64.grad).max() / np.abs(x64.grad).max()
+    assert relative_grad < 1e-6, relative_grad

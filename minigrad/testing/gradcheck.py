@@ -10,40 +10,48 @@ import numpy as np
 
 from minigrad.function import no_grad
 from minigrad.tensor import Tensor
+from minigrad.testing.report import (
+    Tolerance,
+    format_jacobians,
+    require_deterministic,
+    require_finite,
+    require_match,
+)
 
-
-def _as_scalar_loss(out: Any, weights: list[np.ndarray]) -> Tensor:
-    """Reduce fn's output(s) to one number: sum(w * out) with fixed random weights w.
-
-    A plain sum would hide mistakes in ops whose outputs always sum to the same value
-    (softmax's do); random weights make every output element count differently.
-    """
-    outs = list(out) if isinstance(out, (list, tuple)) else [out]
-    if not weights:
-        rng = np.random.default_rng(0)
-        weights.extend(rng.uniform(0.5, 1.5, o.shape) for o in outs)
-    total = None
-    for o, w in zip(outs, weights, strict=True):
-        term = (o * w).sum()
-        total = term if total is None else total + term
-    return total
+# float32 has 24 bits: a step of 1e-6 would be lost in the rounding of x + eps, so float32
+# functions are differentiated with a larger step and compared more loosely (as JAX's
+# check_grads and torch's advice to check in double do).
+FLOAT32 = Tolerance(eps=1e-3, atol=1e-3, rtol=1e-2)
 
 
 def numerical_grad(f: Callable[[], float], array: np.ndarray, eps: float = 1e-6) -> np.ndarray:
     """d f / d array by central differences, changing ``array`` in place and restoring it.
 
-    ``array`` may have any memory layout (it is indexed, never reshaped into a copy).
+    ``array`` may have any memory layout (it is indexed, never reshaped into a copy) and must
+    hold floats.  Each difference is divided by the step actually taken (x + eps rounded to
+    the array's dtype, minus x - eps rounded), not by 2 eps.
     """
-    grad = np.zeros(array.shape, dtype=np.float64)
+    return numerical_jacobian(lambda: np.array([f()], dtype=np.float64), array, eps)[0].reshape(array.shape)
+
+
+def numerical_jacobian(f: Callable[[], np.ndarray], array: np.ndarray, eps: float) -> np.ndarray:
+    """d f / d array as a matrix (f's size, array's size), by central differences; ``f``
+    returns a flat float64 array.  ``array`` is changed in place and restored."""
+    if array.dtype.kind != "f":
+        raise TypeError(
+            f"numerical gradient: the array must hold floats, got {array.dtype} "
+            "(x + eps would round back to x)"
+        )
+    columns = []
     for index in np.ndindex(array.shape):
         saved = array[index]
         array[index] = saved + eps
-        up = f()
+        up_at, up = float(array[index]), f()
         array[index] = saved - eps
-        down = f()
+        down_at, down = float(array[index]), f()
         array[index] = saved
-        grad[index] = (up - down) / (2 * eps)
-    return grad
+        columns.append((up - down) / (up_at - down_at))
+    return np.stack(columns, axis=1) if columns else np.zeros((f().size, 0))
 
 
 def input_names(fn: Callable[..., Any], count: int) -> list[str]:
@@ -59,82 +67,190 @@ def input_names(fn: Callable[..., Any], count: int) -> list[str]:
     return [params[k] if k < len(params) else f"input {k}" for k in range(count)]
 
 
+def _float_dtype(x: Any) -> np.dtype | None:
+    """The dtype of a checked input (a float array or a Tensor that requires grad), else None."""
+    if isinstance(x, Tensor):
+        return x.data.dtype if x.requires_grad else None
+    dtype = np.asarray(x).dtype
+    return dtype if dtype.kind == "f" else None
+
+
+def _arguments(inputs: Sequence[Any], checked: list[bool], dtype: Any) -> list[Any]:
+    """fn's arguments for one pass: checked inputs as fresh Tensors of ``dtype`` (None keeps
+    each input's own), float constants as Tensors, integer and boolean inputs as given."""
+    args = []
+    for x, check in zip(inputs, checked, strict=True):
+        if isinstance(x, Tensor) or check:
+            data = x.data if isinstance(x, Tensor) else np.asarray(x)
+            args.append(Tensor(np.array(data, dtype=dtype or data.dtype), requires_grad=check))
+        else:
+            args.append(x.copy() if isinstance(x, np.ndarray) else x)
+    return args
+
+
+def _outputs(out: Any) -> list[Tensor]:
+    outs = list(out) if isinstance(out, (list, tuple)) else [out]
+    wrong = [type(o).__name__ for o in outs if not isinstance(o, Tensor)]
+    if wrong or not outs:
+        raise TypeError(
+            f"gradcheck: fn must return a Tensor or a list or tuple of Tensors, got {wrong or outs}"
+        )
+    return outs
+
+
+def _weighted_sum(outputs: list[Tensor], weights: list[np.ndarray]) -> Tensor:
+    """sum(w * out) over every output, in the outputs' own dtype."""
+    terms = [(o * w).sum() for o, w in zip(outputs, weights, strict=True)]
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
+
+
 def gradcheck(
     fn: Callable[..., Any],
-    inputs: Sequence[Any],
+    inputs: Sequence[Any] | Tensor | np.ndarray,
     eps: float = 1e-6,
     atol: float = 1e-5,
     rtol: float = 1e-4,
     names: Sequence[str] | None = None,
+    *,
+    nondet_tol: float = 0.0,
+    float32: Tolerance = FLOAT32,
+    max_reported: int = 10,
+    show_jacobians: bool = False,
 ) -> bool:
     """Assert that backprop through ``fn`` gives the gradients central differences give.
 
     Parameters
     ----------
     fn : callable
-        Takes the inputs as Tensors and returns a Tensor, or a list or tuple of Tensors.
-    inputs : sequence of Tensors or arrays
-        Copied to float64.  Every array, and every Tensor with ``requires_grad=True``,
-        is checked; a Tensor with ``requires_grad=False`` is passed as a constant.
+        Takes the inputs (float ones as Tensors) and returns a Tensor, or a list or tuple of
+        Tensors, each finite at the inputs.
+    inputs : sequence of Tensors, arrays or numbers, or one Tensor or array
+        Every float array or number, and every Tensor with ``requires_grad=True``, is
+        checked.  A Tensor with ``requires_grad=False`` is passed as a constant; integer and
+        boolean arrays and numbers (class ids, masks, sizes) are passed as given, never
+        perturbed, as torch's gradcheck does.
     eps : float
-        Step of the central differences (f(x + eps) - f(x - eps)) / (2 eps).
+        Step of the central differences (f(x + eps) - f(x - eps)) / (2 eps), in float64.
     atol, rtol : float
         An element passes when |analytic - numeric| <= atol + rtol * |numeric|.
     names : sequence of str, optional
         What to call each input in a failure message; by default fn's parameter names
         (``lambda x, h: ...`` names them "x" and "h").
+    nondet_tol : float
+        How far two calls of fn at the same inputs may differ (torch's name).  By default
+        they must agree exactly: a random fn (dropout) is refused with a message saying how
+        to check it (seed the generator inside fn, or pass the mask in).
+    float32 : Tolerance
+        eps, atol and rtol of the second pass that a function of float32 inputs gets.
+    max_reported : int
+        How many wrong elements a failure lists, for each input.
+    show_jacobians : bool
+        On failure, add both full Jacobians (d output / d input, one row per output
+        element) to the message.
 
-    The function differentiated is sum(w * fn(*inputs)) with fixed random weights w in
-    [0.5, 1.5] (one array per output), which reduces to the plain sum's check element by
-    element but also catches errors a plain sum cancels.
+    The check runs in float64, every float input copied to float64; where a checked input
+    is float32, it runs again in the inputs' own dtypes with ``float32``'s step and
+    tolerances (a float32 bug, such as a cancellation or an overflow, shows only there).  The function
+    differentiated is sum(w * fn(*inputs)) with fixed random weights w in [0.5, 1.5] (one
+    array per output): a plain sum would hide errors that cancel (softmax's outputs always
+    sum to 1).
 
-    Returns True; raises AssertionError naming the input, the worst element's index,
-    both values and the error when a gradient is wrong.
+    Returns True; raises AssertionError when fn's output, an analytic or a numeric gradient
+    is not finite, when two calls of fn differ, or when a gradient is wrong, naming the
+    input and every wrong element (up to ``max_reported``) with both values.
     """
-    tensors = [
-        Tensor(
-            np.array(x.data if isinstance(x, Tensor) else x, dtype=np.float64),
-            requires_grad=x.requires_grad if isinstance(x, Tensor) else True,
-        )
-        for x in inputs
-    ]
-    labels = list(names) if names is not None else input_names(fn, len(tensors))
-    if len(labels) != len(tensors):
-        raise ValueError(f"gradcheck: {len(labels)} names for {len(tensors)} inputs")
-    weights: list[np.ndarray] = []
-    loss = _as_scalar_loss(fn(*tensors), weights)
-    if not loss.requires_grad:
-        raise AssertionError("gradcheck: fn's output does not depend on any checked input")
-    loss.backward()
-
-    def value() -> float:
-        with no_grad():
-            return float(_as_scalar_loss(fn(*tensors), weights).item())
-
-    for label, t in zip(labels, tensors, strict=True):
-        if t.requires_grad:
-            analytic = t.grad if t.grad is not None else np.zeros_like(t.data)
-            compare(
-                "gradcheck", label, analytic, numerical_grad(value, t.data, eps), atol, rtol,
-                "gradients of sum(w * fn(*inputs)) with fixed random weights w",
-            )  # fmt: skip
+    if isinstance(inputs, (Tensor, np.ndarray)):
+        inputs = [inputs]
+    dtypes = [_float_dtype(x) for x in inputs]
+    checked = [d is not None for d in dtypes]
+    labels = list(names) if names is not None else input_names(fn, len(checked))
+    if len(labels) != len(checked):
+        raise ValueError(f"gradcheck: {len(labels)} names for {len(checked)} inputs")
+    passes = [(np.float64, Tolerance(eps, atol, rtol))]
+    if any(d == np.float32 for d in dtypes):
+        passes.append((None, float32))
+    for dtype, tolerance in passes:
+        _check_pass(fn, inputs, checked, labels, dtype, tolerance, nondet_tol, max_reported, show_jacobians)
     return True
 
 
-def compare(
-    who: str, label: str, analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float, about: str
+def _check_pass(
+    fn: Callable[..., Any],
+    inputs: Sequence[Any],
+    checked: list[bool],
+    labels: list[str],
+    dtype: Any,
+    tolerance: Tolerance,
+    nondet_tol: float,
+    max_reported: int,
+    show_jacobians: bool,
 ) -> None:
-    """Raise AssertionError at the worst element unless |analytic - numeric| <= atol + rtol |numeric|."""
-    error = np.abs(analytic - numeric)
-    excess = error - (atol + rtol * np.abs(numeric))
-    if np.any(excess > 0) or not np.all(np.isfinite(analytic)):
-        worst = np.unravel_index(int(np.argmax(np.where(np.isfinite(excess), excess, np.inf))), numeric.shape)
+    """One pass of gradcheck: every input in ``dtype`` (None: in its own dtype)."""
+    where = "in float64" if dtype is not None else "in the inputs' own dtypes (float32)"
+    args = _arguments(inputs, checked, dtype)
+    outputs = _outputs(fn(*args))
+    for k, o in enumerate(outputs):
+        require_finite(o.data, f"gradcheck: fn's output {k} at the inputs ({where})", max_reported)
+    rng = np.random.default_rng(0)
+    weights = [rng.uniform(0.5, 1.5, o.shape).astype(o.data.dtype) for o in outputs]
+    loss = _weighted_sum(outputs, weights)
+    if not loss.requires_grad:
         raise AssertionError(
-            f"{who}: the gradient of {label} (shape {numeric.shape}) is wrong at index "
-            f"{tuple(int(i) for i in worst)}: analytic {analytic[worst]:.6g}, numeric "
-            f"{numeric[worst]:.6g}, |difference| {error[worst]:.3g} > allowed "
-            f"{atol + rtol * abs(numeric[worst]):.3g} ({about})"
+            "gradcheck: fn's output does not depend on any checked input (integer and boolean "
+            "inputs are constants: pass floats to check them)"
         )
+    loss.backward()
+
+    def flat_outputs() -> np.ndarray:
+        with no_grad():
+            outs = _outputs(fn(*args))
+        return np.concatenate([np.asarray(o.data, dtype=np.float64).ravel() for o in outs])
+
+    first = np.concatenate([o.data.astype(np.float64).ravel() for o in outputs])
+    require_deterministic(first, [flat_outputs(), flat_outputs()], nondet_tol)
+    flat_weights = np.concatenate([w.astype(np.float64).ravel() for w in weights])
+    about = f"gradients of sum(w * fn(*inputs)) with fixed random weights w, {where}"
+    for k, (label, t) in enumerate(zip(labels, args, strict=True)):
+        if not checked[k]:
+            continue
+        analytic = t.grad if t.grad is not None else np.zeros_like(t.data)
+        jacobian = numerical_jacobian(flat_outputs, t.data, tolerance.eps)
+        numeric = (flat_weights @ jacobian).reshape(t.shape)
+        require_finite(analytic, f"gradcheck: the analytic gradient of {label} ({where})", max_reported)
+        require_finite(
+            numeric,
+            f"gradcheck: the numeric gradient of {label} ({where}): fn is not finite within "
+            f"eps = {tolerance.eps:g} of the inputs, or jumps there;",
+            max_reported,
+        )
+        details = (lambda k=k, j=jacobian: format_jacobians(_analytic_jacobian(fn, args, k), j)) if (
+            show_jacobians
+        ) else None  # fmt: skip
+        require_match("gradcheck", label, analytic, numeric, tolerance, about, max_reported, details)
+
+
+def _analytic_jacobian(fn: Callable[..., Any], args: list[Any], k: int) -> np.ndarray:
+    """d outputs / d args[k] by backprop, one backward per output element: (outputs' size, size)."""
+    rows = []
+    size = sum(o.data.size for o in _outputs(fn(*args)))
+    for i in range(size):
+        for a in args:
+            if isinstance(a, Tensor):
+                a.grad = None
+        outputs = _outputs(fn(*args))
+        offsets = np.cumsum([0] + [o.data.size for o in outputs])
+        picks = [np.zeros(o.shape) for o in outputs]
+        j = int(np.searchsorted(offsets, i, side="right")) - 1
+        picks[j].reshape(-1)[i - offsets[j]] = 1.0
+        _weighted_sum(
+            outputs, [p.astype(o.data.dtype) for o, p in zip(outputs, picks, strict=True)]
+        ).backward()
+        grad = args[k].grad
+        rows.append(np.zeros(args[k].data.size) if grad is None else np.asarray(grad, np.float64).ravel())
+    return np.array(rows).reshape(size, args[k].data.size)
 
 
 def check_backward(
@@ -145,6 +261,11 @@ def check_backward(
     eps: float = 1e-6,
     atol: float = 1e-5,
     rtol: float = 1e-4,
+    *,
+    nondet_tol: float = 0.0,
+    float32: Tolerance = FLOAT32,
+    max_reported: int = 10,
+    show_gradients: bool = False,
 ) -> bool:
     """Assert that a backward written by hand in numpy gives the central differences' gradients.
 
@@ -155,53 +276,98 @@ def check_backward(
     Parameters
     ----------
     forward : callable
-        ``forward(**inputs) -> float``: the loss (a number or a one-element array).
+        ``forward(**inputs) -> float``: the loss (a finite number or a one-element array).
     backward : callable
         ``backward(**inputs) -> {name: gradient}``, each gradient of its input's shape.
     inputs : mapping of str to array_like
-        The arguments, by name.  Float arrays are copied to float64 before the check;
-        other values (integer labels, say) are passed as they are.
+        The arguments, by name.  Float arrays are copied to float64 for the check; integer
+        and boolean values (labels, masks) are constants, passed as they are.
     wrt : sequence of str, optional
-        The inputs to check; by default every float array in ``inputs``.
-    eps, atol, rtol : float
-        As in ``gradcheck``.
+        The inputs to check; by default every float input.
+    eps, atol, rtol, nondet_tol, float32, max_reported : as in ``gradcheck``
+        (a float32 input gets a second pass in float32, as there).
+    show_gradients : bool
+        On failure, add both full gradients to the message.
 
-    Returns True; raises AssertionError naming the input, the worst element's index,
-    both values and the error when a gradient is wrong, missing or mis-shaped.
+    Returns True; raises AssertionError when the loss or a gradient is not finite, two calls
+    of forward differ, or a gradient is wrong, missing or mis-shaped, naming the input and
+    every wrong element (up to ``max_reported``) with both values.
     """
-    args = {
-        name: np.array(value, dtype=np.float64) if np.asarray(value).dtype.kind == "f" else value
-        for name, value in inputs.items()
-    }
-    checked = list(wrt) if wrt is not None else [n for n, v in args.items() if isinstance(v, np.ndarray)
-                                                 and v.dtype == np.float64]  # fmt: skip
-    unknown = [n for n in checked if n not in args]
+    floats = {n for n, v in inputs.items() if np.asarray(v).dtype.kind == "f"}
+    checked = list(wrt) if wrt is not None else [n for n in inputs if n in floats]
+    unknown = [n for n in checked if n not in inputs]
     if unknown:
-        raise ValueError(f"check_backward: wrt names {unknown}, which are not inputs ({list(args)})")
+        raise ValueError(f"check_backward: wrt names {unknown}, which are not inputs ({list(inputs)})")
+    constant = [n for n in checked if n not in floats]
+    if constant:
+        raise ValueError(
+            f"check_backward: wrt names {constant}, which are not float arrays: integer and "
+            "boolean inputs are constants, with no gradient"
+        )
+    passes = [(np.float64, Tolerance(eps, atol, rtol))]
+    if any(np.asarray(inputs[n]).dtype == np.float32 for n in checked):
+        passes.append((None, float32))
+    for dtype, tolerance in passes:
+        args = {
+            n: np.array(v, dtype=dtype or np.asarray(v).dtype) if n in floats else v
+            for n, v in inputs.items()
+        }
+        _check_backward_pass(
+            forward, backward, args, checked, tolerance, nondet_tol, max_reported, show_gradients
+        )
+    return True
+
+
+def _check_backward_pass(
+    forward: Callable[..., float],
+    backward: Callable[..., Mapping[str, Any]],
+    args: dict[str, Any],
+    checked: list[str],
+    tolerance: Tolerance,
+    nondet_tol: float,
+    max_reported: int,
+    show_gradients: bool,
+) -> None:
     grads = backward(**{n: v.copy() if isinstance(v, np.ndarray) else v for n, v in args.items()})
     if not isinstance(grads, Mapping):
         raise AssertionError(
             f"check_backward: backward must return a dict of gradients by name, got {type(grads).__name__}"
         )
 
-    def value() -> float:
+    def value() -> np.ndarray:
         loss = np.asarray(forward(**args), dtype=np.float64)
         if loss.size != 1:
             raise AssertionError(f"check_backward: forward must return one number, got shape {loss.shape}")
-        return float(loss.reshape(()))
+        return loss.reshape(1)
 
-    value()
+    first = value()
+    require_finite(first, "check_backward: the loss forward returns at the inputs", max_reported)
+    require_deterministic(first, [value(), value()], nondet_tol, who="check_backward", what="forward")
     for name in checked:
         if name not in grads:
             raise AssertionError(
                 f"check_backward: backward returned no gradient for {name} (it gave {list(grads)})"
             )
-        analytic = np.asarray(grads[name], dtype=np.float64)
+        analytic = np.asarray(grads[name])
         if analytic.shape != args[name].shape:
             raise AssertionError(
                 f"check_backward: the gradient of {name} has shape {analytic.shape}, "
                 f"expected {args[name].shape}"
             )
-        numeric = numerical_grad(value, args[name], eps)
-        compare("check_backward", name, analytic, numeric, atol, rtol, "central differences of forward")
-    return True
+        require_finite(
+            analytic, f"check_backward: the gradient of {name} that backward returned", max_reported
+        )
+        numeric = numerical_jacobian(value, args[name], tolerance.eps)[0].reshape(args[name].shape)
+        require_finite(
+            numeric,
+            f"check_backward: the numeric gradient of {name}: forward is not finite within "
+            f"eps = {tolerance.eps:g} of the inputs, or jumps there;",
+            max_reported,
+        )
+        details = (
+            (lambda a=analytic, n=numeric: format_jacobians(a, n, "gradients")) if show_gradients else None
+        )
+        require_match(
+            "check_backward", name, analytic.astype(np.float64), numeric, tolerance,
+            f"central differences of forward, {args[name].dtype}", max_reported, details,
+        )  # fmt: skip

@@ -1,8 +1,11 @@
 """Hypothesis profiles: "ci" is reproducible and quick, "dev" explores more.
 
 ``load_profile()`` picks the profile named by the environment variable
-``HYPOTHESIS_PROFILE``; without it, "ci" when the variable ``CI`` is set, else "dev".
-The pytest plugin in ``minigrad.testing.plugin`` calls it at the start of every pytest run.
+``HYPOTHESIS_PROFILE``; without it, "ci" when the variable ``CI`` is set, else "dev".  They
+are registered with hypothesis as "minigrad-ci", "minigrad-dev" and "minigrad-thorough", so
+that hypothesis's own "ci" profile, which other projects load, stays as it is.  The pytest
+plugin in ``minigrad.testing.plugin`` applies them to minigrad's tests and to test modules
+that import ``minigrad.testing``, and to no other.
 """
 
 from __future__ import annotations
@@ -13,16 +16,22 @@ from hypothesis import HealthCheck, settings
 
 PROFILES = ("ci", "dev", "thorough")
 
+
+def registered_name(name: str) -> str:
+    """The name under which hypothesis knows one of minigrad's profiles."""
+    return f"minigrad-{name}"
+
+
 settings.register_profile(
-    "ci",
+    registered_name("ci"),
     max_examples=50,
     derandomize=True,
     deadline=None,
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("dev", max_examples=100, deadline=None)
-settings.register_profile("thorough", max_examples=500, deadline=None)
+settings.register_profile(registered_name("dev"), max_examples=100, deadline=None)
+settings.register_profile(registered_name("thorough"), max_examples=500, deadline=None)
 
 
 def chosen_profile() -> str:
@@ -31,9 +40,9 @@ def chosen_profile() -> str:
 
 
 def load_profile() -> str:
-    """Load the profile the environment asks for and return its name."""
+    """Make the profile the environment asks for hypothesis's default and return its name."""
     name = chosen_profile()
     if name not in PROFILES:
         raise ValueError(f"HYPOTHESIS_PROFILE={name!r} is not one of minigrad's profiles {PROFILES}")
-    settings.load_profile(name)
+    settings.load_profile(registered_name(name))
     return name

@@ -1,4 +1,5 @@
-"""Hypothesis strategies for gradient tests: shapes, arrays, tensors and sequences.
+"""Hypothesis strategies for gradient tests: shapes, arrays, tensors, sequences, and the
+masks, lengths and labels that go with sequences.
 
 The arrays are finite and well conditioned by default: values in [-2, 2] and none of
 magnitude below 1e-6 other than zero, optionally
@@ -60,6 +61,12 @@ def arrays(
     distinct : evenly spaced values in a random order, (max_value - min_value) / size
         apart, so that max has no near-ties
     """
+    if np.dtype(dtype) not in (np.float32, np.float64):
+        raise ValueError(
+            f"arrays: dtype must be float32 or float64, got {np.dtype(dtype)} (labels() draws class ids)"
+        )
+    if distinct and avoid:
+        raise ValueError("arrays: distinct values are evenly spaced and cannot also avoid points")
     if shape is None:
         shape = shapes()
     if isinstance(shape, st.SearchStrategy):
@@ -70,10 +77,9 @@ def arrays(
         spacing = (max_value - low) / max(size, 1)
         order = np.array(draw(st.permutations(range(size))), dtype=np.float64)
         return (low + spacing * (order + 0.5)).reshape(shape).astype(dtype)
-    # tiny magnitudes (such as float32 subnormals) become 0: they only test the hardware
-    elements = st.floats(low, max_value, allow_nan=False, allow_infinity=False).map(
-        lambda v: 0.0 if abs(v) < 1e-6 else v
-    )
+    elements = st.floats(low, max_value, allow_nan=False, allow_infinity=False)
+    if low <= 0 <= max_value:  # tiny magnitudes (such as float32 subnormals) only test the hardware
+        elements = elements.map(lambda v: 0.0 if abs(v) < 1e-6 else v)
     if avoid:
         elements = elements.filter(lambda v: all(abs(v - p) >= margin for p in avoid))
     return draw(hnp.arrays(np.float64, shape, elements=elements)).astype(dtype)
@@ -109,3 +115,55 @@ def sequences(
         draw(_strategy(features, 5)),
     )
     return draw(arrays(shape=shape, **kwargs))
+
+
+@st.composite
+def lengths(
+    draw: Any,
+    batch: int | st.SearchStrategy[int] | None = None,
+    time: int | st.SearchStrategy[int] | None = None,
+) -> np.ndarray:
+    """Sequence lengths ``(batch,)`` int64, each in [1, time]: every sequence has a step.
+
+    Each size is an int, a strategy, or None for the default range: batch 1-4, time 1-8.
+    """
+    size, longest = draw(_strategy(batch, 4)), draw(_strategy(time, 8))
+    return np.array(draw(st.lists(st.integers(1, longest), min_size=size, max_size=size)), dtype=np.int64)
+
+
+@st.composite
+def masks(
+    draw: Any,
+    batch: int | st.SearchStrategy[int] | None = None,
+    time: int | st.SearchStrategy[int] | None = None,
+    left_aligned: bool = False,
+) -> np.ndarray:
+    """Boolean masks ``(batch, time)``, True at the steps that count, at least one in every row
+    (a row of False has no step to learn from, and Keras gives it no output).
+
+    ``left_aligned=True`` gives padded batches: each row's first ``length`` steps are True and
+    the rest, the padding at the end, False.  Otherwise any steps may be False.  Sizes as in
+    ``lengths``.
+    """
+    size, steps = draw(_strategy(batch, 4)), draw(_strategy(time, 8))
+    if left_aligned:
+        return np.arange(steps) < draw(lengths(size, steps))[:, None]
+    rows = st.lists(st.booleans(), min_size=steps, max_size=steps).filter(any)
+    return np.array(draw(st.lists(rows, min_size=size, max_size=size)), dtype=bool).reshape(size, steps)
+
+
+@st.composite
+def labels(
+    draw: Any,
+    shape: Shape | st.SearchStrategy[Shape] | None = None,
+    n_classes: int | st.SearchStrategy[int] | None = None,
+) -> np.ndarray:
+    """Class ids: an int64 array of ``shape`` (default ``shapes()``) with values in
+    [0, n_classes) (default 2-5 classes), for cross-entropy targets."""
+    shape = shapes() if shape is None else shape
+    if isinstance(shape, st.SearchStrategy):
+        shape = draw(shape)
+    classes = draw(_strategy(n_classes, 5)) if n_classes is not None else draw(st.integers(2, 5))
+    if classes < 1:
+        raise ValueError(f"labels: n_classes must be at least 1, got {classes}")
+    return draw(hnp.arrays(np.int64, shape, elements=st.integers(0, classes - 1)))
