@@ -135,10 +135,16 @@ for context in ("last", "mean"):
     out = model.translate(np.array([example]), 10, tgt_vocab.start_id, tgt_vocab.end_id)[0]
     translations[context] = " ".join(tgt_vocab.decode(out))
     print(f'"Elle aime la Chine." -> "{translations[context]}"')
-    check(f"context={context}: every training pair is translated exactly", correct == len(pairs))
+    check(
+        f"context={context}: every training pair is translated exactly",
+        correct == len(pairs),
+        f"{correct}/{len(pairs)}",
+        f"{len(pairs)}/{len(pairs)}",
+    )
     check(
         f'context={context}: "Elle aime la Chine." becomes "she loves china ."',
         translations[context] == "she loves china .",
+        f'"{translations[context]}"',
     )
 
 # %% [markdown]
@@ -170,20 +176,25 @@ for context, rows in contexts.items():
             }
         )
         print(f"C = {context:<4}, seed {seed}: " + ", ".join(f"{k} {v:.2f}" for k, v in rows[-1].items()))
+newest = {context: [r["newest digit"] for r in rows] for context, rows in contexts.items()}
+middle_exact = {context: [r["4-6 digits exact"] for r in rows] for context, rows in contexts.items()}
 check(
     "C = h_T gives back the newest digit at least 90% of the time, on every seed",
-    min(r["newest digit"] for r in contexts["last"]) >= 0.9,
+    min(newest["last"]) >= 0.9,
+    newest["last"],
+    ">= 0.9 on every seed",
 )
 check(
     "C = the mean gives it back at most 75% of the time, on every seed",
-    max(r["newest digit"] for r in contexts["mean"]) <= 0.75,
+    max(newest["mean"]) <= 0.75,
+    newest["mean"],
+    "<= 0.75 on every seed",
 )
 check(
     "and C = h_T reverses more of the 4-6 digit sequences than the mean, on every seed",
-    all(
-        a["4-6 digits exact"] > b["4-6 digits exact"]
-        for a, b in zip(contexts["last"], contexts["mean"], strict=True)
-    ),
+    all(a > b for a, b in zip(middle_exact["last"], middle_exact["mean"], strict=True)),
+    {"h_T": middle_exact["last"], "mean": middle_exact["mean"]},
+    "h_T > mean on every seed",
 )
 
 # %%

@@ -136,8 +136,8 @@ for step in range(1, 301):
         print(f"step {step:>3}: mean cross-entropy {loss.item():.4f}")
 predicted = "".join(vocab[i] for i in model(x).data[0].argmax(axis=1))
 print(f"reading 'hell' the network predicts {predicted!r}")
-check("after training the prediction after 'hell' is 'o'", predicted[-1] == "o")
-check("and every step predicts the next letter: 'ello'", predicted == "ello")
+check("after training the prediction after 'hell' is 'o'", predicted[-1] == "o", repr(predicted[-1]))
+check("and every step predicts the next letter: 'ello'", predicted == "ello", repr(predicted))
 
 # %% [markdown]
 # # Many to one: the feeling of a sentence
@@ -180,7 +180,12 @@ print(f"train accuracy {history['accuracy'][-1]:.3f}, held-out accuracy {history
 negated = [i for i in range(split, len(rows)) if " not " in rows[i][0]]
 correct = classifier.predict(ids[negated]).argmax(axis=1) == labels[negated]
 print(f"held-out negated sentences: {int(correct.sum())}/{len(negated)} right")
-check("held-out accuracy above 0.85 on sentences it never saw", history["val_accuracy"][-1] > 0.85)
+check(
+    "held-out accuracy above 0.85 on sentences it never saw",
+    history["val_accuracy"][-1] > 0.85,
+    history["val_accuracy"][-1],
+    "> 0.85",
+)
 
 # %% [markdown]
 # # What ignoring word order costs
@@ -255,12 +260,21 @@ for seed in bag:
 check(
     "the bag of words cannot fit its own 180 training sentences (below 0.85 on every seed)",
     all(fit < 0.85 for fit, _ in bag.values()),
+    [fit for fit, _ in bag.values()],
+    "< 0.85 on every seed",
 )
 check(
     "on the held-out negated sentences the bag is right at most 40% of the time, on every seed",
     all(held <= 0.4 for _, held in bag.values()),
+    [held for _, held in bag.values()],
+    "<= 0.4 on every seed",
 )
-check("and the RNN at least 90% of the time, on every seed", min(rnn_negated.values()) >= 0.9)
+check(
+    "and the RNN at least 90% of the time, on every seed",
+    min(rnn_negated.values()) >= 0.9,
+    list(rnn_negated.values()),
+    ">= 0.9 on every seed",
+)
 
 # %% [markdown]
 # # Exploding gradients and the threshold cure

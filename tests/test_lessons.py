@@ -101,12 +101,13 @@ def test_bptt_lesson(lesson):
     assert not g["first_chunk_got_gradient"] and np.abs(g["full_gradient_of_first_inputs"]).max() > 0
     # answering 1 to a sum of two U(0, 1) numbers has a mean squared error of 2/12 = 1/6
     assert g["baseline"] == pytest.approx(1 / 6, abs=0.02)
-    curves = g["curves"]
-    assert sorted(curves) == [f"{name}/{seed}" for name in ("IRNN", "tanh RNN") for seed in (0, 1, 2)]
-    ahead = [
-        s for s in (0, 1, 2) if np.mean(curves[f"IRNN/{s}"][-3:]) < np.mean(curves[f"tanh RNN/{s}"][-3:])
-    ]
-    assert ahead == g["irnn_ahead"] and len(ahead) >= 2
+    curves, seeds = g["curves"], range(5)
+    assert sorted(curves) == [f"{name}/{seed}" for name in ("IRNN", "tanh RNN") for seed in seeds]
+    ahead = [s for s in seeds if np.mean(curves[f"IRNN/{s}"][-3:]) < np.mean(curves[f"tanh RNN/{s}"][-3:])]
+    assert ahead == g["irnn_ahead"]
+    # the two claims, recounted from the curves
+    assert max(min(curves[f"tanh RNN/{s}"]) for s in seeds) < g["baseline"] / 2
+    assert min(min(curves[f"IRNN/{s}"]) for s in seeds) < min(min(curves[f"tanh RNN/{s}"]) for s in seeds) / 2
 
 
 def test_course_lesson_grades_as_the_checklist_says(lesson):
@@ -155,6 +156,66 @@ def test_a_failed_claim_stops_a_lesson():
 
     with pytest.raises(ClaimFailed, match="two is three"):
         check("two is three", 2 == 3)
+
+
+def test_a_claim_prints_its_measured_values_beside_the_threshold(capsys):
+    from lessons.report import ClaimFailed, check
+
+    check("every seed learns", True, {"seed 0": 0.98765, "seed 1": [0.5, 1]}, ">= 0.9 on every seed")
+    assert capsys.readouterr().out == (
+        "  [ok] every seed learns (measured: seed 0: 0.9877, seed 1: [0.5, 1]; threshold: >= 0.9 on every seed)\n"
+    )
+    with pytest.raises(ClaimFailed) as failure:
+        check("the error is small", False, np.array([0.0452, 0.0123]), "< 0.042 on every seed")
+    assert (
+        str(failure.value)
+        == "the error is small (measured: [0.0452, 0.0123]; threshold: < 0.042 on every seed)"
+    )
+    assert capsys.readouterr().out.startswith("  [FAILED] the error is small (measured: [0.0452, 0.0123]")
+
+
+BROKEN_LESSON = (
+    '"""A broken lesson.\n\nFor the test."""\n\n# %%\nfrom lessons.report import check\n\n'
+    'check("two is three", 2 == 3, [2.0, 2.5], "== 3 on every seed")\n'
+)
+
+
+def test_the_runner_names_the_lesson_the_claim_and_its_numbers(tmp_path, monkeypatch, capsys):
+    from lessons import __main__ as runner
+
+    lesson = tmp_path / "l98_broken.py"
+    lesson.write_text(BROKEN_LESSON)
+    monkeypatch.setattr(runner, "lesson_files", lambda: [lesson])
+    monkeypatch.setenv("MINIGRAD_LESSON_OUTPUT", str(tmp_path))
+    assert runner.main(["run", "0"]) == 1
+    assert capsys.readouterr().err.strip() == (
+        "l98_broken: a claim did not hold: two is three (measured: [2, 2.5]; threshold: == 3 on every seed)"
+    )
+
+
+def test_the_book_names_the_lesson_the_claim_and_its_numbers(tmp_path, monkeypatch):
+    pytest.importorskip("nbclient")
+    pytest.importorskip("jupytext")
+    from lessons.book import BookError, build
+
+    lesson = tmp_path / "l98_broken.py"
+    lesson.write_text(BROKEN_LESSON)
+    monkeypatch.setenv("MINIGRAD_LESSON_OUTPUT", str(tmp_path))
+    with pytest.raises(BookError) as failure:
+        build([lesson], tmp_path / "book")
+    assert str(failure.value) == (
+        "l98_broken: the claim did not hold: two is three (measured: [2, 2.5]; threshold: == 3 on every seed)"
+    )
+
+
+def test_results_made_on_another_float_path_are_not_read(tmp_path, monkeypatch):
+    for name in ("MINIGRAD_JIT", "MINIGRAD_INIT_NUDGE"):
+        monkeypatch.delenv(name, raising=False)
+    results.save("l99_example", {"value": 1.0}, tmp_path)
+    monkeypatch.setenv("MINIGRAD_INIT_NUDGE", "1")
+    assert results.load("l99_example", tmp_path) is None
+    monkeypatch.setenv("MINIGRAD_INIT_NUDGE", "0")
+    assert results.load("l99_example", tmp_path) == {"value": 1.0}
 
 
 def test_lessons_use_only_the_public_api():
