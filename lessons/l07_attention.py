@@ -70,24 +70,46 @@ plot(
     "exact match",
 )
 
-short, long = slice(0, 2), slice(6, 9)  # lengths 2-3 and 8-10
+
+# %% [markdown]
+# A single length holds about 33 of the held-out sources, so its accuracy moves by several
+# points from seed to seed; the claims pool the short lengths (2-3) and the long ones
+# (8-10).  Measured over more seeds than the lesson trains (seeds 0-3, on the Numba kernels,
+# their numpy twins and with the initial weights 1 ulp up), attention's worst single long
+# length went as low as 0.66, so the claim for it sits well below that.
+
+
+# %%
+def exact_share(outputs: list[list[int]], lengths: range) -> float:
+    """The share of held-out sources of the given lengths reversed exactly."""
+    return float(
+        np.mean([o == s[::-1] for o, s in zip(outputs, test_sources, strict=True) if len(s) in lengths])
+    )
+
+
+short, long = range(2, 4), range(8, 11)
+pooled = {
+    (name, group): [exact_share(outputs, lengths) for outputs in translations[name]]
+    for name in translations
+    for group, lengths in (("2-3", short), ("8-10", long))
+}
 check(
     "with C alone, every seed reverses 2-3 digits at least 90% of the time",
-    accuracy["fixed C"][:, short].min() >= 0.9,
-    accuracy["fixed C"][:, short].min(axis=1),
-    "lowest of lengths 2-3 >= 0.9 on every seed",
+    min(pooled["fixed C", "2-3"]) >= 0.9,
+    pooled["fixed C", "2-3"],
+    ">= 0.9 on every seed",
 )
 check(
     "with C alone, every seed reverses 8-10 digits at most 30% of the time",
-    accuracy["fixed C"][:, long].max() <= 0.3,
-    accuracy["fixed C"][:, long].max(axis=1),
-    "highest of lengths 8-10 <= 0.3 on every seed",
+    max(pooled["fixed C", "8-10"]) <= 0.3,
+    pooled["fixed C", "8-10"],
+    "<= 0.3 on every seed",
 )
 check(
-    "with attention, every seed reverses 8, 9 and 10 digits at least 70% of the time",
-    accuracy["attention"][:, long].min() >= 0.7,
-    accuracy["attention"][:, long].min(axis=1),
-    "lowest of lengths 8-10 >= 0.7 on every seed",
+    "with attention, every seed reverses 8-10 digits at least half of the time",
+    min(pooled["attention", "8-10"]) >= 0.5,
+    pooled["attention", "8-10"],
+    ">= 0.5 on every seed",
 )
 
 # %% [markdown]
@@ -114,19 +136,23 @@ heatmap(
     "output digit",
 )
 
-# over every held-out output step: where does the largest weight fall?
-outputs, attention = model.translate(test_src, 12, START, END, return_attention=True)
-on_mirror = [
-    step_weights.argmax() == len(source) - 1 - i
-    for source, out, step_weights_all in zip(test_sources, outputs, attention, strict=True)
-    for i, step_weights in enumerate(step_weights_all[: len(source)])
-]
-show("share of output steps whose largest weight is on the mirrored source digit", np.mean(on_mirror))
+# over every held-out output step of each seed's model: where does the largest weight fall?
+on_mirror = []
+for seed_model in models["attention"]:
+    outputs, attention = seed_model.translate(test_src, 12, START, END, return_attention=True)
+    steps = [
+        step_weights.argmax() == len(source) - 1 - i
+        for source, step_weights_all in zip(test_sources, attention, strict=True)
+        for i, step_weights in enumerate(step_weights_all[: len(source)])
+    ]
+    on_mirror.append(float(np.mean(steps)))
+show("per seed, share of output steps whose largest weight is on the mirrored digit", np.array(on_mirror))
 check(
-    "the largest weight of at least 90% of the output steps falls on the digit being copied",
-    np.mean(on_mirror) >= 0.9,
-    np.mean(on_mirror),
-    ">= 0.9",
+    "the largest weight of at least three quarters of the output steps falls on the digit being copied, "
+    "on every seed",
+    min(on_mirror) >= 0.75,
+    on_mirror,
+    ">= 0.75 on every seed",
 )
 
 # %% [markdown]

@@ -49,7 +49,7 @@ def test_rnn_structure_lesson(lesson):
     for x_t in inputs:
         state = np.tanh(U @ x_t + W @ state + b)
     np.testing.assert_allclose(g["last_state"], state, atol=1e-14)
-    assert g["translations"] == {"last": "she loves china .", "mean": "she loves china ."}
+    assert g["translations"] == {context: ["she loves china ."] * 3 for context in ("last", "mean")}
 
 
 def test_rnn_memory_lesson(lesson):
@@ -57,8 +57,9 @@ def test_rnn_memory_lesson(lesson):
     steps_back = np.arange(40)[::-1]
     np.testing.assert_allclose(g["norms"]["0.9"] / g["norms"]["0.9"][-1], 0.9**steps_back, rtol=1e-10)
     np.testing.assert_allclose(g["norms"]["1.1"] / g["norms"]["1.1"][-1], 1.1**steps_back, rtol=1e-10)
-    assert max(g["seeds"]["RNN"]) < 0.7
-    assert sorted(g["seeds"]["LSTM"])[1] > 0.9
+    assert min(g["seeds"]["RNN/10"] + g["seeds"]["LSTM/10"]) > 0.95
+    assert max(g["seeds"]["RNN/20"]) < 0.7
+    assert sorted(g["seeds"]["LSTM/20"])[1] > 0.9
 
 
 def test_hello_lesson(lesson):
@@ -69,7 +70,7 @@ def test_hello_lesson(lesson):
     y2 = g["W_hy"] @ h2
     np.testing.assert_allclose(g["p2"], np.exp(y2) / np.exp(y2).sum(), atol=1e-14)
     assert g["predicted"] == "ello"
-    assert g["val_accuracy"][-1] > 0.85
+    assert len(g["rnn_held_out"]) == 3 and min(g["rnn_held_out"]) > 0.85
     # the held-out negated sentences, counted here from the data file itself
     lines = [line.split("\t") for line in (LESSONS / "data" / "sentiment.tsv").read_text().splitlines()
              if "\t" in line and not line.startswith("#")]  # fmt: skip
@@ -132,6 +133,16 @@ def test_attention_lesson_numbers_recount_from_its_translations(lesson):
                     o == s[::-1] for o, s in zip(outputs, g["test_sources"], strict=True) if len(s) == length
                 ]
                 assert row[column] == pytest.approx(np.mean(hits))
+    for name, (lowest, highest), lengths in (
+        ("fixed C", (0.9, 1.0), (2, 3)),
+        ("fixed C", (0.0, 0.3), (8, 9, 10)),
+        ("attention", (0.5, 1.0), (8, 9, 10)),
+    ):  # the pooled claims, recounted here
+        for outputs in g["translations"][name]:
+            hits = [
+                o == s[::-1] for o, s in zip(outputs, g["test_sources"], strict=True) if len(s) in lengths
+            ]
+            assert lowest <= np.mean(hits) <= highest
     weights = g["weights"]
     assert weights.shape == (len(g["output"]), len(g["example"]))
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-12)
