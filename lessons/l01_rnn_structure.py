@@ -163,6 +163,13 @@ for context in ("last", "mean"):
 # lesson l07).  The decoder writes the *newest* source digit first and the *oldest* last, so
 # how often each comes out right shows what C kept of it.  h_T has just read the newest
 # digit; the mean of the states gives it the same weight as every other step.
+#
+# Measured on seeds 0-2 along four floating-point paths (the Numba kernels, their numpy
+# twins, every initial weight 1 ulp up, another processor's OpenBLAS kernels), h_T gave back the
+# newest digit 0.957-0.983 of the time and the mean 0.56-0.65; h_T reversed 0.56-0.81 of
+# the 4-6 digit sequences and the mean 0.16-0.30.  The thresholds below sit outside that
+# spread.  (The 40 pairs above were translated exactly, and the example as "she loves
+# china .", in every one of those runs.)
 
 # %%
 title("C = h_T against C = the mean, reversing 2-8 digits, three seeds")
