@@ -23,7 +23,7 @@ from lessons.__main__ import lesson_files
 from minigrad import init
 
 TRAINED = ("l01_rnn_structure", "l02_rnn_memory", "l03_hello_rnn", "l05_bptt_derivation", "l07_attention")
-PATHS = {  # BLAS on one thread unless the path is about threads: threads waiting on a busy machine spin
+PATHS = {  # BLAS on one thread unless the path is about threads (idle OpenBLAS threads spin on a busy machine)
     "Numba kernels, BLAS on 1 thread": {"OPENBLAS_NUM_THREADS": "1"},
     "Numba kernels, BLAS on 2 threads": {"OPENBLAS_NUM_THREADS": "2"},
     "numpy twins (MINIGRAD_JIT=0)": {"MINIGRAD_JIT": "0", "OPENBLAS_NUM_THREADS": "1"},
@@ -111,7 +111,8 @@ def run_trained_lessons(path: str, output) -> tuple[dict[str, list[str]], list[s
         )
         checked[stem] = [f"[{verdict}] {claim}" for verdict, claim in CHECKED.findall(run.stdout)]
         if run.returncode != 0:
-            failures.append(f"{stem} on {path}: {run.stderr.strip().splitlines()[-1]}")
+            said = run.stderr.strip().splitlines() or [f"exit status {run.returncode}, nothing on stderr"]
+            failures.append(f"{stem} on {path}: {said[-1]}")
     return checked, failures
 
 
@@ -119,7 +120,7 @@ def run_trained_lessons(path: str, output) -> tuple[dict[str, list[str]], list[s
 def test_the_paths_are_what_they_say():
     """Each path's process really runs the BLAS threads, kernel and weights it names."""
     code = (
-        "import os, threadpoolctl, numpy, minigrad\n"
+        "import threadpoolctl, numpy, minigrad\n"
         "blas = [i for i in threadpoolctl.threadpool_info() if i['internal_api'] == 'openblas']\n"
         "print(blas[0]['num_threads'], blas[0]['architecture'], minigrad.kernels.JIT, minigrad.init.NUDGE)\n"
     )
