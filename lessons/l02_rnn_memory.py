@@ -243,25 +243,27 @@ plot(
     "distance (steps)",
     "accuracy",
 )
-near, far = distances.index(10), distances.index(20)
 
 # %% [markdown]
 # One training run near the edge can go either way: the result depends on the seed, and even
 # on the last bits of rounding (the numpy twins of the kernels round differently from the
-# Numba loops).  So the claims at distances 10 and 20 are made over three seeds.  Measured
-# on seeds 0-2 along three floating-point paths (the Numba kernels, their numpy twins, every
-# initial weight 1 ulp up), both models scored 0.996-1.0 at distance 10 and the plain RNN
-# 0.46-0.54 at distance 20.  The LSTM learned distance 20 in 8 runs of 9 (0.957-1.0), but
-# seed 0 on the numpy twins stayed at 0.57: so the claim asks for one seed of three, and
-# "most seeds" is the honest summary, not a verdict.
+# Numba loops).  So the claims at distances 10 and 20 are made over several seeds.  Measured
+# along four floating-point paths (the Numba kernels, their numpy twins, every initial
+# weight 1 ulp up, another processor's OpenBLAS kernels), both models scored 0.996-1.0 at
+# distance 10 and the plain RNN 0.46-0.54 at distance 20 (seeds 0-2).  The LSTM at distance
+# 20 varies: over seeds 0-4 it learned the key in 16 runs of 20 (0.957-1.0) and stayed near
+# chance in 4 (0.48-0.78: seeds 0 and 4 on the numpy twins, 1 and 2 on the other
+# processor's kernels), 3 to 5 seeds of 5 on each path.  So it gets five seeds, the claim
+# asks for one, and "most seeds" is the honest summary, not a verdict.
 
 # %%
-title("distances 10 and 20, three seeds")
+title("distances 10 and 20, three seeds (five for the LSTM at distance 20)")
 seeds = {  # (kind, distance) -> accuracy for seeds 0 (trained above), 1 and 2
     (kind, d): [accuracy[kind][distances.index(d)], *(accuracy_after_training(kind, d, s) for s in (1, 2))]
     for d in (10, 20)
     for kind in ("RNN", "LSTM")
 }
+seeds["LSTM", 20] += [accuracy_after_training("LSTM", 20, s) for s in (3, 4)]
 for (kind, d), values in seeds.items():
     print(f"{kind:>5}, distance {d}: " + "  ".join(f"{v:.3f}" for v in values))
 at_10 = {kind: seeds[kind, 10] for kind in ("RNN", "LSTM")}
@@ -278,10 +280,10 @@ check(
     "< 0.7 on every seed",
 )
 check(
-    "and the LSTM learns it (> 0.9) for at least one seed of three",
+    "and the LSTM learns it (> 0.9) for at least one seed of five",
     max(seeds["LSTM", 20]) > 0.9,
     seeds["LSTM", 20],
-    "> 0.9 on at least 1 of 3 seeds",
+    "> 0.9 on at least 1 of 5 seeds",
 )
 
 # %% [markdown]
