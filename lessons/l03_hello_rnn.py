@@ -209,8 +209,9 @@ print(f"held-out negated sentences: {int(correct.sum())}/{len(negated)} right")
 # so w_not < -w_good < 0 and at the same time w_not > -w_bad > 0: no weights do both (the
 # XOR of "not" and the word's own feeling).  The RNN reads "not" *before* "good" and can
 # carry it in its state.  Both are trained on the same 180 sentences, from three seeds.
-# Measured on seeds 0-2 along three floating-point paths (the Numba kernels, their numpy
-# twins, every initial weight 1 ulp up), and for the bag on seeds 0-9, the bag fitted
+# Measured on seeds 0-2 along four floating-point paths (the Numba kernels, their numpy
+# twins, every initial weight 1 ulp up, another processor's OpenBLAS kernels), and for the
+# bag on seeds 0-9, the bag fitted
 # 0.74-0.78 of its training sentences and got 1 to 4 of the 15 held-out negated ones
 # (0.07-0.27); the RNN got all 15, and every held-out sentence, in every run.
 

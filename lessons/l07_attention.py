@@ -74,12 +74,12 @@ plot(
 # %% [markdown]
 # A single length holds about 33 of the held-out sources, so its accuracy moves by several
 # points from seed to seed; the claims pool the short lengths (2-3) and the long ones
-# (8-10).  Measured on seeds 0-2 on the Numba kernels, their numpy twins and with every
-# initial weight 1 ulp up, and on seeds 3-9 on the Numba kernels: C alone reversed 0.94-1.0
-# of the 2-3 digit sources (the worst single length) and at most 0.08 of the 8-10 digit
-# ones; attention reversed 0.84-0.99 of the 8-10 digit sources on seeds 0-2, and its worst
-# single long length went down to 0.66 (seed 3).  The thresholds below sit well outside
-# that spread.
+# (8-10).  Measured on seeds 0-2 along four floating-point paths (the Numba kernels, their
+# numpy twins, every initial weight 1 ulp up, another processor's OpenBLAS kernels), and on
+# seeds 3-9 on the Numba kernels: C alone reversed 0.94-1.0 of the 2-3 digit sources (the
+# worst single length) and at most 0.08 of the 8-10 digit ones; attention reversed
+# 0.83-0.99 of the 8-10 digit sources on seeds 0-2, and its worst single long length went
+# down to 0.66 (seed 3).  The thresholds below sit well outside that spread.
 
 
 # %%
