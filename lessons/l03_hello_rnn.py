@@ -211,9 +211,9 @@ print(f"held-out negated sentences: {int(correct.sum())}/{len(negated)} right")
 # carry it in its state.  Both are trained on the same 180 sentences, from three seeds.
 # Measured on seeds 0-2 along four floating-point paths (the Numba kernels, their numpy
 # twins, every initial weight 1 ulp up, another processor's OpenBLAS kernels), and for the
-# bag on seeds 0-9, the bag fitted
-# 0.74-0.78 of its training sentences and got 1 to 4 of the 15 held-out negated ones
-# (0.07-0.27); the RNN got all 15, and every held-out sentence, in every run.
+# bag on seeds 0-9, the bag fitted 0.74-0.78 of its training sentences and got 1 to 4 of
+# the 15 held-out negated ones (0.07-0.27); the RNN got all 15, and every held-out
+# sentence, in every run.
 
 # %%
 title("an order-blind baseline: the sum of word weights")
