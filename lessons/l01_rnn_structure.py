@@ -111,34 +111,48 @@ print(f"{len(pairs)} pairs, {len(src_vocab)} French and {len(tgt_vocab)} English
 show("source ids (batch, src_time)", src.shape)
 show("decoder input ids (batch, tgt_time)", tgt_in.shape)
 
-translations = {}
-for context in ("last", "mean"):
-    title(f"training with C = {'h_T' if context == 'last' else 'mean of h_1..h_T'}")
-    mg.manual_seed(0)
+
+def train_translator(context: str, seed: int) -> tuple[layers.Seq2Seq, float]:
+    """The encoder-decoder trained on the 40 pairs for 120 epochs: (model, last batch loss)."""
+    mg.manual_seed(seed)
     model = layers.Seq2Seq(len(src_vocab), len(tgt_vocab), embed_dim=32, units=64, context=context)
     optimizer = mg.optim.Adam(model.parameters(), lr=0.01)
-    start = time.perf_counter()
     for _ in range(120):  # epochs
-        for batch in data.batches(src, tgt_in, tgt_out, out_mask, batch_size=16):
-            s, ti, to, m = batch
+        for s, ti, to, m in data.batches(src, tgt_in, tgt_out, out_mask, batch_size=16):
             loss = F.cross_entropy(model(s, ti), to, mask=m)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-    predicted = model.translate(src, max_len=10, start_id=tgt_vocab.start_id, end_id=tgt_vocab.end_id)
-    correct = sum(p == t for p, t in zip(predicted, targets, strict=True))
-    print(
-        f"{time.perf_counter() - start:.1f} s, last batch loss {loss.item():.4f}, "
-        f"{correct}/{len(pairs)} pairs translated exactly"
-    )
-    example = src_vocab.encode(data.tokenize("Elle aime la Chine."))
-    out = model.translate(np.array([example]), 10, tgt_vocab.start_id, tgt_vocab.end_id)[0]
-    translations[context] = " ".join(tgt_vocab.decode(out))
-    print(f'"Elle aime la Chine." -> "{translations[context]}"')
-    check(f"context={context}: every training pair is translated exactly", correct == len(pairs))
+    return model, loss.item()
+
+
+example = src_vocab.encode(data.tokenize("Elle aime la Chine."))
+translations: dict[str, list[str]] = {}  # context -> the example's translation, by seed
+for context in ("last", "mean"):
+    title(f"training with C = {'h_T' if context == 'last' else 'mean of h_1..h_T'}, three seeds")
+    exact = []
+    for seed in (0, 1, 2):
+        start = time.perf_counter()
+        model, last_loss = train_translator(context, seed)
+        predicted = model.translate(src, max_len=10, start_id=tgt_vocab.start_id, end_id=tgt_vocab.end_id)
+        exact.append(sum(p == t for p, t in zip(predicted, targets, strict=True)))
+        out = model.translate(np.array([example]), 10, tgt_vocab.start_id, tgt_vocab.end_id)[0]
+        translations.setdefault(context, []).append(" ".join(tgt_vocab.decode(out)))
+        print(
+            f"seed {seed}: {time.perf_counter() - start:.1f} s, last batch loss {last_loss:.4f}, "
+            f'{exact[-1]}/{len(pairs)} pairs translated exactly, "Elle aime la Chine." -> '
+            f'"{translations[context][-1]}"'
+        )
     check(
-        f'context={context}: "Elle aime la Chine." becomes "she loves china ."',
-        translations[context] == "she loves china .",
+        f"context={context}: every training pair is translated exactly, on every seed",
+        min(exact) == len(pairs),
+        exact,
+        f"{len(pairs)} of {len(pairs)} on every seed",
+    )
+    check(
+        f'context={context}: "Elle aime la Chine." becomes "she loves china .", on every seed',
+        set(translations[context]) == {"she loves china ."},
+        translations[context],
     )
 
 # %% [markdown]
@@ -149,6 +163,13 @@ for context in ("last", "mean"):
 # lesson l07).  The decoder writes the *newest* source digit first and the *oldest* last, so
 # how often each comes out right shows what C kept of it.  h_T has just read the newest
 # digit; the mean of the states gives it the same weight as every other step.
+#
+# Measured on seeds 0-2 along four floating-point paths (the Numba kernels, their numpy
+# twins, every initial weight 1 ulp up, another processor's OpenBLAS kernels), h_T gave back the
+# newest digit 0.957-0.983 of the time and the mean 0.56-0.65; h_T reversed 0.56-0.81 of
+# the 4-6 digit sequences and the mean 0.16-0.30.  The thresholds below sit outside that
+# spread.  (The 40 pairs above were translated exactly, and the example as "she loves
+# china .", in every one of those runs.)
 
 # %%
 title("C = h_T against C = the mean, reversing 2-8 digits, three seeds")
@@ -170,20 +191,25 @@ for context, rows in contexts.items():
             }
         )
         print(f"C = {context:<4}, seed {seed}: " + ", ".join(f"{k} {v:.2f}" for k, v in rows[-1].items()))
+newest = {context: [r["newest digit"] for r in rows] for context, rows in contexts.items()}
+middle_exact = {context: [r["4-6 digits exact"] for r in rows] for context, rows in contexts.items()}
 check(
     "C = h_T gives back the newest digit at least 90% of the time, on every seed",
-    min(r["newest digit"] for r in contexts["last"]) >= 0.9,
+    min(newest["last"]) >= 0.9,
+    newest["last"],
+    ">= 0.9 on every seed",
 )
 check(
     "C = the mean gives it back at most 75% of the time, on every seed",
-    max(r["newest digit"] for r in contexts["mean"]) <= 0.75,
+    max(newest["mean"]) <= 0.75,
+    newest["mean"],
+    "<= 0.75 on every seed",
 )
 check(
     "and C = h_T reverses more of the 4-6 digit sequences than the mean, on every seed",
-    all(
-        a["4-6 digits exact"] > b["4-6 digits exact"]
-        for a, b in zip(contexts["last"], contexts["mean"], strict=True)
-    ),
+    all(a > b for a, b in zip(middle_exact["last"], middle_exact["mean"], strict=True)),
+    {"h_T": middle_exact["last"], "mean": middle_exact["mean"]},
+    "h_T > mean on every seed",
 )
 
 # %%

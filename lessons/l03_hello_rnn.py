@@ -122,22 +122,38 @@ for t in range(4):
 show("dL/dW_hh of the summed loss", total_grad)
 check("it equals the sum of the four per-step gradients", close(total_grad, per_step, 1e-14))
 
-title("training")
-mg.manual_seed(0)
-model = layers.Sequential([layers.SimpleRNN(3, return_sequences=True), layers.Dense(4)])
-model(x)
-optimizer = mg.optim.Adam(model.parameters(), lr=0.05)
-for step in range(1, 301):
-    loss = F.cross_entropy(model(x), targets)
-    optimizer.zero_grad()
-    loss.backward()
-    optimizer.step()
-    if step in (1, 50, 300):
-        print(f"step {step:>3}: mean cross-entropy {loss.item():.4f}")
-predicted = "".join(vocab[i] for i in model(x).data[0].argmax(axis=1))
-print(f"reading 'hell' the network predicts {predicted!r}")
-check("after training the prediction after 'hell' is 'o'", predicted[-1] == "o")
-check("and every step predicts the next letter: 'ello'", predicted == "ello")
+title("training, three seeds")
+
+
+def train_on_hell(seed: int) -> str:
+    """A 3-unit RNN and a Dense layer trained for 300 Adam steps; its predictions reading 'hell'."""
+    mg.manual_seed(seed)
+    model = layers.Sequential([layers.SimpleRNN(3, return_sequences=True), layers.Dense(4)])
+    model(x)
+    optimizer = mg.optim.Adam(model.parameters(), lr=0.05)
+    for step in range(1, 301):
+        loss = F.cross_entropy(model(x), targets)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        if step in (1, 50, 300):
+            print(f"seed {seed}, step {step:>3}: mean cross-entropy {loss.item():.4f}")
+    return "".join(vocab[i] for i in model(x).data[0].argmax(axis=1))
+
+
+predictions = [train_on_hell(seed) for seed in (0, 1, 2)]
+predicted = predictions[0]
+print(f"reading 'hell' the networks predict {predictions}")
+check(
+    "after training the prediction after 'hell' is 'o', on every seed",
+    all(p[-1] == "o" for p in predictions),
+    [p[-1] for p in predictions],
+)
+check(
+    "and every step predicts the next letter: 'ello', on every seed",
+    set(predictions) == {"ello"},
+    predictions,
+)
 
 # %% [markdown]
 # # Many to one: the feeling of a sentence
@@ -180,7 +196,6 @@ print(f"train accuracy {history['accuracy'][-1]:.3f}, held-out accuracy {history
 negated = [i for i in range(split, len(rows)) if " not " in rows[i][0]]
 correct = classifier.predict(ids[negated]).argmax(axis=1) == labels[negated]
 print(f"held-out negated sentences: {int(correct.sum())}/{len(negated)} right")
-check("held-out accuracy above 0.85 on sentences it never saw", history["val_accuracy"][-1] > 0.85)
 
 # %% [markdown]
 # # What ignoring word order costs
@@ -194,6 +209,11 @@ check("held-out accuracy above 0.85 on sentences it never saw", history["val_acc
 # so w_not < -w_good < 0 and at the same time w_not > -w_bad > 0: no weights do both (the
 # XOR of "not" and the word's own feeling).  The RNN reads "not" *before* "good" and can
 # carry it in its state.  Both are trained on the same 180 sentences, from three seeds.
+# Measured on seeds 0-2 along four floating-point paths (the Numba kernels, their numpy
+# twins, every initial weight 1 ulp up, another processor's OpenBLAS kernels), and for the
+# bag on seeds 0-9, the bag fitted 0.74-0.78 of its training sentences and got 1 to 4 of
+# the 15 held-out negated ones (0.07-0.27); the RNN got all 15, and every held-out
+# sentence, in every run.
 
 # %%
 title("an order-blind baseline: the sum of word weights")
@@ -222,8 +242,8 @@ def bag_of_words(seed: int) -> tuple[float, float]:
     return float(fit), float(held)
 
 
-def recurrent(seed: int) -> float:
-    """The RNN classifier above, from another seed; its held-out negated accuracy."""
+def recurrent(seed: int) -> tuple[float, float]:
+    """The RNN classifier above, from a seed: (held-out accuracy, held-out negated accuracy)."""
     mg.manual_seed(seed)
     model = layers.Sequential(
         [
@@ -241,11 +261,13 @@ def recurrent(seed: int) -> float:
         clip_norm=1.0,
         verbose=0,
     )
-    return float(np.mean(model.predict(ids[negated]).argmax(axis=1) == labels[negated]))
+    right = model.predict(ids[split:]).argmax(axis=1) == labels[split:]
+    return float(np.mean(right)), float(np.mean(right[np.array(negated) - split]))
 
 
 bag = {seed: bag_of_words(seed) for seed in (0, 1, 2)}
-rnn_negated = {seed: recurrent(seed) for seed in (0, 1, 2)}
+rnn_scores = {seed: recurrent(seed) for seed in (0, 1, 2)}
+rnn_negated = {seed: negated_right for seed, (_, negated_right) in rnn_scores.items()}
 for seed in bag:
     fit, held = bag[seed]
     print(
@@ -255,12 +277,28 @@ for seed in bag:
 check(
     "the bag of words cannot fit its own 180 training sentences (below 0.85 on every seed)",
     all(fit < 0.85 for fit, _ in bag.values()),
+    [fit for fit, _ in bag.values()],
+    "< 0.85 on every seed",
 )
 check(
     "on the held-out negated sentences the bag is right at most 40% of the time, on every seed",
     all(held <= 0.4 for _, held in bag.values()),
+    [held for _, held in bag.values()],
+    "<= 0.4 on every seed",
 )
-check("and the RNN at least 90% of the time, on every seed", min(rnn_negated.values()) >= 0.9)
+check(
+    "and the RNN at least 90% of the time, on every seed",
+    min(rnn_negated.values()) >= 0.9,
+    list(rnn_negated.values()),
+    ">= 0.9 on every seed",
+)
+held_out = [held for held, _ in rnn_scores.values()]
+check(
+    "the RNN's held-out accuracy is above 0.85 on every seed",
+    min(held_out) > 0.85,
+    held_out,
+    "> 0.85 on every seed",
+)
 
 # %% [markdown]
 # # Exploding gradients and the threshold cure
@@ -353,6 +391,7 @@ RESULTS = {
     "negated": negated,
     "bag": bag,
     "rnn_negated": rnn_negated,
+    "rnn_held_out": held_out,
 }
 
 # %% [markdown]

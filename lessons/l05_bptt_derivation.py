@@ -251,7 +251,7 @@ variants = {
     "tanh RNN": {"activation": "tanh"},
     "IRNN": {"activation": "relu", "recurrent_initializer": "identity", "kernel_initializer": small_normal},
 }
-SEEDS = (0, 1, 2)
+SEEDS = (0, 1, 2, 3, 4)
 curves = {}  # (variant, seed) -> test MSE after each of 12 epochs
 for seed in SEEDS:
     for name, options in variants.items():
@@ -262,14 +262,14 @@ for seed in SEEDS:
         curve = curves[name, seed] = []
         for _ in range(12):  # epochs
             model.fit(x_train, y_train, loss="mse", optimizer=optimizer, epochs=1, clip_norm=1.0, verbose=0)
-            curve.append(model.evaluate(x_test, y_test)["loss"])
+            curve.append(model.evaluate(x_test, y_test, return_dict=True)["loss"])
         print(
             f"{name:>8}, seed {seed}: best {min(curve):.4f}, mean of the last 3 epochs "
             f"{np.mean(curve[-3:]):.4f} (always answering 1: {baseline:.4f})"
         )
 plot(
     "adding_problem.png",
-    "adding problem, 30 steps: test MSE by epoch, three seeds",
+    f"adding problem, 30 steps: test MSE by epoch, {len(SEEDS)} seeds",
     list(range(1, 13)),
     {**{f"{name}, seed {seed}": c for (name, seed), c in curves.items()}, "always 1": [baseline] * 12},
     "epoch",
@@ -281,22 +281,36 @@ plot(
 # %% [markdown]
 # One run proves little here: a single epoch can spike (Adam meets a steep wall of the
 # loss), and a ReLU RNN started at the identity can stay where it started.  So the claims
-# are made over three seeds, on the best epoch and on the mean of the last three epochs.
+# are made over five seeds, and only where the runs agree.  Which model *ends* lower does
+# not agree: it changes with the seed and even with the last bits of rounding.  Measured
+# over seeds 0-9 on the Numba kernels and 0-8 on their numpy twins and with every initial
+# weight one unit in the last place up, the IRNN ended lower (mean of the last 3 epochs)
+# than the tanh RNN on 6 of 10, 5 of 9 and 5 of 9 seeds; the IRNN's best error ranged from
+# 0.0016 to 0.107 (one seed in ten barely learns), the tanh RNN's from 0.017 to 0.045.  So
+# the lesson shows that comparison seed by seed and claims no winner; the two claims below
+# held on every one of those runs, the closest at 0.045 against a limit of 0.084.
 
 # %%
+best = {key: min(curve) for key, curve in curves.items()}
 final = {key: float(np.mean(curve[-3:])) for key, curve in curves.items()}
+tanh_best = [best["tanh RNN", seed] for seed in SEEDS]
+irnn_best = [best["IRNN", seed] for seed in SEEDS]
 check(
-    "the tanh RNN learns on every seed: its best error is under a quarter of always answering 1",
-    all(min(curves["tanh RNN", seed]) < baseline / 4 for seed in SEEDS),
+    "the tanh RNN learns on every seed: its best error is under half of always answering 1",
+    max(tanh_best) < baseline / 2,
+    tanh_best,
+    f"< {baseline / 2:.4f} on every seed",
+)
+check(
+    "at its best the IRNN goes further: its lowest error over the seeds is under half the tanh RNN's lowest",
+    min(irnn_best) < min(tanh_best) / 2,
+    {"IRNN": min(irnn_best), "tanh RNN": min(tanh_best)},
+    "IRNN < tanh RNN / 2",
 )
 irnn_ahead = [seed for seed in SEEDS if final["IRNN", seed] < final["tanh RNN", seed]]
-stuck = [seed for seed in SEEDS if min(curves["IRNN", seed]) > 0.9 * baseline]
+stuck = [seed for seed in SEEDS if best["IRNN", seed] > baseline / 2]
 show("seeds on which the IRNN ends lower than the tanh RNN", np.array(irnn_ahead))
-show("seeds on which the IRNN never gets below 90% of always answering 1", np.array(stuck))
-check(
-    "the IRNN ends lower than the tanh RNN (mean of the last 3 epochs) on at least 2 of 3 seeds",
-    len(irnn_ahead) >= 2,
-)
+show("seeds on which the IRNN never gets below half of always answering 1", np.array(stuck))
 
 # %%
 # What the project's tests check of this lesson, in one place (saved by `python -m lessons`).
@@ -325,8 +339,9 @@ RESULTS = {
 #   ones; the same formulas, with those terms zero, still equal autograd.
 # - Truncated BPTT (a stateful layer fed in chunks) keeps the forward pass and cuts the
 #   backward at each chunk's start: a third of the graph, and no gradient across chunks.
-# - An identity-initialised ReLU RNN can beat a tanh RNN on the adding problem, but not on
-#   every seed: claims about training need more than one run.
+# - An identity-initialised ReLU RNN can go further than a tanh RNN on the adding problem,
+#   but which ends lower changes with the seed and the rounding: claims about training need
+#   more than one run, and a threshold well outside the spread of the runs.
 #
 # # Exercises
 #

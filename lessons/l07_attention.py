@@ -70,18 +70,49 @@ plot(
     "exact match",
 )
 
-short, long = slice(0, 2), slice(6, 9)  # lengths 2-3 and 8-10
+
+# %% [markdown]
+# A single length holds about 33 of the held-out sources, so its accuracy moves by several
+# points from seed to seed; the claims pool the short lengths (2-3) and the long ones
+# (8-10).  Measured on seeds 0-2 along four floating-point paths (the Numba kernels, their
+# numpy twins, every initial weight 1 ulp up, another processor's OpenBLAS kernels), and on
+# seeds 3-9 on the Numba kernels: C alone reversed 0.94-1.0 of the 2-3 digit sources (the
+# worst single length) and at most 0.08 of the 8-10 digit ones; attention reversed
+# 0.83-0.99 of the 8-10 digit sources on seeds 0-2, and its worst single long length went
+# down to 0.66 (seed 3).  The thresholds below sit well outside that spread.
+
+
+# %%
+def exact_share(outputs: list[list[int]], lengths: range) -> float:
+    """The share of held-out sources of the given lengths reversed exactly."""
+    return float(
+        np.mean([o == s[::-1] for o, s in zip(outputs, test_sources, strict=True) if len(s) in lengths])
+    )
+
+
+short, long = range(2, 4), range(8, 11)
+pooled = {
+    (name, group): [exact_share(outputs, lengths) for outputs in translations[name]]
+    for name in translations
+    for group, lengths in (("2-3", short), ("8-10", long))
+}
 check(
-    "with C alone, every seed reverses 2-3 digits at least 90% of the time",
-    accuracy["fixed C"][:, short].min() >= 0.9,
+    "with C alone, every seed reverses 2-3 digits at least 80% of the time",
+    min(pooled["fixed C", "2-3"]) >= 0.8,
+    pooled["fixed C", "2-3"],
+    ">= 0.8 on every seed",
 )
 check(
     "with C alone, every seed reverses 8-10 digits at most 30% of the time",
-    accuracy["fixed C"][:, long].max() <= 0.3,
+    max(pooled["fixed C", "8-10"]) <= 0.3,
+    pooled["fixed C", "8-10"],
+    "<= 0.3 on every seed",
 )
-check(  # the seeds spread: 0.72-0.97 at lengths 8-10 in the run this was written from
-    "with attention, every seed reverses 8, 9 and 10 digits at least 70% of the time",
-    accuracy["attention"][:, long].min() >= 0.7,
+check(
+    "with attention, every seed reverses 8-10 digits at least half of the time",
+    min(pooled["attention", "8-10"]) >= 0.5,
+    pooled["attention", "8-10"],
+    ">= 0.5 on every seed",
 )
 
 # %% [markdown]
@@ -108,17 +139,23 @@ heatmap(
     "output digit",
 )
 
-# over every held-out output step: where does the largest weight fall?
-outputs, attention = model.translate(test_src, 12, START, END, return_attention=True)
-on_mirror = [
-    step_weights.argmax() == len(source) - 1 - i
-    for source, out, step_weights_all in zip(test_sources, outputs, attention, strict=True)
-    for i, step_weights in enumerate(step_weights_all[: len(source)])
-]
-show("share of output steps whose largest weight is on the mirrored source digit", np.mean(on_mirror))
+# over every held-out output step of each seed's model: where does the largest weight fall?
+on_mirror = []
+for seed_model in models["attention"]:
+    outputs, attention = seed_model.translate(test_src, 12, START, END, return_attention=True)
+    steps = [
+        step_weights.argmax() == len(source) - 1 - i
+        for source, step_weights_all in zip(test_sources, attention, strict=True)
+        for i, step_weights in enumerate(step_weights_all[: len(source)])
+    ]
+    on_mirror.append(float(np.mean(steps)))
+show("per seed, share of output steps whose largest weight is on the mirrored digit", np.array(on_mirror))
 check(
-    "the largest weight of at least 90% of the output steps falls on the digit being copied",
-    np.mean(on_mirror) >= 0.9,
+    "the largest weight of at least three quarters of the output steps falls on the digit being copied, "
+    "on every seed",
+    min(on_mirror) >= 0.75,
+    on_mirror,
+    ">= 0.75 on every seed",
 )
 
 # %% [markdown]
@@ -143,11 +180,12 @@ def score(model: layers.Seq2Seq, source: list[int], tokens: list[int]) -> float:
     return float(np.mean([log_probs[t, token] for t, token in enumerate(full)]))
 
 
-beam_accuracy, greedy_accuracy, never_below = [], [], True
+beam_accuracy, greedy_accuracy, beam_long, never_below = [], [], [], True
 for model, greedy in zip(models["fixed C"], translations["fixed C"], strict=True):
     beam = reversals(model, test_sources, beam_width=4)
     greedy_accuracy.append(np.mean([g == s[::-1] for g, s in zip(greedy, test_sources, strict=True)]))
     beam_accuracy.append(np.mean([b == s[::-1] for b, s in zip(beam, test_sources, strict=True)]))
+    beam_long.append(exact_share(beam, long))
     for source, g, b in zip(test_sources[:60], greedy[:60], beam[:60], strict=True):
         if len(g) < 12 and len(b) < 12:
             never_below &= score(model, source, b) >= score(model, source, g) - 1e-9
@@ -156,9 +194,11 @@ show("beam exact match, per seed", np.array(beam_accuracy))
 check("the beam's output never has a lower log-probability per token than greedy's", never_below)
 show("beam minus greedy, per seed", np.array(beam_accuracy) - np.array(greedy_accuracy))
 check(
-    "the beam moves exact match by less than 5 points on every seed: a likelier output is not "
-    "always a right one, and both are held back by C",
-    all(abs(b - g) < 0.05 for b, g in zip(beam_accuracy, greedy_accuracy, strict=True)),
+    "the beam does not lift the bottleneck: with it, every seed still reverses 8-10 digits at most "
+    "30% of the time (a likelier output is not always a right one)",
+    max(beam_long) <= 0.3,
+    beam_long,
+    "<= 0.3 on every seed",
 )
 
 # %%
@@ -181,7 +221,7 @@ RESULTS = {
 #   encoder's outputs; with it the long sequences are reversed too, and the weights show
 #   which source digit each output digit was copied from.
 # - Beam search keeps several partial outputs; it finds outputs at least as likely as greedy's,
-#   but here that moves exact match by about a point: the bottleneck, not the search, is
+#   but here that moves exact match by a few points at most: the bottleneck, not the search, is
 #   what limits the fixed-context model.
 #
 # # Exercises

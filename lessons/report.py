@@ -37,12 +37,45 @@ def show(name: str, value: Any) -> None:
         print(f"{name} {array.shape} =\n{body}" if array.ndim > 1 else f"{name} {array.shape} = {body}")
 
 
-def check(claim: str, holds: bool | np.bool_) -> None:
-    """State a claim and its verdict; a claim that does not hold stops the lesson."""
+def measured_text(values: Any) -> str:
+    """Measured values on one line: a number to 4 significant digits, a list or array as
+    ``[a, b]``, a dict as ``name: value`` pairs (its values formatted the same way)."""
+    if isinstance(values, dict):
+        return ", ".join(f"{name}: {measured_text(value)}" for name, value in values.items())
+    if isinstance(values, str):
+        return values
+    array = np.asarray(values)
+    if array.ndim == 0:
+        item = array.item()
+        return f"{item:.4g}" if isinstance(item, float) else str(item)
+    return "[" + ", ".join(measured_text(value) for value in array.reshape(-1)) + "]"
+
+
+def check(claim: str, holds: bool | np.bool_, measured: Any = None, threshold: str | None = None) -> None:
+    """State a claim and its verdict; a claim that does not hold stops the lesson.
+
+    Parameters
+    ----------
+    claim : str
+        The claim, as the reader should read it.
+    holds : bool
+        Whether it held.
+    measured : number, array, list or dict of name -> value(s), optional
+        What the verdict was decided on (a trained claim: the value on every seed); printed
+        beside the verdict and carried by the failure, so that a failure on another machine
+        can be reported with its numbers.
+    threshold : str, optional
+        The limit the measured values were held against, e.g. ``">= 0.9 on every seed"``.
+    """
+    detail = ""
+    if measured is not None or threshold is not None:
+        parts = [f"measured: {measured_text(measured)}"] if measured is not None else []
+        parts += [f"threshold: {threshold}"] if threshold is not None else []
+        detail = f" ({'; '.join(parts)})"
     if not bool(holds):
-        print(f"  [FAILED] {claim}")
-        raise ClaimFailed(claim)
-    print(f"  [ok] {claim}")
+        print(f"  [FAILED] {claim}{detail}")
+        raise ClaimFailed(f"{claim}{detail}")
+    print(f"  [ok] {claim}{detail}")
 
 
 def close(a: Any, b: Any, tol: float = 1e-10) -> bool:

@@ -22,8 +22,10 @@ PACKAGES = ("minigrad", "layers", "lessons")
 
 
 def fingerprint() -> str:
-    """A hash of every .py and .tsv file of the packages, and of the kernel choice."""
-    digest = hashlib.sha256(os.environ.get("MINIGRAD_JIT", "1").encode())
+    """A hash of every .py and .tsv file of the packages, of the kernel choice and of the
+    rounding perturbation (``MINIGRAD_INIT_NUDGE``)."""
+    float_path = f"{os.environ.get('MINIGRAD_JIT', '1')} {os.environ.get('MINIGRAD_INIT_NUDGE', '0')}"
+    digest = hashlib.sha256(float_path.encode())
     for package in PACKAGES:
         for path in sorted((ROOT / package).rglob("*")):
             if path.suffix in (".py", ".tsv") and "__pycache__" not in path.parts:

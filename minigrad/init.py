@@ -1,8 +1,16 @@
 """Weight initializers with Keras's names and formulas, all drawn from ``mg.manual_seed``'s
-generator.  Each takes a shape and a dtype and returns a numpy array."""
+generator.  Each takes a shape and a dtype and returns a numpy array.
+
+The environment variable ``MINIGRAD_INIT_NUDGE`` (read once, at import) is a rounding
+perturbation for checking that a result does not ride on the last bit: ``1`` moves every
+nonzero initial weight that a layer draws through ``get`` one unit in the last place up
+(``np.nextafter`` toward +inf, in the weight's own dtype), as another processor's rounding
+might; zeros stay zero.  ``0``, the default, changes nothing.
+"""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +19,11 @@ import numpy as np
 from minigrad.random import generator
 
 Initializer = Callable[[tuple[int, ...], Any], np.ndarray]
+
+_nudge_setting = os.environ.get("MINIGRAD_INIT_NUDGE", "0")
+if _nudge_setting not in ("0", "1"):
+    raise ValueError(f"MINIGRAD_INIT_NUDGE must be '0' or '1', got {_nudge_setting!r}")
+NUDGE: bool = _nudge_setting == "1"
 
 
 def zeros(shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
@@ -59,13 +72,24 @@ INITIALIZERS: dict[str, Initializer] = {
 }
 
 
+def nudged(initializer: Initializer) -> Initializer:
+    """``initializer`` with every nonzero value moved one unit in the last place toward +inf."""
+
+    def draw(shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+        values = np.asarray(initializer(shape, dtype))
+        up = np.nextafter(values, np.array(np.inf, dtype=values.dtype))
+        return np.where(values != 0, up, values)
+
+    return draw
+
+
 def get(name_or_fn: str | Initializer) -> Initializer:
-    """An initializer by Keras name, or a callable ``f(shape, dtype)`` as it is."""
-    if callable(name_or_fn):
-        return name_or_fn
-    if name_or_fn not in INITIALIZERS:
+    """An initializer by Keras name, or a callable ``f(shape, dtype)`` as it is; under
+    ``MINIGRAD_INIT_NUDGE=1`` either one ``nudged``."""
+    if not callable(name_or_fn) and name_or_fn not in INITIALIZERS:
         raise ValueError(
             f"unknown initializer {name_or_fn!r}; expected one of {sorted(INITIALIZERS)} "
             "or a callable f(shape, dtype)"
         )
-    return INITIALIZERS[name_or_fn]
+    initializer = name_or_fn if callable(name_or_fn) else INITIALIZERS[name_or_fn]
+    return nudged(initializer) if NUDGE else initializer
