@@ -34,7 +34,7 @@ class SparseCategoricalCrossentropy:
     def __call__(self, pred: Tensor, y: Any) -> Tensor:
         # with probabilities, log p are logits whose softmax is p again (p sums to 1)
         logits = pred if self.from_logits else pred.clamp(min=EPSILON, max=1 - EPSILON).log()
-        return functional.cross_entropy(logits, y)
+        return functional.cross_entropy(logits, y, class_axis=-1)  # Keras's classes: the last axis
 
 
 class BinaryCrossentropy:
