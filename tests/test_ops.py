@@ -398,3 +398,39 @@ def test_a_float_tensor_index_is_an_index_error(index):
     ):
         x[index()]
     np.testing.assert_array_equal(x[np.array([0, 2])].data, [[1.0, 2.0], [5.0, 6.0]])  # the way that works
+
+
+# --- the sweep: calls that used to answer wrong without a word ---
+def test_squeeze_of_several_dims_squeezes_each_of_size_one():
+    x = mg.Tensor(np.zeros((1, 3, 1, 1)))
+    assert x.squeeze((0, 2)).shape == (3, 1)  # used to squeeze dim 0 only
+    assert x.squeeze((1, -1)).shape == (1, 3, 1)  # dim 1 has size 3: left alone, as in PyTorch
+    assert x.squeeze(1).shape == (1, 3, 1, 1) and x.squeeze().shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda t: t.unsqueeze((0, 1)), r"unsqueeze: dim must be one int, got \(0, 1\)"),
+        (lambda t: t.flatten((0, 1)), "flatten: dim must be one int"),
+        (lambda t: t.flatten(2, 0), "flatten: start_dim 2 comes after end_dim 0"),
+    ],
+)
+def test_methods_of_one_dim_refuse_others(call, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        call(mg.Tensor(np.zeros((2, 1, 3))))
+
+
+def test_the_gradient_of_a_zeroth_power_is_zero_even_at_zero():
+    x = mg.tensor([0.0, 2.0], requires_grad=True)
+    (x**0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])  # 0 * 0 ** -1 used to give nan
+
+
+def test_where_wants_a_boolean_condition():
+    x = mg.tensor([1.0, -2.0, 3.0])
+    np.testing.assert_array_equal(mg.where(mg.tensor([True, False, True]), x, 0.0).data, [1.0, 0.0, 3.0])
+    with pytest.raises(TypeError, match="condition must hold booleans .* got dtype float64"):
+        mg.where(mg.tensor([0.5, 0.0, 1.0]), x, 0.0)  # 0.5 used to count as true
+    with pytest.raises(TypeError, match="condition must hold booleans"):
+        mg.where(np.array([1, 0, 1]), x, 0.0)

@@ -547,3 +547,36 @@ def test_truth_length_iteration_and_numbers_as_in_pytorch():
     assert float(Tensor([2.5])) == 2.5 and int(Tensor(3.7)) == 3
     with pytest.raises(ValueError, match="one element"):
         float(Tensor([1.0, 2.0]))
+
+
+# --- initializers and the graph ---
+def test_glorot_uniform_counts_fans_as_keras_does():
+    mg.manual_seed(0)
+    # a kernel (2, 3, 4, 5): receptive field 2 * 3, fan_in 4 * 6, fan_out 5 * 6
+    limit = np.sqrt(6 / (4 * 6 + 5 * 6))
+    kernel = mg.init.glorot_uniform((2, 3, 4, 5))
+    assert np.abs(kernel).max() <= limit and np.abs(kernel).max() > 0.9 * limit
+    bias_like = mg.init.glorot_uniform((7,))  # a vector: fan_in = fan_out = 7
+    assert np.abs(bias_like).max() <= np.sqrt(6 / 14)
+
+
+def test_initializers_refuse_integer_dtypes_and_wrong_shapes():
+    with pytest.raises(TypeError, match="weights are float32 or float64, got dtype int64"):
+        mg.init.glorot_uniform((3, 4), np.int64)  # used to truncate every draw to 0
+    with pytest.raises(ValueError, match=r"identity: the shape must have 2 dims, got \(3,\)"):
+        mg.init.identity((3,))  # used to give a (3, 3) matrix
+    with pytest.raises(ValueError, match=r"identity: the shape must have 2 dims"):
+        mg.init.identity((2, 3, 1))  # used to read 1 as the diagonal's offset
+    q = mg.init.orthogonal((2, 3, 4))  # Keras's reading: a (6, 4) matrix with orthonormal columns
+    flat = q.reshape(6, 4)
+    np.testing.assert_allclose(flat.T @ flat, np.eye(4), atol=1e-12)
+
+
+def test_the_graph_cannot_be_drawn_once_backward_has_freed_it():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    assert "Mul" in mg.graph.to_dot(y, names={'the "x"': x})
+    assert '\\"x\\"' in mg.graph.to_dot(y, names={'the "x"': x})  # quotes escaped for DOT
+    y.backward()
+    with pytest.raises(RuntimeError, match="freed by backward"):
+        mg.graph.to_dot(y)  # used to draw the loss alone
