@@ -402,7 +402,7 @@ class Tensor:
         return self._inplace("div_", np.true_divide, other)
 
     def zero_(self) -> Tensor:
-        return self.fill_(0)
+        return self._inplace("zero_", _copy, np.zeros((), self.dtype))  # False for a mask
 
     def fill_(self, value: Any) -> Tensor:
         if np.ndim(_values(value)) != 0:
@@ -628,12 +628,13 @@ class Tensor:
         return ops.cast(self, self.dtype)
 
     def float(self) -> Tensor:
-        """A float32 copy, in the graph (PyTorch's ``float()``; numpy's float is float64)."""
-        return ops.cast(self, np.float32)
+        """self as float32 (PyTorch's ``float()``; numpy's float is float64): self itself when
+        it is float32 already, as in PyTorch, else a copy through which the gradient flows."""
+        return self if self.dtype == np.float32 else ops.cast(self, np.float32)
 
     def double(self) -> Tensor:
-        """A float64 copy, in the graph."""
-        return ops.cast(self, np.float64)
+        """self as float64: self itself when it is float64 already, else a copy in the graph."""
+        return self if self.dtype == np.float64 else ops.cast(self, np.float64)
 
     def tolist(self) -> Any:
         return self.data.tolist()

@@ -430,7 +430,7 @@ def test_the_gradient_of_a_zeroth_power_is_zero_even_at_zero():
 def test_where_wants_a_boolean_condition():
     x = mg.tensor([1.0, -2.0, 3.0])
     np.testing.assert_array_equal(mg.where(mg.tensor([True, False, True]), x, 0.0).data, [1.0, 0.0, 3.0])
-    with pytest.raises(TypeError, match="condition must hold booleans .* got dtype float64"):
+    with pytest.raises(TypeError, match=r"condition must hold booleans .* got dtype float64"):
         mg.where(mg.tensor([0.5, 0.0, 1.0]), x, 0.0)  # 0.5 used to count as true
     with pytest.raises(TypeError, match="condition must hold booleans"):
         mg.where(np.array([1, 0, 1]), x, 0.0)

@@ -348,6 +348,8 @@ def test_in_place_methods_against_numpy():
     np.testing.assert_array_equal(t.data, [[1.0, -1.0], [0.0, 0.0]])
     t[0] += 10  # a view changed, then written back, as in PyTorch
     np.testing.assert_array_equal(t.data, [[11.0, 9.0], [0.0, 0.0]])
+    mask = mg.tensor([True, False])
+    assert mask.zero_().tolist() == [False, False] and mask.dtype == bool
 
 
 def test_in_place_on_a_leaf_that_requires_grad_raises_pytorchs_error():
@@ -520,6 +522,7 @@ def test_float_and_double_are_casts_in_the_graph():
     (y * y).sum().backward()
     assert x.grad.dtype == np.float64
     np.testing.assert_allclose(x.grad, [1.0, -2.0])
+    assert x.double() is x and y.float() is y  # no copy when the dtype is already right, as in PyTorch
 
 
 def test_clone_copies_exactly_and_keeps_the_graph():
