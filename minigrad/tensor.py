@@ -56,6 +56,16 @@ def _to_array(data: Any, dtype: np.dtype | None = None) -> np.ndarray:
     raise TypeError(f"Tensor needs numeric data (float, int or bool), got an array of dtype {array.dtype}")
 
 
+def _holds_grad(data: list | tuple) -> bool:
+    """Whether a (nested) list holds a tensor that requires grad."""
+    return any(
+        item.requires_grad
+        if isinstance(item, Tensor)
+        else isinstance(item, (list, tuple)) and _holds_grad(item)
+        for item in data
+    )
+
+
 class Version:
     """How many times a tensor's memory has been changed in place.
 
@@ -98,6 +108,11 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
             data = data.data
+        elif isinstance(data, (list, tuple)) and _holds_grad(data):
+            raise TypeError(
+                "Tensor from a list of tensors that require grad would cut them from the graph; "
+                "mg.stack(tensors) joins them and keeps their gradients"
+            )
         data = _to_array(data, check_dtype(dtype, "Tensor"))
         if requires_grad and data.dtype.type not in _FLOATS:
             raise RuntimeError(f"only float tensors can require gradients, got dtype {data.dtype}")

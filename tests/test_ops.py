@@ -434,3 +434,20 @@ def test_where_wants_a_boolean_condition():
         mg.where(mg.tensor([0.5, 0.0, 1.0]), x, 0.0)  # 0.5 used to count as true
     with pytest.raises(TypeError, match="condition must hold booleans"):
         mg.where(np.array([1, 0, 1]), x, 0.0)
+
+
+@pytest.mark.parametrize("axis", [1.0, True, (0, 1.5), "1"])
+def test_axes_must_be_integers(axis):
+    with pytest.raises(TypeError, match="axes must be integers"):
+        mg.Tensor(np.ones((2, 3))).sum(axis)  # 1.0 and True used to mean axis 1
+
+
+def test_a_list_of_tensors_that_require_grad_is_stacked_not_copied():
+    a, b = mg.tensor(1.0, requires_grad=True), mg.tensor(2.0, requires_grad=True)
+    with pytest.raises(TypeError, match=r"cut them from the graph; mg.stack\(tensors\)"):
+        mg.tensor([a, b])
+    with pytest.raises(TypeError, match="cut them from the graph"):
+        mg.functional.mse_loss(mg.tensor([1.0, 2.0]), [a, b])  # lifting the list would drop both gradients
+    assert mg.tensor([mg.tensor(1.0), 2.0]).tolist() == [1.0, 2.0]  # without gradients: the values
+    (mg.stack([a, b]) * mg.tensor([3.0, 4.0])).sum().backward()
+    assert a.grad == 3.0 and b.grad == 4.0
