@@ -471,9 +471,10 @@ class Tensor:
             )
         others = other if isinstance(other, tuple) else (other,)
         if any(isinstance(o, Tensor) and o.requires_grad for o in others):
+            way = "build the tensor with mg.stack, mg.cat or mg.where" if "[" in name else "write x = x + y"
             raise RuntimeError(
                 f"{name}: the value requires grad, but a tensor changed in place cannot carry its "
-                "gradient; write x = x + y (out of place) so that the gradient flows"
+                f"gradient; {way} (out of place) so that the gradient flows"
             )
 
     # --- methods, named as in PyTorch (reductions take axis/keepdims or dim/keepdim) ---

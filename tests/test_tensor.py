@@ -383,6 +383,8 @@ def test_in_place_with_a_value_that_requires_grad_raises():
     x, w = Tensor([1.0, 2.0]), Tensor([3.0, 4.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="cannot carry its gradient; write x = x \\+ y"):
         x += w
+    with pytest.raises(RuntimeError, match=r"build the tensor with mg\.stack, mg\.cat or mg\.where"):
+        x[0] = w[1]
     assert x.tolist() == [1.0, 2.0]
     with mg.no_grad():
         x += w  # no gradient is wanted here
