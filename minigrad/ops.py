@@ -530,14 +530,23 @@ def _index_part(part: Any) -> Any:
     return part
 
 
-def stack(tensors: list[Any], axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new axis."""
-    return Stack.apply(*tensors, axis=axis)
+def stack(tensors: list[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors of one shape along a new axis (numpy's ``axis`` or PyTorch's ``dim``)."""
+    return Stack.apply(*tensors, axis=_axis_or_dim("stack", axis, dim))
 
 
-def concatenate(tensors: list[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
-    return Concatenate.apply(*tensors, axis=axis)
+def concatenate(tensors: list[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (numpy's ``axis`` or PyTorch's ``dim``)."""
+    return Concatenate.apply(*tensors, axis=_axis_or_dim("concatenate", axis, dim))
+
+
+def _axis_or_dim(op: str, axis: int, dim: int | None) -> int:
+    """numpy's ``axis`` or PyTorch's ``dim`` (not both; ``axis`` keeps its default then)."""
+    if dim is None:
+        return axis
+    if axis != 0:
+        raise TypeError(f"{op}: give axis or dim, not both")
+    return dim
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:

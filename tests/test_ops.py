@@ -451,3 +451,11 @@ def test_a_list_of_tensors_that_require_grad_is_stacked_not_copied():
     assert mg.tensor([mg.tensor(1.0), 2.0]).tolist() == [1.0, 2.0]  # without gradients: the values
     (mg.stack([a, b]) * mg.tensor([3.0, 4.0])).sum().backward()
     assert a.grad == 3.0 and b.grad == 4.0
+
+
+def test_stack_and_concatenate_take_pytorchs_dim():
+    a, b = np.ones((2, 3)), np.zeros((2, 3))
+    np.testing.assert_array_equal(mg.stack([a, b], dim=1).data, np.stack([a, b], axis=1))
+    np.testing.assert_array_equal(mg.concatenate([a, b], dim=-1).data, np.concatenate([a, b], axis=-1))
+    with pytest.raises(TypeError, match="give axis or dim, not both"):
+        mg.stack([a, b], 1, dim=0)
