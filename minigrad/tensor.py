@@ -641,6 +641,8 @@ class Tensor:
 
     def clone(self) -> Tensor:
         """A copy of the data that stays in the graph (gradients flow back to self)."""
+        if self.dtype == _BOOL:
+            return Tensor._make(self.data.copy(), requires_grad=False)  # a mask has no gradient
         return ops.cast(self, self.dtype)
 
     def float(self) -> Tensor:

@@ -532,6 +532,8 @@ def test_clone_copies_exactly_and_keeps_the_graph():
     c = x.clone()
     assert np.signbit(c.data[0])  # -0.0 stays -0.0 (x + 0 would give +0.0)
     assert c.data is not x.data
+    mask = mg.tensor([True, False])
+    assert mask.clone().tolist() == [True, False] and mask.clone().data is not mask.data
     (c * 3).sum().backward()
     np.testing.assert_array_equal(x.grad, [3.0, 3.0])
 
