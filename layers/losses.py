@@ -58,8 +58,15 @@ class BinaryCrossentropy:
         return functional.binary_cross_entropy_with_logits(p.log() - (1 - p).log(), y)  # logit(p)
 
 
+def cross_entropy(logits: Tensor, y: Any) -> Tensor:
+    """minigrad's cross-entropy on logits with the classes on the last axis, the layout of
+    Sequential's outputs (``functional.cross_entropy`` alone refuses to guess when a
+    sequence has as many steps as classes)."""
+    return functional.cross_entropy(logits, y, class_axis=-1)
+
+
 LOSSES: dict[str, Loss] = {
-    "cross_entropy": functional.cross_entropy,  # logits
+    "cross_entropy": cross_entropy,  # logits
     "binary_cross_entropy": functional.binary_cross_entropy_with_logits,  # logits
     "mse": functional.mse_loss,
     "mean_squared_error": functional.mse_loss,
@@ -82,4 +89,6 @@ def get(loss: str | Loss, owner: str) -> Loss:
 
 def is_classification(loss: Loss | None) -> bool:
     """Whether the loss compares class scores with integer labels (so accuracy makes sense)."""
-    return loss is functional.cross_entropy or isinstance(loss, SparseCategoricalCrossentropy)
+    return loss in (cross_entropy, functional.cross_entropy) or isinstance(
+        loss, SparseCategoricalCrossentropy
+    )

@@ -231,3 +231,17 @@ def test_cross_entropy_in_pytorchs_layout_equals_torch():
     logits, targets = rng.normal(size=(2, 4, 3)), rng.integers(0, 4, size=(2, 3))
     expected = torch.nn.functional.cross_entropy(torch.from_numpy(logits), torch.from_numpy(targets))
     np.testing.assert_allclose(F.cross_entropy(logits, targets).item(), expected.item(), rtol=1e-12)
+
+
+def test_sequentials_losses_take_the_last_axis_as_keras_does():
+    from layers import losses
+
+    logits = np.array([[[2.0, -1.0, 0.5], [0.0, 1.5, -2.0], [1.0, 0.0, 3.0]]])  # 3 steps, 3 classes
+    targets = np.array([[2, 0, 1]])
+    expected = reference_cross_entropy(logits, targets, class_axis=-1)
+    np.testing.assert_allclose(
+        losses.get("cross_entropy", "fit")(logits, targets).item(), expected, rtol=1e-12
+    )
+    probabilities = np.exp(reference_log_softmax(logits, -1))
+    keras_loss = losses.get("sparse_categorical_crossentropy", "fit")(mg.Tensor(probabilities), targets)
+    np.testing.assert_allclose(keras_loss.item(), expected, rtol=1e-6)
