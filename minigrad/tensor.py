@@ -108,6 +108,8 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
             data = data.data
+        elif isinstance(data, ValuesIndices):
+            raise TypeError(_PAIR_MESSAGE)
         elif isinstance(data, (list, tuple)) and _holds_grad(data):
             raise TypeError(
                 "Tensor from a list of tensors that require grad would cut them from the graph; "

@@ -352,6 +352,8 @@ def test_max_of_a_dim_sends_the_gradient_to_the_picked_element():
 def test_max_and_min_refuse_what_would_answer_wrong(call, error, message):
     with pytest.raises(error, match=message):
         call(mg.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]]))
+    with pytest.raises(error, match=message):
+        call(mg.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]], requires_grad=True))
 
 
 def test_argmin_and_argmax_take_dim_as_in_pytorch():
