@@ -107,7 +107,9 @@ class SparseCategoricalCrossentropy(Loss):
         labels = sparse_labels(pred, y)
         # with probabilities, log p are logits whose softmax is p again (p sums to 1)
         logits = pred if self.from_logits else _probabilities(pred, "SparseCategoricalCrossentropy").log()
-        return functional.cross_entropy(logits, labels, reduction="none", mask=mask)
+        return functional.cross_entropy(
+            logits, labels, reduction="none", mask=mask, class_axis=-1
+        )  # Keras: classes last
 
 
 class BinaryCrossentropy(Loss):

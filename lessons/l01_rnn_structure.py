@@ -119,7 +119,7 @@ def train_translator(context: str, seed: int) -> tuple[layers.Seq2Seq, float]:
     optimizer = mg.optim.Adam(model.parameters(), lr=0.01)
     for _ in range(120):  # epochs
         for s, ti, to, m in data.batches(src, tgt_in, tgt_out, out_mask, batch_size=16):
-            loss = F.cross_entropy(model(s, ti), to, mask=m)
+            loss = F.cross_entropy(model(s, ti), to, mask=m, class_axis=-1)
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()

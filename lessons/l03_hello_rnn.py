@@ -110,7 +110,9 @@ check("softmax of its output equals step 7", close(F.softmax(head(states)).data[
 title("BPTT is the sum over time of each step's gradient")
 x = one_hot[None, [0, 1, 2, 2]]
 targets = np.array([[1, 2, 2, 3]])
-whole = F.cross_entropy(head(rnn(x)), targets, reduction="sum")
+# the scores are (batch, time, classes), with 4 steps and 4 classes: class_axis=-1 says which
+# axis holds the classes (PyTorch's layout would put them on axis 1)
+whole = F.cross_entropy(head(rnn(x)), targets, reduction="sum", class_axis=-1)
 whole.backward()
 total_grad = rnn.cell.recurrent_kernel.grad.copy()
 per_step = np.zeros_like(total_grad)
@@ -132,7 +134,7 @@ def train_on_hell(seed: int) -> str:
     model(x)
     optimizer = mg.optim.Adam(model.parameters(), lr=0.05)
     for step in range(1, 301):
-        loss = F.cross_entropy(model(x), targets)
+        loss = F.cross_entropy(model(x), targets, class_axis=-1)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

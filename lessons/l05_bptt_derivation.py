@@ -120,7 +120,9 @@ def bptt_by_autograd(x_seq: np.ndarray, counted: np.ndarray) -> dict[str, np.nda
     for p in (*rnn.parameters(), *head.parameters()):
         p.grad = None
     logits = head(rnn(x_seq[None]))
-    F.cross_entropy(logits, y_seq[None], reduction="sum", mask=counted[None].astype(bool)).backward()
+    F.cross_entropy(
+        logits, y_seq[None], reduction="sum", mask=counted[None].astype(bool), class_axis=-1
+    ).backward()
     return {
         "dL/dc": head.bias.grad,
         "dL/dV": head.kernel.grad.T,
@@ -189,13 +191,13 @@ for layer in (full, chunked):
 
 x_full = mg.Tensor(x_long, requires_grad=True)
 full_outputs = full(x_full)
-loss_full = F.cross_entropy(head(full_outputs), y_long, reduction="sum", mask=later[None])
+loss_full = F.cross_entropy(head(full_outputs), y_long, reduction="sum", mask=later[None], class_axis=-1)
 edges_full = mg.graph.to_dot(loss_full).count("->")
 loss_full.backward()  # the last chunk's loss, back through all 30 steps
 
 chunks = [mg.Tensor(x_long[:, k : k + 10], requires_grad=True) for k in (0, 10, 20)]
 chunk_outputs = [chunked(x) for x in chunks]
-loss_last = F.cross_entropy(head(chunk_outputs[-1]), y_long[:, 20:], reduction="sum")
+loss_last = F.cross_entropy(head(chunk_outputs[-1]), y_long[:, 20:], reduction="sum", class_axis=-1)
 edges_last = mg.graph.to_dot(loss_last).count("->")
 loss_last.backward()  # the same loss, back through its own 10 steps only
 

@@ -45,7 +45,7 @@ def train_reverser(seed: int, longest: int, context: str = "last", attention: st
     optimizer = mg.optim.Adam(model.parameters(), lr=0.01)
     for _ in range(epochs):
         for s, t_in, t_out in data.batches(src, tgt_in, tgt_out, batch_size=64):
-            loss = F.cross_entropy(model(s, t_in), t_out, mask=t_out > 0)
+            loss = F.cross_entropy(model(s, t_in), t_out, mask=t_out > 0, class_axis=-1)
             optimizer.zero_grad()
             loss.backward()
             mg.optim.clip_grad_norm(model.parameters(), 1.0)

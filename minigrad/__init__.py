@@ -12,7 +12,7 @@ from minigrad.function import Function, detect_anomaly, is_grad_enabled, no_grad
 from minigrad.ops import concatenate, stack, where
 from minigrad.random import manual_seed, rand, randn
 from minigrad.serialize import load, save
-from minigrad.tensor import Tensor, arange, ones, ones_like, tensor, zeros, zeros_like
+from minigrad.tensor import Tensor, arange, full, ones, ones_like, tensor, zeros, zeros_like
 
 
 def cat(tensors: list, dim: int = 0) -> Tensor:
@@ -30,6 +30,7 @@ __all__ = [
     "concatenate",
     "data",
     "detect_anomaly",
+    "full",
     "functional",
     "graph",
     "init",

@@ -24,6 +24,24 @@ if TYPE_CHECKING:
 
 _grad_enabled = True
 _anomaly_enabled = False
+_BOOL = np.dtype(bool)
+
+
+def _lift(inputs: tuple[Any, ...], takes_bool: bool) -> tuple[Tensor, ...]:
+    """An op's inputs as Tensors: numbers and arrays lifted (a Python number takes a tensor
+    input's dtype) and, unless the op takes booleans, masks turned into 0.0 and 1.0 of the
+    float inputs' dtype (float64 when there is none)."""
+    from minigrad.tensor import Tensor, as_tensor
+
+    like = next((x for x in inputs if isinstance(x, Tensor) and x.data.dtype is not _BOOL), None)
+    tensors = tuple(as_tensor(x, like) for x in inputs)
+    if takes_bool:
+        return tensors
+    dtype = np.float64 if like is None else like.dtype
+    return tuple(
+        Tensor._make(t.data.astype(dtype), requires_grad=False) if t.data.dtype is _BOOL else t
+        for t in tensors
+    )
 
 
 @contextmanager
@@ -119,9 +137,16 @@ class Function:
     # sequence pays thousands of times.)
     parents: tuple[Tensor, ...] = ()
     versions: tuple[int, ...] = ()  # each input's version when the op ran
+    output_versions: tuple[tuple[Any, int], ...] = ()  # each output's (counter, version) then
     needs_input_grad: tuple[bool, ...] = ()
     outputs: tuple[tuple[tuple[int, ...], np.dtype], ...] = ()  # (shape, dtype) of each
     released = False
+    # A boolean input (a mask) comes into forward as floats (0 and 1, of the float inputs'
+    # dtype), as PyTorch promotes it, unless the op keeps booleans as they are (shape ops).
+    takes_bool = False
+    # The op's output may be a view of its first input (reshape, transpose, a slice): then the
+    # two share one version counter, so that changing either in place is seen by both.
+    shares_input_memory = False
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray | tuple[np.ndarray, ...]:
         raise NotImplementedError
@@ -137,13 +162,11 @@ class Function:
 
         Returns one Tensor, or a tuple of Tensors for an op whose ``forward`` returns a
         tuple of arrays (its ``backward`` then takes one gradient per output)."""
-        from minigrad.tensor import Tensor, as_tensor
+        from minigrad.tensor import Tensor
 
-        if all(isinstance(x, Tensor) for x in inputs):
-            tensors = inputs
-        else:  # lift numbers and arrays; a Python number takes a tensor input's dtype
-            like = next((x for x in inputs if isinstance(x, Tensor)), None)
-            tensors = tuple(as_tensor(x, like) for x in inputs)
+        tensors = inputs
+        if not all(isinstance(x, Tensor) and x.data.dtype is not _BOOL for x in inputs):
+            tensors = _lift(inputs, cls.takes_bool)
         fn = cls()
         fn.needs_input_grad = tuple([t.requires_grad for t in tensors])
         data = fn.forward(*[t.data for t in tensors], **params)
@@ -153,9 +176,12 @@ class Function:
             _check_finite(array, cls)
         record = _grad_enabled and any(fn.needs_input_grad)
         outputs = [Tensor._make(array, requires_grad=record) for array in arrays]
+        if cls.shares_input_memory and np.may_share_memory(arrays[0], tensors[0].data):
+            outputs[0]._counter = tensors[0]._counter
         if record:
             fn.parents = tensors
-            fn.versions = tuple([t._version for t in tensors])
+            fn.versions = tuple([t._counter.value for t in tensors])
+            fn.output_versions = tuple([(out._counter, out._counter.value) for out in outputs])
             fn.outputs = tuple([(array.shape, array.dtype) for array in arrays])
             for index, out in enumerate(outputs):
                 out.grad_fn, out.output_index = fn, index
@@ -166,11 +192,19 @@ class Function:
         well-formed gradient per input."""
         name = type(self).__name__
         for i, parent in enumerate(self.parents):
-            if parent._version != self.versions[i]:
+            if parent._counter.value != self.versions[i]:
                 raise RuntimeError(
                     f"{name}.backward: input {i} (shape {parent.shape}) was changed in place after "
-                    f"{name} used it (by an optimizer step or a weight load, say), so its gradient "
-                    "would be wrong; run backward before changing it, or compute again"
+                    f"{name} used it (by an optimizer step, a weight load or an in-place operator, "
+                    "say), so its gradient would be wrong; run backward before changing it, or "
+                    "compute again"
+                )
+        for i, (counter, version) in enumerate(self.output_versions):
+            if counter.value != version:
+                raise RuntimeError(
+                    f"{name}.backward: output {i} (shape {self.outputs[i][0]}) was changed in place "
+                    f"(through a detach()ed copy or a view), and {name}'s gradient may need its "
+                    "value; change a clone() instead"
                 )
         incoming = [grad.view() for grad in grads]
         for grad in incoming:
@@ -213,6 +247,7 @@ class Function:
         self.__dict__ = {
             "parents": (),
             "versions": (),
+            "output_versions": (),
             "needs_input_grad": self.needs_input_grad,
             "outputs": self.outputs,
             "released": True,

@@ -14,6 +14,7 @@ import numpy as np
 
 from minigrad import kernels
 from minigrad.function import Function
+from minigrad.ops import normalize_axes
 from minigrad.random import generator
 from minigrad.tensor import Tensor, as_tensor
 
@@ -21,23 +22,35 @@ from minigrad.tensor import Tensor, as_tensor
 def _stable_shift(x: Tensor, axis: int) -> Tensor:
     # log_softmax(x) = log_softmax(x - c) for any constant c; taking c = max(x) keeps
     # exp() from overflowing.  c is detached: its gradient through the result is zero.
-    return x - x.max(axis=axis, keepdims=True).detach()
+    return x - x.amax(axis, keepdim=True).detach()
 
 
-def log_softmax(x: Any, axis: int = -1) -> Tensor:
+def _axis_or_dim(name: str, axis: int, dim: int | None) -> int:
+    """numpy's and Keras's ``axis`` or PyTorch's ``dim`` (not both)."""
+    if dim is None:
+        return axis
+    if axis != -1:
+        raise TypeError(f"{name}: give axis or dim, not both")
+    return dim
+
+
+def log_softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
     """log(softmax(x)) = x - log(sum(exp(x))), stable for logits of any size.
 
-    x : (..., classes) -> (..., classes)
+    x : (..., classes) -> (..., classes); ``axis`` (or PyTorch's ``dim``) names the class axis,
+    the last by default, as in Keras
     """
+    axis = _axis_or_dim("log_softmax", axis, dim)
     shifted = _stable_shift(as_tensor(x), axis)
     return shifted - shifted.exp().sum(axis=axis, keepdims=True).log()
 
 
-def softmax(x: Any, axis: int = -1) -> Tensor:
-    """exp(x) / sum(exp(x)) along ``axis``.
+def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
+    """exp(x) / sum(exp(x)) along ``axis`` (or PyTorch's ``dim``), the last by default.
 
     x : (..., classes) -> (..., classes), each slice along ``axis`` summing to 1
     """
+    axis = _axis_or_dim("softmax", axis, dim)
     exps = _stable_shift(as_tensor(x), axis).exp()
     return exps / exps.sum(axis=axis, keepdims=True)
 
@@ -61,29 +74,36 @@ _REDUCTIONS = ("mean", "sum", "none")
 def cross_entropy(
     logits: Any,
     targets: Any,
+    *,
     reduction: str = "mean",
     mask: Any = None,
     ignore_index: int | None = None,
+    class_axis: int | None = None,
 ) -> Tensor:
     """Softmax cross-entropy with integer class targets.
 
     Parameters
     ----------
-    logits : (..., classes)
-    targets : (...), integers in [0, classes) (or ``ignore_index``)
-    reduction : "mean" (over the positions that count), "sum" or "none" (shape (...))
-    mask : (...) booleans, optional; positions where it is False count for nothing
+    logits : (batch, classes), or a sequence's scores in either layout: Keras's
+        (batch, time, classes), where our layers put them, or PyTorch's (batch, classes, time)
+    targets : the logits' shape without the class axis, integers in [0, classes) (or
+        ``ignore_index``)
+    reduction : "mean" (over the positions that count), "sum" or "none" (targets' shape)
+    mask : targets' shape, booleans, optional; positions where it is False count for nothing
     ignore_index : a target value whose positions count for nothing (as in PyTorch)
+    class_axis : which axis of the logits holds the classes.  Left out, the targets' shape
+        decides: the axis whose removal gives it.  When both layouts fit (classes == time, say)
+        that is an error naming both, never a guess; ``class_axis=-1`` (Keras's) or
+        ``class_axis=1`` (PyTorch's) settles it.
     """
     logits = as_tensor(logits)
     targets = np.asarray(targets.data if isinstance(targets, Tensor) else targets)
     if reduction not in _REDUCTIONS:
         raise ValueError(f"cross_entropy: reduction must be one of {_REDUCTIONS}, got {reduction!r}")
-    if logits.ndim < 1 or targets.shape != logits.shape[:-1]:
-        raise ValueError(
-            f"cross_entropy: targets must have the logits' shape without the class axis, "
-            f"{logits.shape[:-1]}, got {targets.shape}"
-        )
+    axis = _find_class_axis(logits.shape, targets.shape, class_axis)
+    if axis != logits.ndim - 1:
+        order = [k for k in range(logits.ndim) if k != axis]
+        logits = logits.permute(*order, axis)
     if targets.dtype.kind not in "iu":
         if targets.size and not np.array_equal(targets, np.round(targets)):
             raise ValueError(f"cross_entropy: targets must be integer class ids, got {targets.dtype}")
@@ -121,7 +141,42 @@ def cross_entropy(
     return losses.sum() / count
 
 
-def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str = "mean") -> Tensor:
+def _find_class_axis(shape: tuple[int, ...], target_shape: tuple[int, ...], class_axis: int | None) -> int:
+    """The class axis of logits of ``shape`` for targets of ``target_shape`` (see cross_entropy)."""
+    if not shape:
+        raise ValueError("cross_entropy: the logits need a class axis, got a 0-d tensor")
+    without = {k: shape[:k] + shape[k + 1 :] for k in range(len(shape))}
+    if class_axis is not None:
+        axis = normalize_axes("cross_entropy", class_axis, len(shape))[0]
+        if target_shape != without[axis]:
+            raise ValueError(
+                f"cross_entropy: with class_axis={class_axis} the targets must have shape "
+                f"{without[axis]} (the logits' {shape} without axis {axis}), got {target_shape}"
+            )
+        return axis
+    keras, torch = len(shape) - 1, 1  # the class axis of each layout (the same for 2-D logits)
+    fits = [k for k in dict.fromkeys((keras, torch)) if without.get(k) == target_shape]
+    if len(fits) == 1:
+        return fits[0]
+    if fits:
+        raise ValueError(
+            f"cross_entropy: logits of shape {shape} with targets of shape {target_shape} fit two "
+            "layouts: Keras's (batch, ..., classes) and PyTorch's (batch, classes, ...); say which "
+            "with class_axis=-1 (Keras's) or class_axis=1 (PyTorch's)"
+        )
+    expected = f"{without[keras]} for Keras's layout (batch, ..., classes)"
+    if len(shape) > 2:
+        expected += f" or {without[torch]} for PyTorch's (batch, classes, ...)"
+    hint = (
+        "; class probabilities as targets are not supported: give class ids" if target_shape == shape else ""
+    )
+    raise ValueError(
+        f"cross_entropy: the targets must have the logits' shape {shape} without the class axis, "
+        f"{expected}; got {target_shape}{hint}"
+    )
+
+
+def binary_cross_entropy_with_logits(logits: Any, targets: Any, *, reduction: str = "mean") -> Tensor:
     """-[y log sigmoid(x) + (1 - y) log(1 - sigmoid(x))], stable for logits of any size.
 
     Written as max(x, 0) - x y + log(1 + exp(-|x|)), where no exponential can overflow.
@@ -142,7 +197,7 @@ def binary_cross_entropy_with_logits(logits: Any, targets: Any, reduction: str =
     return losses.sum() if reduction == "sum" else losses.mean()
 
 
-def mse_loss(pred: Any, target: Any, reduction: str = "mean") -> Tensor:
+def mse_loss(pred: Any, target: Any, *, reduction: str = "mean") -> Tensor:
     """Mean (or sum) of squared differences; pred and target must have the same shape."""
     pred, target = as_tensor(pred), as_tensor(target)
     if pred.shape != target.shape:

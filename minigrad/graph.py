@@ -21,11 +21,16 @@ def to_dot(output: Tensor, names: dict[str, Tensor] | None = None) -> str:
         if id(t) in seen:
             continue
         seen.add(id(t))
-        name = label_of.get(id(t), "")
+        name = label_of.get(id(t), "").replace("\\", "\\\\").replace('"', '\\"')
         text = f"{name}\\n{t.shape}" if name else str(t.shape)
         lines.append(f'  t{id(t)} [label="{text}", shape=ellipse];')
         if t.grad_fn is not None:
             op = t.grad_fn
+            if op.released:
+                raise RuntimeError(
+                    f"to_dot: the graph was freed by backward() (at {type(op).__name__}); draw it "
+                    "before backward, or pass retain_graph=True to backward"
+                )
             lines.append(f'  op{id(op)} [label="{type(op).__name__}", shape=box];')
             lines.append(f"  op{id(op)} -> t{id(t)};")
             for parent in op.parents:

@@ -41,8 +41,10 @@ def normalize_axes(op: str, axis: int | tuple[int, ...] | None, ndim: int) -> tu
     """``axis`` as a tuple of non-negative axes, checked against ``ndim``."""
     if axis is None:
         return tuple(range(ndim))
-    axes = (axis,) if isinstance(axis, (int, np.integer)) else tuple(axis)
+    axes = tuple(axis) if isinstance(axis, (tuple, list)) else (axis,)
     for a in axes:
+        if isinstance(a, bool) or not isinstance(a, (int, np.integer)):
+            raise TypeError(f"{op}: axes must be integers, got {axis!r}")
         if not -ndim <= a < ndim:
             raise ValueError(f"{op}: axis {a} is out of range for a tensor with {ndim} dims")
     normalized = tuple(int(a) % ndim for a in axes)
@@ -154,7 +156,9 @@ class Pow(Function):
         return a**exponent
 
     def backward(self, g):
-        # d(a^p)/da = p a^(p - 1)
+        # d(a^p)/da = p a^(p - 1); for p = 0 that is 0 everywhere (a^-1 would make 0 * inf at 0)
+        if self.exponent == 0:
+            return (np.zeros_like(g),)
         return (g * self.exponent * self.a ** (self.exponent - 1),)
 
 
@@ -251,8 +255,38 @@ class Max(Function):
         return (_expand_reduced(g, self.axes, self.share.ndim) * self.share,)
 
 
-# --- shape ops ---
+class TakeAlongAxis(Function):
+    """One element per position along ``axis``, picked by ``indices`` (a's shape, with size 1
+    along ``axis``): the values of ``max(dim)`` and ``min(dim)``."""
+
+    def forward(self, a, indices, axis, keepdims=False):
+        self.shape, self.indices, self.axis = a.shape, indices, axis
+        picked = np.take_along_axis(a, indices, axis)
+        return picked if keepdims else np.squeeze(picked, axis)
+
+    def backward(self, g):
+        # each picked element receives its output's gradient; the others receive nothing
+        grad = np.zeros(self.shape, dtype=g.dtype)
+        np.put_along_axis(grad, self.indices, g.reshape(self.indices.shape), self.axis)
+        return (grad,)
+
+
+class Cast(Function):
+    """A copy in another float dtype (or the same: ``clone``)."""
+
+    takes_bool = True
+
+    def forward(self, a, dtype):
+        return a.astype(dtype)
+
+    def backward(self, g):
+        return (g,)  # run_backward gives the input its own dtype back
+
+
+# --- shape ops: their outputs are views of their input where numpy can make one ---
 class Reshape(Function):
+    shares_input_memory = takes_bool = True
+
     def forward(self, a, shape):
         self.shape = a.shape
         try:
@@ -267,6 +301,8 @@ class Reshape(Function):
 
 
 class Transpose(Function):
+    shares_input_memory = takes_bool = True
+
     def forward(self, a, axes=None):
         order = normalize_axes("transpose", axes, a.ndim)  # all axes when None
         if axes is None:
@@ -282,6 +318,8 @@ class Transpose(Function):
 
 
 class GetItem(Function):
+    shares_input_memory = takes_bool = True
+
     def forward(self, a, index):
         self.shape, self.index = a.shape, index
         return a[index]
@@ -308,6 +346,8 @@ def _check_same_shapes(op: str, arrays: tuple[np.ndarray, ...], skip_axis: int |
 
 
 class Stack(Function):
+    takes_bool = True
+
     def forward(self, *arrays, axis=0):
         _check_same_shapes("stack", arrays, None)
         self.axis = normalize_axes("stack", axis, arrays[0].ndim + 1)[0]
@@ -319,6 +359,8 @@ class Stack(Function):
 
 
 class Concatenate(Function):
+    takes_bool = True
+
     def forward(self, *arrays, axis=0):
         if arrays and arrays[0].ndim == 0:
             raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated")
@@ -333,6 +375,8 @@ class Concatenate(Function):
 
 
 class Where(Function):
+    takes_bool = True
+
     def forward(self, a, b, condition):
         self.condition = np.asarray(condition, dtype=bool)
         broadcast_shapes("where", self.condition.shape, a.shape, b.shape)
@@ -435,6 +479,20 @@ def max(a: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = Fals
     return Max.apply(a, axis=axis, keepdims=keepdims)
 
 
+def take_along_axis(a: Any, indices: np.ndarray, axis: int, keepdims: bool = True) -> Tensor:
+    """numpy's ``take_along_axis`` (``indices``: a's shape with size 1 along ``axis``), with
+    that axis dropped unless ``keepdims``."""
+    return TakeAlongAxis.apply(a, indices=indices, axis=axis, keepdims=keepdims)
+
+
+def cast(a: Any, dtype: Any) -> Tensor:
+    """A copy of ``a`` in ``dtype`` (float32 or float64), through which the gradient flows."""
+    dtype = np.dtype(dtype)
+    if dtype.type not in (np.float32, np.float64):
+        raise TypeError(f"cast: minigrad tensors in the graph hold float32 or float64, got {dtype}")
+    return Cast.apply(a, dtype=dtype)
+
+
 def reshape(a: Any, *shape: int | tuple[int, ...]) -> Tensor:
     """The same elements in a new shape; ``reshape(t, 2, 3)`` and ``reshape(t, (2, 3))`` agree."""
     return Reshape.apply(a, shape=as_tuple(shape))
@@ -447,27 +505,56 @@ def transpose(a: Any, *axes: int) -> Tensor:
 
 def getitem(a: Any, index: Any) -> Tensor:
     """a[index]: ints, slices, None, Ellipsis, boolean masks and integer arrays."""
-    if isinstance(index, Tensor):
-        index = index.data.astype(np.int64)
-    elif isinstance(index, tuple):
-        index = tuple(i.data.astype(np.int64) if isinstance(i, Tensor) else i for i in index)
-    elif isinstance(index, list):
-        index = np.asarray(index)
-    return GetItem.apply(a, index=index)
+    return GetItem.apply(a, index=as_index(index))
 
 
-def stack(tensors: list[Any], axis: int = 0) -> Tensor:
-    """Join tensors of one shape along a new axis."""
-    return Stack.apply(*tensors, axis=axis)
+def as_index(index: Any) -> Any:
+    """``index`` as numpy takes it.  A Tensor in it must be a boolean mask (as in PyTorch); a
+    float tensor is refused, since turning 0.0 and 1.0 into positions would answer wrong."""
+    if isinstance(index, tuple):
+        return tuple(_index_part(part) for part in index)
+    return _index_part(index)
 
 
-def concatenate(tensors: list[Any], axis: int = 0) -> Tensor:
-    """Join tensors along an existing axis."""
-    return Concatenate.apply(*tensors, axis=axis)
+def _index_part(part: Any) -> Any:
+    if isinstance(part, list):
+        part = np.asarray([p.data if isinstance(p, Tensor) else p for p in part])
+    if isinstance(part, Tensor):
+        if part.dtype != bool:
+            raise IndexError(
+                f"a tensor used as an index must hold booleans (a mask: mg.tensor([True, False, ...]) "
+                f"or x > 0), got a {part.dtype} tensor of shape {part.shape}; minigrad tensors hold "
+                "floats, so give positions as a list or a numpy integer array (np.array([0, 2]))"
+            )
+        return part.data
+    return part
+
+
+def stack(tensors: list[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors of one shape along a new axis (numpy's ``axis`` or PyTorch's ``dim``)."""
+    return Stack.apply(*tensors, axis=_axis_or_dim("stack", axis, dim))
+
+
+def concatenate(tensors: list[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
+    """Join tensors along an existing axis (numpy's ``axis`` or PyTorch's ``dim``)."""
+    return Concatenate.apply(*tensors, axis=_axis_or_dim("concatenate", axis, dim))
+
+
+def _axis_or_dim(op: str, axis: int, dim: int | None) -> int:
+    """numpy's ``axis`` or PyTorch's ``dim`` (not both; ``axis`` keeps its default then)."""
+    if dim is None:
+        return axis
+    if axis != 0:
+        raise TypeError(f"{op}: give axis or dim, not both")
+    return dim
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:
     """Elementwise ``a`` where ``condition`` holds, else ``b`` (condition is not differentiated)."""
-    if isinstance(condition, Tensor):
-        condition = condition.data
+    condition = np.asarray(condition.data if isinstance(condition, Tensor) else condition)
+    if condition.dtype != bool:
+        raise TypeError(
+            f"where: the condition must hold booleans (a comparison such as x > 0, or a mask), got "
+            f"dtype {condition.dtype}; write where(c != 0, ...) to take nonzero as true"
+        )
     return Where.apply(a, b, condition=condition)

@@ -11,24 +11,71 @@ far deeper than Python's recursion limit.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Iterator
 from numbers import Number
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from minigrad.function import Function, IndexedGrad
+from minigrad.function import Function, IndexedGrad, is_grad_enabled
 
 _FLOATS = (np.float32, np.float64)
+_KINDS = (np.float32, np.float64, np.bool_)  # what a tensor may hold: floats, or booleans (masks)
+_BOOL = np.dtype(bool)
 
 
-def _to_float_array(data: Any, dtype: Any = None) -> np.ndarray:
-    """Copy ``data`` into a float32 or float64 array; integers and bools become float64."""
+def check_dtype(dtype: Any, where: str) -> np.dtype | None:
+    """``dtype`` as a numpy dtype a tensor may hold (float32, float64, bool), or a TypeError.
+
+    Integers are refused rather than turned into floats without a word: a tensor of class
+    ids that silently holds floats is the kind of wrong answer minigrad does not give."""
+    if dtype is None:
+        return None
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"{where}: dtype must be a numpy dtype (np.float32, np.float64 or bool), got {dtype!r}"
+        ) from None
+    if dtype.type not in _KINDS:
+        raise TypeError(
+            f"{where}: minigrad tensors hold float32 or float64 (or bool, for masks), got dtype {dtype}; "
+            "keep integers such as class ids in a numpy array (np.array(ids, dtype=np.int64)), "
+            "which every minigrad function that takes ids or indices accepts"
+        )
+    return dtype
+
+
+def _to_array(data: Any, dtype: np.dtype | None = None) -> np.ndarray:
+    """Copy ``data`` into a float32, float64 or bool array; integers become float64."""
     array = np.array(data, dtype=dtype)
-    if array.dtype.type in _FLOATS:
+    if array.dtype.type in _KINDS:
         return array
-    if array.dtype.kind in "biuf":
+    if array.dtype.kind in "iuf":
         return array.astype(np.float64)
     raise TypeError(f"Tensor needs numeric data (float, int or bool), got an array of dtype {array.dtype}")
+
+
+def _holds_grad(data: list | tuple) -> bool:
+    """Whether a (nested) list holds a tensor that requires grad."""
+    return any(
+        item.requires_grad
+        if isinstance(item, Tensor)
+        else isinstance(item, (list, tuple)) and _holds_grad(item)
+        for item in data
+    )
+
+
+class Version:
+    """How many times a tensor's memory has been changed in place.
+
+    Tensors that share memory (``detach()``, and views such as ``reshape`` or a slice) share
+    one counter, so that changing any of them is seen by every op that saved one of them."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
 
 
 class Tensor:
@@ -37,11 +84,12 @@ class Tensor:
     Parameters
     ----------
     data : array_like
-        Numbers to copy.  float32 stays float32; everything else numeric becomes float64.
+        Numbers to copy.  float32 stays float32 and booleans stay booleans (a mask, for
+        indexing and ``where``; in arithmetic it counts as 0 and 1); integers become float64.
     requires_grad : bool
-        Whether ``backward`` should compute ``grad`` for this tensor.
+        Whether ``backward`` should compute ``grad`` for this tensor (floats only).
     dtype : numpy dtype, optional
-        float32 or float64, to convert on the way in.
+        float32, float64 or bool, to convert on the way in; integer dtypes are a TypeError.
 
     Attributes
     ----------
@@ -60,15 +108,23 @@ class Tensor:
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
             data = data.data
-        if dtype is not None and np.dtype(dtype).type not in _FLOATS:
-            raise TypeError(f"Tensor dtype must be float32 or float64, got {np.dtype(dtype)}")
-        self.data: np.ndarray = _to_float_array(data, dtype)
+        elif isinstance(data, ValuesIndices):
+            raise TypeError(_PAIR_MESSAGE)
+        elif isinstance(data, (list, tuple)) and _holds_grad(data):
+            raise TypeError(
+                "Tensor from a list of tensors that require grad would cut them from the graph; "
+                "mg.stack(tensors) joins them and keeps their gradients"
+            )
+        data = _to_array(data, check_dtype(dtype, "Tensor"))
+        if requires_grad and data.dtype.type not in _FLOATS:
+            raise RuntimeError(f"only float tensors can require gradients, got dtype {data.dtype}")
+        self.data: np.ndarray = data
         self.requires_grad = bool(requires_grad)
         self.grad: np.ndarray | None = None
         self.grad_fn: Function | None = None
         self.output_index = 0  # which of grad_fn's outputs this is
         self._retains_grad = False
-        self._version = 0
+        self._counter = Version()
 
     @classmethod
     def _make(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
@@ -80,7 +136,7 @@ class Tensor:
         out.grad_fn = None
         out.output_index = 0
         out._retains_grad = False
-        out._version = 0
+        out._counter = Version()
         return out
 
     # --- what a tensor is ---
@@ -105,31 +161,65 @@ class Tensor:
         return self.data.size
 
     def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
         return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """The rows (``x[0]``, ``x[1]``, ...), each in the graph; a 0-d tensor has none."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
 
     def numpy(self) -> np.ndarray:
         """The data as a numpy array (the same memory, as in PyTorch)."""
         return self.data
 
-    def item(self) -> float:
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """numpy's conversion protocol: ``np.asarray(x)`` is the data (shared, as ``numpy()``),
+        ``np.array(x)`` a copy of it, with ``dtype`` converted."""
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            if copy is False:
+                raise ValueError(f"np.asarray(tensor, dtype={np.dtype(dtype)}, copy=False): a {self.dtype} "
+                                 "tensor cannot be converted without a copy")  # fmt: skip
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def item(self) -> float | bool:
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
         return self.data.item()
 
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory has been changed in place (PyTorch's name)."""
+        return self._counter.value
+
     def mark_modified(self) -> None:
-        """Record that ``data`` was changed in place (minigrad's optimizers and weight loading
-        call it).  A backward that needs the old values then raises instead of computing a
-        wrong gradient, as PyTorch's version counter does."""
-        self._version += 1
+        """Record that ``data`` was changed in place (minigrad's optimizers, weight loading and
+        the in-place methods call it).  A backward that needs the old values then raises
+        instead of computing a wrong gradient, as PyTorch's version counter does."""
+        self._counter.value += 1
 
     def detach(self) -> Tensor:
-        """The same data, cut from the graph: no gradient flows through the result."""
-        return Tensor._make(self.data, requires_grad=False)
+        """The same data, cut from the graph: no gradient flows through the result.  It shares
+        the memory, so changing it in place changes self too, as in PyTorch."""
+        out = Tensor._make(self.data, requires_grad=False)
+        out._counter = self._counter
+        return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
         if not self.is_leaf:
             raise RuntimeError("requires_grad_ can only change leaf tensors; use detach() first")
-        self.requires_grad = requires_grad
+        if requires_grad and self.dtype.type not in _FLOATS:
+            raise RuntimeError(f"only float tensors can require gradients, got dtype {self.dtype}")
+        self.requires_grad = bool(requires_grad)
         return self
 
     def retain_grad(self) -> None:
@@ -146,6 +236,11 @@ class Tensor:
         return f"Tensor({body}{extra})"
 
     def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"bool() of a tensor of shape {self.shape} is ambiguous: it needs one element; "
+                "use (x > 0).any() or .all() for a condition on every element"
+            )
         return bool(self.data)
 
     # comparisons give numpy boolean arrays (masks for where and indexing), not Tensors
@@ -283,6 +378,107 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
 
+    # --- in place, as in PyTorch: the same object changes, and its version counter moves on ---
+    def __setitem__(self, index: Any, value: Any) -> None:
+        self._check_inplace("x[index] = value", value)
+        self.data[ops.as_index(index)] = _values(value)
+        self.mark_modified()
+
+    def __iadd__(self, other: Any) -> Tensor:
+        return self._inplace("+=", np.add, other)
+
+    def __isub__(self, other: Any) -> Tensor:
+        return self._inplace("-=", np.subtract, other)
+
+    def __imul__(self, other: Any) -> Tensor:
+        return self._inplace("*=", np.multiply, other)
+
+    def __itruediv__(self, other: Any) -> Tensor:
+        return self._inplace("/=", np.true_divide, other)
+
+    def __ipow__(self, exponent: float) -> Tensor:
+        if isinstance(exponent, Tensor) or not np.isscalar(exponent):
+            raise TypeError(f"**=: the exponent must be a number, got {type(exponent).__name__}")
+        return self._inplace("**=", np.power, exponent)
+
+    def __imatmul__(self, other: Any) -> Tensor:
+        raise TypeError("in-place matmul (x @= y) is not supported, as in PyTorch; write x = x @ y")
+
+    def add_(self, other: Any, alpha: float = 1) -> Tensor:
+        """self += alpha * other, in place."""
+        return self._inplace("add_", np.add, other if alpha == 1 else _values(other) * alpha)
+
+    def sub_(self, other: Any, alpha: float = 1) -> Tensor:
+        """self -= alpha * other, in place."""
+        return self._inplace("sub_", np.subtract, other if alpha == 1 else _values(other) * alpha)
+
+    def mul_(self, other: Any) -> Tensor:
+        return self._inplace("mul_", np.multiply, other)
+
+    def div_(self, other: Any) -> Tensor:
+        return self._inplace("div_", np.true_divide, other)
+
+    def zero_(self) -> Tensor:
+        return self._inplace("zero_", _copy, np.zeros((), self.dtype))  # False for a mask
+
+    def fill_(self, value: Any) -> Tensor:
+        if np.ndim(_values(value)) != 0:
+            raise ValueError(f"fill_ takes one number, got shape {np.shape(_values(value))}")
+        return self._inplace("fill_", _copy, value)
+
+    def copy_(self, src: Any) -> Tensor:
+        """self's values replaced by src's (broadcast to self's shape), in place."""
+        return self._inplace("copy_", _copy, src)
+
+    def clamp_(self, min: float | None = None, max: float | None = None) -> Tensor:
+        """``clamp`` in place."""
+        if min is None and max is None:
+            raise ValueError("clamp_: give min, max or both")
+        self._check_inplace("clamp_", (min, max))
+        np.clip(self.data, _values(min), _values(max), out=self.data, casting="same_kind")
+        self.mark_modified()
+        return self
+
+    def _inplace(self, name: str, ufunc: Any, other: Any) -> Tensor:
+        """``ufunc(self, other)`` written into self's memory, once every check has passed
+        (numpy refuses a value it would have to cast unsafely before it writes anything)."""
+        self._check_inplace(name, other)
+        value = _values(other)
+        shape = np.shape(value)
+        try:
+            fits = np.broadcast_shapes(self.shape, shape) == self.shape
+        except ValueError:
+            fits = False
+        if not fits:
+            raise ValueError(f"{name}: a value of shape {shape} cannot be written into a tensor of "
+                             f"shape {self.shape} (it must broadcast to it)")  # fmt: skip
+        ufunc(self.data, value, out=self.data, casting="same_kind")
+        self.mark_modified()
+        return self
+
+    def _check_inplace(self, name: str, other: Any) -> None:
+        """The in-place rules of PyTorch that keep every gradient right, checked before a write."""
+        if self.grad_fn is not None:
+            raise RuntimeError(
+                f"{name}: in place on a tensor that an op made (grad_fn={type(self.grad_fn).__name__}), "
+                "whose value the graph may need for backward; write it out of place (y = y + 1 "
+                "instead of y += 1), or change a detach()ed copy made with clone().detach()"
+            )
+        if not is_grad_enabled():
+            return
+        if self.requires_grad:
+            raise RuntimeError(
+                f"{name}: a leaf Tensor that requires grad is used in an in-place operation; "
+                "update parameters inside `with mg.no_grad():`, or write x = x + ... for a new tensor"
+            )
+        others = other if isinstance(other, tuple) else (other,)
+        if any(isinstance(o, Tensor) and o.requires_grad for o in others):
+            way = "build the tensor with mg.stack, mg.cat or mg.where" if "[" in name else "write x = x + y"
+            raise RuntimeError(
+                f"{name}: the value requires grad, but a tensor changed in place cannot carry its "
+                f"gradient; {way} (out of place) so that the gradient flows"
+            )
+
     # --- methods, named as in PyTorch (reductions take axis/keepdims or dim/keepdim) ---
     def sum(
         self, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None, keepdim: bool | None = None
@@ -295,22 +491,66 @@ class Tensor:
         return ops.mean(self, *_reduction("mean", axis, keepdims, dim, keepdim))
 
     def max(
-        self, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None, keepdim: bool | None = None
-    ) -> Tensor:
-        """The largest values (PyTorch's ``max(dim)`` also returns the indices: use ``argmax``)."""
-        return ops.max(self, *_reduction("max", axis, keepdims, dim, keepdim))
+        self,
+        axis: int | None = None,
+        keepdims: bool = False,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor | ValuesIndices:
+        """PyTorch's ``max``: without a dim, the largest value (a 0-d tensor; ties share the
+        gradient); with one, ``(values, indices)`` along it, so that ``x.max(dim=1)[0]`` and
+        ``_, pred = logits.max(1)`` work.  ``amax`` takes several dims and gives values only."""
+        return self._extreme("max", np.argmax, axis, keepdims, dim, keepdim)
 
     def min(
-        self, axis: Axes = None, keepdims: bool = False, *, dim: Axes = None, keepdim: bool | None = None
-    ) -> Tensor:
-        """The smallest values: -max(-x)."""
-        return -ops.max(-self, *_reduction("min", axis, keepdims, dim, keepdim))
+        self,
+        axis: int | None = None,
+        keepdims: bool = False,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> Tensor | ValuesIndices:
+        """PyTorch's ``min``: the smallest value, or ``(values, indices)`` along a dim (as ``max``)."""
+        return self._extreme("min", np.argmin, axis, keepdims, dim, keepdim)
+
+    def _extreme(self, name: str, arg: Any, axis: Any, keepdims: bool, dim: Any, keepdim: bool | None) -> Any:
+        if isinstance(axis, Tensor) or isinstance(dim, Tensor):
+            raise TypeError(f"{name}(other): minigrad has no elementwise {name}imum of two tensors; "
+                            f"write mg.where(x {'>' if name == 'max' else '<'} y, x, y)")  # fmt: skip
+        axis, keepdims = _reduction(name, axis, keepdims, dim, keepdim)
+        if axis is None:
+            return ops.max(self, keepdims=keepdims) if name == "max" else -ops.max(-self, keepdims=keepdims)
+        if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
+            raise TypeError(f"{name}(dim) takes one dim, as in PyTorch, got {axis!r}; "
+                            f"a{name}(dim={axis!r}) gives the {name}imum over several dims")  # fmt: skip
+        axis = ops.normalize_axes(name, axis, self.ndim)[0]
+        if self.shape[axis] == 0:
+            raise ValueError(f"{name}: the tensor of shape {self.shape} has no elements along dim {axis}")
+        indices = arg(self.data, axis=axis, keepdims=True)
+        values = ops.take_along_axis(self, indices, axis, keepdims)
+        return ValuesIndices(values, indices if keepdims else indices.squeeze(axis))
+
+    def amax(self, dim: Axes = None, keepdim: bool = False) -> Tensor:
+        """The largest values over ``dim`` (one dim, several, or all when None); ties share the
+        gradient, as in PyTorch."""
+        return ops.max(self, dim, keepdim)
+
+    def amin(self, dim: Axes = None, keepdim: bool = False) -> Tensor:
+        """The smallest values over ``dim`` (one dim, several, or all when None)."""
+        return -ops.max(-self, dim, keepdim)
 
     def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
                keepdim: bool | None = None) -> np.ndarray:  # fmt: skip
         """Indices of the largest values, as an int64 numpy array (no gradient flows through)."""
         axis, keepdims = _reduction("argmax", axis, keepdims, dim, keepdim)
         return np.argmax(self.data, axis=axis, keepdims=keepdims)
+
+    def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
+               keepdim: bool | None = None) -> np.ndarray:  # fmt: skip
+        """Indices of the smallest values, as an int64 numpy array (no gradient flows through)."""
+        axis, keepdims = _reduction("argmin", axis, keepdims, dim, keepdim)
+        return np.argmin(self.data, axis=axis, keepdims=keepdims)
 
     def exp(self) -> Tensor:
         return ops.exp(self)
@@ -364,24 +604,23 @@ class Tensor:
 
     def flatten(self, start_dim: int = 0, end_dim: int = -1) -> Tensor:
         """Axes start_dim..end_dim merged into one."""
-        start, end = (ops.normalize_axes("flatten", d, max(self.ndim, 1))[0] for d in (start_dim, end_dim))
+        start, end = (_one_dim("flatten", d, max(self.ndim, 1)) for d in (start_dim, end_dim))
+        if start > end:
+            raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
         if self.ndim == 0:
             return ops.reshape(self, 1)
         return ops.reshape(self, (*self.shape[:start], -1, *self.shape[end + 1 :]))
 
     def unsqueeze(self, dim: int) -> Tensor:
         """A new axis of size 1 at ``dim`` (negative counts from the end of the result)."""
-        axis = ops.normalize_axes("unsqueeze", dim, self.ndim + 1)[0]
+        axis = _one_dim("unsqueeze", dim, self.ndim + 1)
         return ops.reshape(self, (*self.shape[:axis], 1, *self.shape[axis:]))
 
-    def squeeze(self, dim: int | None = None) -> Tensor:
-        """Axes of size 1 removed: all of them, or ``dim`` only (left alone if not of size 1)."""
-        if dim is None:
-            return ops.reshape(self, tuple(n for n in self.shape if n != 1))
-        axis = ops.normalize_axes("squeeze", dim, self.ndim)[0]
-        if self.shape[axis] != 1:
-            return ops.reshape(self, self.shape)
-        return ops.reshape(self, self.shape[:axis] + self.shape[axis + 1 :])
+    def squeeze(self, dim: int | tuple[int, ...] | None = None) -> Tensor:
+        """Axes of size 1 removed: all of them, or those of ``dim`` (one or a tuple, as in
+        PyTorch 2) that have size 1; a named axis of another size is left alone."""
+        axes = ops.normalize_axes("squeeze", dim, self.ndim)
+        return ops.reshape(self, tuple(n for k, n in enumerate(self.shape) if n != 1 or k not in axes))
 
     def transpose(self, *dims: int | tuple[int, ...]) -> Tensor:
         """PyTorch's meaning: ``transpose(dim0, dim1)`` swaps two axes.  With no argument every
@@ -404,13 +643,49 @@ class Tensor:
 
     def clone(self) -> Tensor:
         """A copy of the data that stays in the graph (gradients flow back to self)."""
-        return ops.add(self, as_tensor(0, like=self))
+        if self.dtype == _BOOL:
+            return Tensor._make(self.data.copy(), requires_grad=False)  # a mask has no gradient
+        return ops.cast(self, self.dtype)
+
+    def float(self) -> Tensor:
+        """self as float32 (PyTorch's ``float()``; numpy's float is float64): self itself when
+        it is float32 already, as in PyTorch, else a copy through which the gradient flows."""
+        return self if self.dtype == np.float32 else ops.cast(self, np.float32)
+
+    def double(self) -> Tensor:
+        """self as float64: self itself when it is float64 already, else a copy in the graph."""
+        return self if self.dtype == np.float64 else ops.cast(self, np.float64)
 
     def tolist(self) -> Any:
         return self.data.tolist()
 
 
 Axes = int | tuple[int, ...] | None
+
+
+class ValuesIndices(NamedTuple):
+    """What ``max(dim)`` and ``min(dim)`` return, as PyTorch's named tuple does: the values
+    (a Tensor, in the graph) and where they are (an int64 numpy array).
+
+    It refuses to become an array or to take part in arithmetic, so that code written for
+    numpy's ``max(axis)`` (values only) fails here instead of computing with a pair."""
+
+    values: Tensor
+    indices: np.ndarray
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        raise TypeError(_PAIR_MESSAGE)
+
+    def __add__(self, other: Any) -> Any:
+        raise TypeError(_PAIR_MESSAGE)
+
+    __radd__ = __mul__ = __rmul__ = __add__
+
+
+_PAIR_MESSAGE = (
+    "max(dim) and min(dim) return (values, indices), as in PyTorch; take .values (or [0]), "
+    "or use amax(dim) / amin(dim) for the values alone"
+)
 
 
 def _reduction(name: str, axis: Axes, keepdims: bool, dim: Axes, keepdim: bool | None) -> tuple[Axes, bool]:
@@ -424,8 +699,20 @@ def _reduction(name: str, axis: Axes, keepdims: bool, dim: Axes, keepdim: bool |
     return axis, bool(keepdims)
 
 
+def _one_dim(name: str, dim: Any, ndim: int) -> int:
+    """``dim`` as a non-negative axis, for the methods that take exactly one."""
+    if not isinstance(dim, (int, np.integer)) or isinstance(dim, bool):
+        raise TypeError(f"{name}: dim must be one int, got {dim!r}")
+    return ops.normalize_axes(name, dim, ndim)[0]
+
+
 def _values(other: Any) -> Any:
     return other.data if isinstance(other, Tensor) else other
+
+
+def _copy(_: np.ndarray, value: Any, out: np.ndarray, casting: str) -> None:
+    """``copy_`` in the shape of a ufunc call, for ``Tensor._inplace``."""
+    np.copyto(out, value, casting=casting)
 
 
 class GradientSums:
@@ -510,7 +797,8 @@ def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
     if isinstance(value, Tensor):
         return value
     if isinstance(value, Number) and like is not None:
-        return Tensor._make(np.asarray(value, dtype=like.dtype), requires_grad=False)
+        dtype = like.dtype if like.dtype.type in _FLOATS else np.float64  # a mask takes floats
+        return Tensor._make(np.asarray(value, dtype=dtype), requires_grad=False)
     return Tensor(value)
 
 
@@ -523,33 +811,55 @@ def as_tuple(values: tuple[Any, ...]) -> tuple[int, ...]:
 
 
 def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """PyTorch's ``torch.tensor``: a Tensor holding a copy of ``data``."""
+    """PyTorch's ``torch.tensor``: a Tensor holding a copy of ``data`` (booleans make a mask)."""
     return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def _filled(where: str, shape: tuple[Any, ...], value: Any, dtype: Any, requires_grad: bool) -> Tensor:
+    dtype = check_dtype(dtype, where)
+    return Tensor(np.full(as_tuple(shape), value, dtype=dtype), requires_grad=requires_grad)
 
 
 def zeros(*shape: int | tuple[int, ...], dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
     """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
-    return Tensor(np.zeros(as_tuple(shape), dtype=dtype), requires_grad=requires_grad)
+    return _filled("zeros", shape, 0, dtype, requires_grad)
 
 
 def ones(*shape: int | tuple[int, ...], dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
     """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
-    return Tensor(np.ones(as_tuple(shape), dtype=dtype), requires_grad=requires_grad)
+    return _filled("ones", shape, 1, dtype, requires_grad)
 
 
-def zeros_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    """Zeros of ``t``'s shape and dtype."""
-    return Tensor(np.zeros_like(_values(t)), requires_grad=requires_grad)
+def full(shape: int | tuple[int, ...], fill_value: float, dtype: Any = np.float64, requires_grad: bool = False
+         ) -> Tensor:  # fmt: skip
+    """A tensor of ``fill_value``: ``full((2, 3), 0.5)``."""
+    if np.ndim(_values(fill_value)) != 0:
+        raise ValueError(f"full: fill_value must be one number, got shape {np.shape(_values(fill_value))}")
+    return _filled("full", (shape,), _values(fill_value), dtype, requires_grad)
 
 
-def ones_like(t: Tensor, requires_grad: bool = False) -> Tensor:
-    """Ones of ``t``'s shape and dtype."""
-    return Tensor(np.ones_like(_values(t)), requires_grad=requires_grad)
+def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Zeros of ``t``'s shape, and of its dtype unless ``dtype`` is given."""
+    return _filled("zeros_like", np.shape(_values(t)), 0, _like_dtype(t, dtype), requires_grad)
+
+
+def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
+    """Ones of ``t``'s shape, and of its dtype unless ``dtype`` is given."""
+    return _filled("ones_like", np.shape(_values(t)), 1, _like_dtype(t, dtype), requires_grad)
+
+
+def _like_dtype(t: Any, dtype: Any) -> Any:
+    """``dtype`` if given, else t's when a tensor may hold it, else float64 (as ``Tensor(t)``)."""
+    if dtype is not None:
+        return dtype
+    own = np.asarray(_values(t)).dtype
+    return own if own.type in _KINDS else np.float64
 
 
 def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = np.float64,
            requires_grad: bool = False) -> Tensor:  # fmt: skip
     """start, start + step, ... below end (``arange(n)`` is 0..n-1), as floats."""
+    dtype = check_dtype(dtype, "arange")
     values = np.arange(start, end, step) if end is not None else np.arange(start)
     return Tensor(values, dtype=dtype, requires_grad=requires_grad)
 

@@ -64,15 +64,15 @@ def array_and_axis(draw, **options):
     return a, axis
 
 
-@pytest.mark.parametrize("name", ["sum", "mean", "max"])
+@pytest.mark.parametrize("name", ["sum", "mean", "amax", "amin"])
 @given(case=array_and_axis(distinct=True), keepdims=st.booleans())
 def test_reductions_over_each_axis(name, case, keepdims):
     a, axis = case
-    out = getattr(mg.Tensor(a), name)(axis=axis, keepdims=keepdims)
-    expected = getattr(np, name)(a, axis=axis, keepdims=keepdims)
+    out = getattr(mg.Tensor(a), name)(axis, keepdims)
+    expected = getattr(np, name[1:] if name in ("amax", "amin") else name)(a, axis=axis, keepdims=keepdims)
     assert out.shape == np.shape(expected)
     np.testing.assert_allclose(out.data, expected)
-    gradcheck(lambda t: getattr(t, name)(axis=axis, keepdims=keepdims), [a])
+    gradcheck(lambda t: getattr(t, name)(axis, keepdims), [a])
 
 
 def test_max_shares_the_gradient_between_ties():
@@ -199,7 +199,7 @@ def test_matmul_mismatch_names_both_shapes():
     "call,message",
     [
         (lambda t: t.sum(axis=2), "sum: axis 2 is out of range"),
-        (lambda t: t.max(axis=(0, 0)), "max: repeated axis"),
+        (lambda t: t.amax((0, 0)), "max: repeated axis"),
         (lambda t: t.reshape(5), r"reshape: cannot reshape a tensor of shape \(2, 3\)"),
         (lambda t: t.transpose(0, 2), "transpose: axis 2 is out of range"),
         (lambda t: t.transpose(0), "transpose: 1 axes given"),
@@ -226,7 +226,7 @@ def test_unbroadcast_sums_added_and_stretched_axes():
 
 
 # --- PyTorch's names ---
-@pytest.mark.parametrize("name", ["sum", "mean", "max", "min"])
+@pytest.mark.parametrize("name", ["sum", "mean"])
 @given(case=array_and_axis(distinct=True), keepdim=st.booleans())
 def test_reductions_take_pytorchs_dim_and_keepdim(name, case, keepdim):
     a, axis = case
@@ -296,3 +296,168 @@ def test_transpose_of_two_dims_swaps_them_as_in_pytorch(a, data):
 def test_transpose_of_a_matrix_with_zero_and_one_is_its_transpose():
     x = mg.tensor([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
     np.testing.assert_array_equal(x.transpose(0, 1).data, x.data.T)  # numpy's meaning would change nothing
+
+
+# --- max(dim) and min(dim): (values, indices), as in PyTorch ---
+@pytest.mark.parametrize("name", ["max", "min"])
+@given(a=arrays(shape=shapes(min_dims=1, max_dims=3), distinct=True), data=st.data(), keepdim=st.booleans())
+def test_max_and_min_with_a_dim_give_values_and_indices(name, a, data, keepdim):
+    dim = data.draw(st.integers(-a.ndim, a.ndim - 1))
+    result = getattr(mg.Tensor(a), name)(dim=dim, keepdim=keepdim)
+    values, indices = result
+    np.testing.assert_array_equal(values.data, getattr(np, name)(a, axis=dim, keepdims=keepdim))
+    arg = np.argmax if name == "max" else np.argmin
+    np.testing.assert_array_equal(indices, arg(a, axis=dim, keepdims=keepdim))
+    assert indices.dtype == np.int64 and result[0] is values and result.values is values
+    assert result.indices is indices
+    # positional dim and numpy's axis mean the same
+    np.testing.assert_array_equal(getattr(mg.Tensor(a), name)(dim, keepdim)[0].data, values.data)
+    gradcheck(lambda t: getattr(t, name)(dim=dim, keepdim=keepdim)[0], [a])
+
+
+def test_max_of_a_dim_in_the_idioms_of_the_issue():
+    x = mg.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    np.testing.assert_array_equal(x.max(dim=1)[0].data, [5.0, 7.0])  # not the first row's maximum
+    np.testing.assert_array_equal(x.min(dim=-1)[0].data, [1.0, 0.0])
+    _, pred = x.max(1)  # a batch of 2: the indices, not the two rows
+    np.testing.assert_array_equal(pred, [1, 0])
+    assert x.max().shape == () and x.max().item() == 7.0 and x.min().item() == 0.0
+
+
+def test_max_of_a_dim_sends_the_gradient_to_the_picked_element():
+    # PyTorch's max(dim) backward goes through the indices: the first of tied maxima here
+    x = mg.tensor([[1.0, 3.0, 3.0], [4.0, 2.0, 4.0]], requires_grad=True)
+    values, indices = x.max(dim=1)
+    values.sum().backward()
+    np.testing.assert_array_equal(indices, [1, 0])
+    np.testing.assert_array_equal(x.grad, [[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+    x.grad = None
+    x.amax(dim=1).sum().backward()  # amax shares between ties, as PyTorch's does
+    np.testing.assert_array_equal(x.grad, [[0.0, 0.5, 0.5], [0.5, 0.0, 0.5]])
+
+
+@pytest.mark.parametrize(
+    "call,error,message",
+    [
+        (lambda x: x - x.max(dim=1, keepdim=True), TypeError, r"return \(values, indices\)"),
+        (lambda x: x.max(dim=1) * 2, TypeError, r"take \.values"),
+        (lambda x: np.asarray(x.min(1)), TypeError, r"amax\(dim\) / amin\(dim\)"),
+        (lambda x: x.max(dim=(0, 1)), TypeError, r"amax\(dim=\(0, 1\)\)"),
+        (lambda x: x.min(axis=(0,)), TypeError, r"amin\(dim=\(0,\)\)"),
+        (lambda x: x.max(x), TypeError, "no elementwise maximum"),
+        (lambda x: x.max(dim=2), ValueError, "axis 2 is out of range"),
+        (lambda x: mg.zeros(2, 0).max(dim=1), ValueError, "no elements along dim 1"),
+    ],
+)
+def test_max_and_min_refuse_what_would_answer_wrong(call, error, message):
+    with pytest.raises(error, match=message):
+        call(mg.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]]))
+    with pytest.raises(error, match=message):
+        call(mg.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]], requires_grad=True))
+
+
+def test_argmin_and_argmax_take_dim_as_in_pytorch():
+    x = mg.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 3.0]])
+    np.testing.assert_array_equal(x.argmin(dim=1), [0, 1])
+    np.testing.assert_array_equal(x.argmin(0, keepdim=True), [[0, 1, 0]])
+    assert x.argmax() == 3 and x.argmin() == 4
+
+
+# --- tensors as indices: a boolean tensor is a mask, a float one is refused ---
+@given(a=arrays(shape=shapes(min_dims=1, max_dims=3)), data=st.data())
+def test_a_boolean_tensor_index_is_a_mask(a, data):
+    rows = np.array(data.draw(st.lists(st.booleans(), min_size=a.shape[0], max_size=a.shape[0])))
+    mask = mg.tensor(rows.tolist())
+    assert mask.dtype == bool
+    np.testing.assert_array_equal(mg.Tensor(a)[mask].data, a[rows])
+    np.testing.assert_array_equal(mg.Tensor(a)[mask, ...].data, a[rows, ...])
+    np.testing.assert_array_equal(mg.Tensor(a)[mg.tensor(a > 0)].data, a[a > 0])
+    gradcheck(lambda t: t[mask], [a])
+
+
+def test_the_mask_of_the_issue_picks_two_rows():
+    x = mg.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], requires_grad=True)
+    picked = x[mg.tensor([True, False, True])]
+    np.testing.assert_array_equal(picked.data, [[1.0, 2.0], [5.0, 6.0]])
+    picked.sum().backward()
+    np.testing.assert_array_equal(x.grad, [[1.0, 1.0], [0.0, 0.0], [1.0, 1.0]])
+    np.testing.assert_array_equal(x[[True, False, True]].data, picked.data)  # a list of bools too
+
+
+@pytest.mark.parametrize(
+    "index",
+    [
+        lambda: mg.tensor([1.0, 0.0, 1.0]),
+        lambda: mg.tensor([0, 2]),  # integers become floats in a tensor
+        lambda: (mg.tensor([0.0, 1.0]), 0),
+        lambda: mg.tensor(1.0),
+    ],
+)
+def test_a_float_tensor_index_is_an_index_error(index):
+    x = mg.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]])
+    with pytest.raises(
+        IndexError, match=r"must hold booleans .* got a float64 tensor .* numpy integer array"
+    ):
+        x[index()]
+    np.testing.assert_array_equal(x[np.array([0, 2])].data, [[1.0, 2.0], [5.0, 6.0]])  # the way that works
+
+
+# --- the sweep: calls that used to answer wrong without a word ---
+def test_squeeze_of_several_dims_squeezes_each_of_size_one():
+    x = mg.Tensor(np.zeros((1, 3, 1, 1)))
+    assert x.squeeze((0, 2)).shape == (3, 1)  # used to squeeze dim 0 only
+    assert x.squeeze((1, -1)).shape == (1, 3, 1)  # dim 1 has size 3: left alone, as in PyTorch
+    assert x.squeeze(1).shape == (1, 3, 1, 1) and x.squeeze().shape == (3,)
+
+
+@pytest.mark.parametrize(
+    "call,message",
+    [
+        (lambda t: t.unsqueeze((0, 1)), r"unsqueeze: dim must be one int, got \(0, 1\)"),
+        (lambda t: t.flatten((0, 1)), "flatten: dim must be one int"),
+        (lambda t: t.flatten(2, 0), "flatten: start_dim 2 comes after end_dim 0"),
+    ],
+)
+def test_methods_of_one_dim_refuse_others(call, message):
+    with pytest.raises((TypeError, ValueError), match=message):
+        call(mg.Tensor(np.zeros((2, 1, 3))))
+
+
+def test_the_gradient_of_a_zeroth_power_is_zero_even_at_zero():
+    x = mg.tensor([0.0, 2.0], requires_grad=True)
+    (x**0).sum().backward()
+    np.testing.assert_array_equal(x.grad, [0.0, 0.0])  # 0 * 0 ** -1 used to give nan
+
+
+def test_where_wants_a_boolean_condition():
+    x = mg.tensor([1.0, -2.0, 3.0])
+    np.testing.assert_array_equal(mg.where(mg.tensor([True, False, True]), x, 0.0).data, [1.0, 0.0, 3.0])
+    with pytest.raises(TypeError, match=r"condition must hold booleans .* got dtype float64"):
+        mg.where(mg.tensor([0.5, 0.0, 1.0]), x, 0.0)  # 0.5 used to count as true
+    with pytest.raises(TypeError, match="condition must hold booleans"):
+        mg.where(np.array([1, 0, 1]), x, 0.0)
+
+
+@pytest.mark.parametrize("axis", [1.0, True, (0, 1.5), "1"])
+def test_axes_must_be_integers(axis):
+    with pytest.raises(TypeError, match="axes must be integers"):
+        mg.Tensor(np.ones((2, 3))).sum(axis)  # 1.0 and True used to mean axis 1
+
+
+def test_a_list_of_tensors_that_require_grad_is_stacked_not_copied():
+    a, b = mg.tensor(1.0, requires_grad=True), mg.tensor(2.0, requires_grad=True)
+    with pytest.raises(TypeError, match=r"cut them from the graph; mg.stack\(tensors\)"):
+        mg.tensor([a, b])
+    with pytest.raises(TypeError, match="cut them from the graph"):
+        mg.functional.mse_loss(mg.tensor([1.0, 2.0]), [a, b])  # lifting the list would drop both gradients
+    assert mg.tensor([mg.tensor(1.0), 2.0]).tolist() == [1.0, 2.0]  # without gradients: the values
+    (mg.stack([a, b]) * mg.tensor([3.0, 4.0])).sum().backward()
+    assert a.grad == 3.0 and b.grad == 4.0
+
+
+def test_stack_and_concatenate_take_pytorchs_dim():
+    a, b = np.ones((2, 3)), np.zeros((2, 3))
+    np.testing.assert_array_equal(mg.stack([a, b], dim=1).data, np.stack([a, b], axis=1))
+    np.testing.assert_array_equal(mg.concatenate([a, b], dim=-1).data, np.concatenate([a, b], axis=-1))
+    with pytest.raises(TypeError, match="give axis or dim, not both"):
+        mg.stack([a, b], 1, dim=0)

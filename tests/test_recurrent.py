@@ -190,7 +190,7 @@ def test_article_004_bptt_formulas_equal_autograd(impl, x, units, classes, data)
     rnn.cell.bias.data[...] = mg.random.generator().uniform(-0.5, 0.5, units)
     head = layers.Dense(classes, input_size=units)
     head.bias.data[...] = mg.random.generator().uniform(-0.5, 0.5, classes)
-    loss = F.cross_entropy(head(rnn(x)), ys[None], reduction="sum")
+    loss = F.cross_entropy(head(rnn(x)), ys[None], reduction="sum", class_axis=-1)  # (batch, time, classes)
     loss.backward()
     # Keras stores the transposes: kernel = U^T, recurrent_kernel = W^T, Dense kernel = V^T
     hand = bptt_by_hand(x[0], ys, rnn.cell.kernel.data.T, rnn.cell.recurrent_kernel.data.T,
