@@ -5,6 +5,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -19,6 +21,7 @@ def quick_run(script, tmp_path):
     return run.stdout, json.loads(out.read_text())
 
 
+@pytest.mark.slow  # half a minute of compiling and timing every layer: .ci/run runs it
 def test_benchmark_quick_run_writes_every_row(tmp_path):
     printed, figures = quick_run("rnn.py", tmp_path)
     rows = figures["rows"]
