@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from typing import Any
 
 import minigrad as mg
+from layers import torch_weights
+from layers.builtin_recurrent import BuiltinRecurrent
 from layers.module import Module
-from layers.recurrent import Recurrent
 from layers.rnn import RNN
 from minigrad import Tensor
 
@@ -55,7 +56,7 @@ class Bidirectional(Module):
             backward_layer = copy.deepcopy(layer)
             backward_layer.go_backwards = not layer.go_backwards
             backward_layer.states = None  # each reading carries states of its own
-            if backward_layer.built and isinstance(backward_layer, Recurrent):
+            if backward_layer.built and isinstance(backward_layer, BuiltinRecurrent):
                 backward_layer.build(backward_layer.cell.input_size)  # weights of its own
         else:
             _check_backward_layer(layer, backward_layer, merge_mode)
@@ -65,8 +66,9 @@ class Bidirectional(Module):
         self.merge_mode = merge_mode
         self.return_sequences, self.return_state = layer.return_sequences, layer.return_state
 
-    def forward(self, x: Any, initial_state: Any = None, mask: Any = None,
-                training: bool | None = None) -> Tensor | list[Tensor]:  # fmt: skip
+    def forward(
+        self, x: Any, initial_state: Any = None, mask: Any = None, training: bool | None = None
+    ) -> Tensor | list[Tensor]:
         """Both readings of x : (batch, time, features); ``initial_state`` is the forward
         layer's states then the backward layer's, ``mask`` (batch, time) booleans.  Both
         readings' calls are checked before either runs, and their states are kept (stateful
@@ -148,15 +150,17 @@ class Bidirectional(Module):
         """Load a bidirectional PyTorch layer's weights (of stack layer ``layer``); a problem in
         either direction is a ValueError and changes neither."""
         forward_layer, backward_layer = self._torch_readings()
-        forward = forward_layer._torch_weights(state, layer, reverse=False)  # both directions checked
-        backward = backward_layer._torch_weights(state, layer, reverse=True)  # before either loads
-        forward_layer._set_torch_weights(*forward)
-        backward_layer._set_torch_weights(*backward)
+        forward = torch_weights.keras_weights(forward_layer, state, layer, reverse=False)  # both checked
+        backward = torch_weights.keras_weights(
+            backward_layer, state, layer, reverse=True
+        )  # before either loads
+        torch_weights.set_keras_weights(forward_layer, *forward)
+        torch_weights.set_keras_weights(backward_layer, *backward)
 
-    def _torch_readings(self) -> tuple[Recurrent, Recurrent]:
+    def _torch_readings(self) -> tuple[BuiltinRecurrent, BuiltinRecurrent]:
         """Both readings, which must be SimpleRNN, LSTM or GRU to have PyTorch's layout."""
         for reading in (self.forward_layer, self.backward_layer):
-            if not isinstance(reading, Recurrent):
+            if not isinstance(reading, BuiltinRecurrent):
                 raise ValueError(
                     "Bidirectional: PyTorch's layout needs SimpleRNN, LSTM or GRU, "
                     f"not {type(reading).__name__}"

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
-
-from layers import activations
-from layers.recurrent import GatedCell, Recurrent, document_options
+from layers.builtin_recurrent import BuiltinRecurrent
+from layers.fused import FusedGRU, FusedRecurrence
+from layers.options import CELL, GATED, GRU, LAYER, takes_options
+from layers.recurrent_cell import GatedCell
 from minigrad import Tensor
 
 
+@takes_options(CELL, GATED, GRU)
 class GRUCell(GatedCell):
     """Weights in Keras's layout with gate blocks in the order z, r, h:
     kernel (input_size, 3 units), recurrent_kernel (units, 3 units).
@@ -27,91 +28,67 @@ class GRUCell(GatedCell):
 
     gates = 3
 
-    def __init__(
-        self,
-        units: int,
-        recurrent_activation: str | activations.Activation = "sigmoid",
-        reset_after: bool = True,
-        **options: Any,
-    ) -> None:
+    def configure(self, units: int, reset_after: bool, **options: Any) -> None:
         self.reset_after = reset_after
-        super().__init__(units, recurrent_activation=recurrent_activation, **options)
+        super().configure(units, **options)
 
     @property
     def bias_shape(self) -> tuple[int, ...]:
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
-    def step(
-        self, x: Tensor, states: list[Tensor], recurrent_mask: np.ndarray | None = None
-    ) -> tuple[Tensor, list[Tensor]]:
-        (h,) = states
-        hd = h if recurrent_mask is None else h * recurrent_mask
-        u = self.units
-        xp = x @ self.kernel
+    def step(self, x: Tensor, states: list[Tensor], h_fed_back: Tensor) -> tuple[Tensor, list[Tensor]]:
         if self.reset_after:
-            hr = hd @ self.recurrent_kernel
-            if self.use_bias:
-                xp, hr = xp + self.bias[0], hr + self.bias[1]
-            z = self.recurrent_activation(self.gate(xp, 0) + self.gate(hr, 0))
-            r = self.recurrent_activation(self.gate(xp, 1) + self.gate(hr, 1))
-            n = self.activation(self.gate(xp, 2) + r * self.gate(hr, 2))
-        else:
-            if self.use_bias:
-                xp = xp + self.bias
-            hr = hd @ self.recurrent_kernel[:, : 2 * u]
-            z = self.recurrent_activation(self.gate(xp, 0) + self.gate(hr, 0))
-            r = self.recurrent_activation(self.gate(xp, 1) + self.gate(hr, 1))
-            n = self.activation(self.gate(xp, 2) + (r * hd) @ self.recurrent_kernel[:, 2 * u :])
+            return self.step_reset_after(x, states, h_fed_back)
+        return self.step_reset_before(x, states, h_fed_back)
+
+    def step_reset_after(
+        self, x: Tensor, states: list[Tensor], h_fed_back: Tensor
+    ) -> tuple[Tensor, list[Tensor]]:
+        """The reset gate scales the recurrent product: n = act(x W_h + r * (h U_h + b'_h) + b_h)."""
+        (h,) = states
+        x_proj, h_proj = x @ self.kernel, h_fed_back @ self.recurrent_kernel
+        if self.use_bias:
+            x_proj, h_proj = x_proj + self.bias[0], h_proj + self.bias[1]
+        z = self.recurrent_activation(self.gate(x_proj, 0) + self.gate(h_proj, 0))
+        r = self.recurrent_activation(self.gate(x_proj, 1) + self.gate(h_proj, 1))
+        n = self.activation(self.gate(x_proj, 2) + r * self.gate(h_proj, 2))
         h_new = z * h + (1 - z) * n
         return h_new, [h_new]
 
+    def step_reset_before(
+        self, x: Tensor, states: list[Tensor], h_fed_back: Tensor
+    ) -> tuple[Tensor, list[Tensor]]:
+        """The reset gate scales the state before its product: n = act(x W_h + (r * h) U_h + b_h)."""
+        (h,) = states
+        u = self.units
+        x_proj = self.with_bias(x @ self.kernel)
+        h_proj = h_fed_back @ self.recurrent_kernel[:, : 2 * u]
+        z = self.recurrent_activation(self.gate(x_proj, 0) + self.gate(h_proj, 0))
+        r = self.recurrent_activation(self.gate(x_proj, 1) + self.gate(h_proj, 1))
+        n = self.activation(self.gate(x_proj, 2) + (r * h_fed_back) @ self.recurrent_kernel[:, 2 * u :])
+        h_new = z * h + (1 - z) * n
+        return h_new, [h_new]
 
-GRU_OPTIONS = """\
-    recurrent_activation : str or callable, default "sigmoid"
-        Applied to the gates z, r.
-    reset_after : bool, default True
-        Apply the reset gate after the recurrent product (PyTorch's formula; the bias is then
-        (2, 3 units)) rather than before it.
-"""
+    def fused_op(self) -> type[FusedRecurrence] | None:
+        """FusedGRU computes reset_after=True; reset_after=False has no op yet."""
+        if type(self) is not GRUCell:  # a subclass may change step
+            return None
+        return FusedGRU if self.reset_after else None
+
+    def torch_name(self) -> str:
+        if not self.reset_after:
+            raise ValueError(
+                "GRU: PyTorch's GRU is the reset_after=True formula; a GRU with "
+                "reset_after=False has no PyTorch layout"
+            )
+        return "GRU"
 
 
-@document_options(GRU_OPTIONS)
-class GRU(Recurrent):
+@takes_options(CELL, GATED, GRU, LAYER)
+class GRU(BuiltinRecurrent):
     """Gated recurrent unit (Keras's GRU; with ``reset_after=True``, PyTorch's formula too).
 
     x : (batch, time, features) -> (batch, time, units) or (batch, units)
     """
 
     cell_class = GRUCell
-    torch_gate_order = (1, 0, 2)  # PyTorch's r, z, n from Keras's z, r, h
-
-    def __init__(
-        self,
-        units: int,
-        activation: Any = "tanh",
-        recurrent_activation: Any = "sigmoid",
-        reset_after: bool = True,
-        **options: Any,
-    ) -> None:
-        super().__init__(
-            units,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            reset_after=reset_after,
-            **options,
-        )
-
-    def _torch_biases(self, bias: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        self._require_reset_after()
-        return bias[0], bias[1]
-
-    def _keras_bias(self, bias_ih: np.ndarray, bias_hh: np.ndarray) -> np.ndarray:
-        self._require_reset_after()
-        return np.stack([bias_ih, bias_hh])
-
-    def _require_reset_after(self) -> None:
-        if not self.cell.reset_after:
-            raise ValueError(
-                "GRU: PyTorch's GRU is the reset_after=True formula; a GRU with "
-                "reset_after=False has no PyTorch layout"
-            )

@@ -6,11 +6,14 @@ from typing import Any
 
 import numpy as np
 
-from layers import activations
-from layers.recurrent import GatedCell, Recurrent, document_options
+from layers.builtin_recurrent import BuiltinRecurrent
+from layers.fused import FusedLSTM, FusedRecurrence
+from layers.options import CELL, GATED, LAYER, LSTM, takes_options
+from layers.recurrent_cell import GatedCell
 from minigrad import Tensor
 
 
+@takes_options(CELL, GATED, LSTM)
 class LSTMCell(GatedCell):
     """Weights in Keras's layout with gate blocks in the order i, f, c, o:
     kernel (input_size, 4 units), recurrent_kernel (units, 4 units), bias (4 units,).
@@ -28,15 +31,9 @@ class LSTMCell(GatedCell):
     gates = 4
     state_names = ("h", "c")
 
-    def __init__(
-        self,
-        units: int,
-        recurrent_activation: str | activations.Activation = "sigmoid",
-        unit_forget_bias: bool = True,
-        **options: Any,
-    ) -> None:
+    def configure(self, units: int, unit_forget_bias: bool, **options: Any) -> None:
         self.unit_forget_bias = unit_forget_bias
-        super().__init__(units, recurrent_activation=recurrent_activation, **options)
+        super().configure(units, **options)
 
     def initial_bias(self) -> np.ndarray:
         bias = super().initial_bias()
@@ -44,15 +41,9 @@ class LSTMCell(GatedCell):
             bias[self.units : 2 * self.units] = 1
         return bias
 
-    def step(
-        self, x: Tensor, states: list[Tensor], recurrent_mask: np.ndarray | None = None
-    ) -> tuple[Tensor, list[Tensor]]:
-        h, c = states
-        if recurrent_mask is not None:
-            h = h * recurrent_mask
-        z = x @ self.kernel + h @ self.recurrent_kernel
-        if self.use_bias:
-            z = z + self.bias
+    def step(self, x: Tensor, states: list[Tensor], h_fed_back: Tensor) -> tuple[Tensor, list[Tensor]]:
+        _, c = states
+        z = self.with_bias(x @ self.kernel + h_fed_back @ self.recurrent_kernel)
         i = self.recurrent_activation(self.gate(z, 0))
         f = self.recurrent_activation(self.gate(z, 1))
         g = self.activation(self.gate(z, 2))
@@ -61,37 +52,18 @@ class LSTMCell(GatedCell):
         h_new = o * self.activation(c_new)
         return h_new, [h_new, c_new]
 
+    def fused_op(self) -> type[FusedRecurrence] | None:
+        return FusedLSTM if type(self) is LSTMCell else None  # a subclass may change step
 
-LSTM_OPTIONS = """\
-    recurrent_activation : str or callable, default "sigmoid"
-        Applied to the gates i, f, o.
-    unit_forget_bias : bool, default True
-        Start the forget gate's bias at 1, so that the cell remembers by default.
-"""
+    def torch_name(self) -> str:
+        return "LSTM"
 
 
-@document_options(LSTM_OPTIONS)
-class LSTM(Recurrent):
+@takes_options(CELL, GATED, LSTM, LAYER)
+class LSTM(BuiltinRecurrent):
     """Long short-term memory (Keras's LSTM); ``return_state`` gives [output, h, c].
 
     x : (batch, time, features) -> (batch, time, units) or (batch, units)
     """
 
     cell_class = LSTMCell
-    torch_gate_order = (0, 1, 2, 3)  # PyTorch's i, f, g, o is Keras's i, f, c, o
-
-    def __init__(
-        self,
-        units: int,
-        activation: Any = "tanh",
-        recurrent_activation: Any = "sigmoid",
-        unit_forget_bias: bool = True,
-        **options: Any,
-    ) -> None:
-        super().__init__(
-            units,
-            activation=activation,
-            recurrent_activation=recurrent_activation,
-            unit_forget_bias=unit_forget_bias,
-            **options,
-        )

@@ -2,23 +2,25 @@
 
 A cell is anything with ``state_size`` (an int, or a list of ints for several states) and
 ``cell(x, states) -> (output, new_states)`` for one step, x : (batch, features) and each
-state (batch, size).  ``RNN(cell)`` makes it a layer; SimpleRNN, LSTM and GRU are RNNs whose
-cell they build from Keras's options.  ``StackedRNNCells`` makes one cell of several.
+state (batch, size).  ``RNN(cell)`` makes it a layer, unrolling the cell over time (``unroll``:
+BPTT is reverse mode over the unrolled graph).  A cell that runs a whole sequence its own way
+has ``run_sequence(x, states, mask, training)``: the built-in cells (``layers.recurrent_cell``)
+do, for their dropout and their fused ops.  SimpleRNN, LSTM and GRU are RNNs over the cell
+they build from Keras's options (``layers.builtin_recurrent``).  ``StackedRNNCells`` makes one
+cell of several.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import numpy as np
 
 import minigrad as mg
 from layers.dense import as_float_input
-from layers.fused import fused_op
 from layers.module import Module, float_dtype, positive_int
 from minigrad import Tensor
-from minigrad.functional import dropout_mask
 
 
 def state_sizes(cell: Any, owner: str) -> list[int]:
@@ -99,6 +101,30 @@ def _is_tensor_of(value: Any, shape: tuple[int, ...], dtype: np.dtype) -> bool:
     return isinstance(value, Tensor) and value.shape == shape and value.dtype == dtype
 
 
+def unroll(
+    step: Callable[[Tensor, list[Tensor]], tuple[Tensor, list[Tensor]]],
+    x: Tensor,
+    states: list[Tensor],
+    mask: np.ndarray | None,
+    output_size: int,
+) -> tuple[Tensor, list[Tensor]]:
+    """``step(x_t, states) -> (output, new states)`` applied at every step of x (batch, time,
+    features): (outputs (batch, time, output_size), final states).  Where ``mask`` (batch,
+    time) is False a sample keeps its states and repeats its output (zeros before its first
+    step).  BPTT is reverse mode over this unrolled graph."""
+    previous = Tensor(np.zeros((x.shape[0], output_size), x.dtype))
+    outputs = []
+    for t in range(x.shape[1]):
+        output, new_states = step(x[:, t], states)
+        if mask is not None:
+            mask_t = mask[:, t, None]
+            new_states = [mg.where(mask_t, n, s) for n, s in zip(new_states, states, strict=True)]
+            output = mg.where(mask_t, output, previous)
+        states, previous = new_states, output
+        outputs.append(output)
+    return mg.stack(outputs, axis=1), states
+
+
 class RNN(Module):
     """A recurrent layer around any cell (Keras's ``RNN``).
 
@@ -124,15 +150,17 @@ class RNN(Module):
         masked), instead of repeating the output before it.
     """
 
-    # what a layer over a built-in cell may change (Recurrent does)
-    dropout = 0.0
-    recurrent_dropout = 0.0
-    impl = "auto"
     cell_attributes = ("cell",)  # its weights are parameters, wherever the cell keeps them
 
-    def __init__(self, cell: Any, return_sequences: bool = False, return_state: bool = False,
-                 go_backwards: bool = False, stateful: bool = False,
-                 zero_output_for_mask: bool = False) -> None:  # fmt: skip
+    def __init__(
+        self,
+        cell: Any,
+        return_sequences: bool = False,
+        return_state: bool = False,
+        go_backwards: bool = False,
+        stateful: bool = False,
+        zero_output_for_mask: bool = False,
+    ) -> None:
         name = type(self).__name__
         sizes = state_sizes(cell, name)
         if not callable(cell):
@@ -213,32 +241,29 @@ class RNN(Module):
         """Build the cell if needed and run it over a checked call: (every step's output,
         final states), the outputs in reading order.  Keeps no states."""
         x, states, mask = call
-        batch, _, features = x.shape
         if not self.built:
-            self.build(features)
+            self.build(x.shape[2])
         if mask is not None:  # a masked step's input is selected away, never multiplied by 0
             x = mg.where(mask[:, :, None], x, 0.0)
-        training = self.training if training is None else training
-        if training and self.dropout > 0:  # one mask per sequence, shared by every step
-            x = x * dropout_mask((batch, 1, features), self.dropout, self.dtype)
-        recurrent_mask = None
-        if training and self.recurrent_dropout > 0:
-            recurrent_mask = dropout_mask((batch, self.state_sizes[0]), self.recurrent_dropout, self.dtype)
         if self.go_backwards:  # read from the end; the outputs stay in that reversed order
             x = x[:, ::-1]
             mask = None if mask is None else mask[:, ::-1]
-
-        fused = None if self.impl == "autograd" else fused_op(self.cell)
-        if fused is not None:
-            op, activations = fused
-            cell = self.cell
-            outputs, *final = op.apply(x, *states, cell.kernel, cell.recurrent_kernel, cell.bias_or_zeros(),
-                                       mask=mask, recurrent_mask=recurrent_mask, **activations)  # fmt: skip
-        else:
-            outputs, final = self._unroll(x, states, mask, recurrent_mask)
+        training = self.training if training is None else training
+        outputs, final = self.inner_loop(x, states, mask, training)
         if mask is not None and self.zero_output_for_mask:
             outputs = mg.where(mask[:, :, None], outputs, 0.0)
         return outputs, final
+
+    def inner_loop(
+        self, x: Tensor, states: list[Tensor], mask: np.ndarray | None, training: bool
+    ) -> tuple[Tensor, list[Tensor]]:
+        """The cell over the sequence x (batch, time, features), in reading order: (outputs
+        (batch, time, output_size), final states).  A cell with ``run_sequence`` runs it its
+        own way; any other is unrolled, each step's results checked."""
+        run_sequence = getattr(self.cell, "run_sequence", None)
+        if run_sequence is not None:
+            return run_sequence(x, states, mask, training)
+        return unroll(self._checked_step, x, states, mask, self.output_size)
 
     def keep_states(self, final: list[Tensor]) -> None:
         """A stateful layer keeps a run's final states for its next call."""
@@ -250,12 +275,8 @@ class RNN(Module):
         output = outputs if self.return_sequences else outputs[:, -1]
         return [output, *final] if self.return_state else output
 
-    def _step(
-        self, x: Tensor, states: list[Tensor], recurrent_mask: Any, built_in: bool
-    ) -> tuple[Tensor, list[Tensor]]:
+    def _checked_step(self, x: Tensor, states: list[Tensor]) -> tuple[Tensor, list[Tensor]]:
         """One step of the cell, its output and states checked against the sizes it declared."""
-        if built_in:  # a built-in cell: its formulas, with recurrent dropout
-            return self.cell.step(x, states, recurrent_mask)
         name = type(self).__name__
         result = self.cell(x, list(states) if len(states) > 1 else [states[0]])
         if not (isinstance(result, (tuple, list)) and len(result) == 2):
@@ -271,32 +292,17 @@ class RNN(Module):
                 f"{(batch, self.output_size)}, got {_described(output)}"
             )
         if len(new_states) != len(self.state_sizes):
-            raise ValueError(f"{name}: the cell returned {len(new_states)} states, its state_size says "
-                             f"{len(self.state_sizes)}")  # fmt: skip
+            raise ValueError(
+                f"{name}: the cell returned {len(new_states)} states, its state_size says "
+                f"{len(self.state_sizes)}"
+            )
         for label, s, size in zip(self.state_labels, new_states, self.state_sizes, strict=True):
             if not _is_tensor_of(s, (batch, size), self.dtype):
-                raise ValueError(f"{name}: the cell's new {label} must be a {self.dtype} Tensor of shape "
-                                 f"{(batch, size)}, got {_described(s)}")  # fmt: skip
+                raise ValueError(
+                    f"{name}: the cell's new {label} must be a {self.dtype} Tensor of shape "
+                    f"{(batch, size)}, got {_described(s)}"
+                )
         return output, new_states
-
-    def _unroll(
-        self, x: Tensor, states: list[Tensor], mask: np.ndarray | None, recurrent_mask: Any
-    ) -> tuple[Tensor, list[Tensor]]:
-        """The cell applied at every step: BPTT is reverse mode over this unrolled graph."""
-        from layers.recurrent import RecurrentCell  # recurrent.py builds on this module
-
-        built_in = isinstance(self.cell, RecurrentCell)
-        previous = Tensor(np.zeros((x.shape[0], self.output_size), self.dtype))
-        outputs = []
-        for t in range(x.shape[1]):
-            output, new_states = self._step(x[:, t], states, recurrent_mask, built_in)
-            if mask is not None:  # a masked step keeps the states and repeats the output
-                keep = mask[:, t, None]
-                new_states = [mg.where(keep, n, s) for n, s in zip(new_states, states, strict=True)]
-                output = mg.where(keep, output, previous)
-            states, previous = new_states, output
-            outputs.append(output)
-        return mg.stack(outputs, axis=1), states
 
     def _check_mask(self, mask: Any, batch: int, time: int) -> np.ndarray | None:
         if mask is None:
@@ -321,8 +327,8 @@ class RNN(Module):
             return [Tensor(s) for s in self.states]
         if initial_state is None:
             return [Tensor(np.zeros((batch, size), self.dtype)) for size in self.state_sizes]
-        return checked_states(name, initial_state, labels, self.state_sizes, batch, self.dtype,
-                              ("initial_state", "initial state"))  # fmt: skip
+        nouns = ("initial_state", "initial state")
+        return checked_states(name, initial_state, labels, self.state_sizes, batch, self.dtype, nouns)
 
     def reset_states(self, states: Sequence[Any] | None = None) -> None:
         """Forget the carried states of a stateful layer (or set them to ``states``: one
@@ -370,8 +376,10 @@ class StackedRNNCells(Module):
         if not cells:
             raise ValueError(f"{name}: needs at least one cell")
         self.sizes = [state_sizes(c, name) for c in cells]
-        outputs = [positive_int(name, "a cell's output_size", getattr(c, "output_size", sizes[0]))
-                   for c, sizes in zip(cells, self.sizes, strict=True)]  # fmt: skip
+        outputs = [
+            positive_int(name, "a cell's output_size", getattr(c, "output_size", sizes[0]))
+            for c, sizes in zip(cells, self.sizes, strict=True)
+        ]
         for k, (cell, given) in enumerate(zip(cells[1:], outputs, strict=False), start=1):
             expected = getattr(cell, "input_size", None)
             if expected is not None and expected != given:

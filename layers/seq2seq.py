@@ -193,18 +193,7 @@ class Seq2Seq(Module):
         ``return_attention``, also one array per sequence of the attention weights of the
         chosen output, (output tokens, src_time) (None without attention).
         """
-        src_ids = as_ids(src_ids, "translate", self.encoder.embedding.vocab_size)
-        if src_ids.ndim != 2:
-            raise ValueError(
-                f"translate: src_ids must be (batch, src_time), got shape {src_ids.shape}; "
-                "for one sentence pass [ids]"
-            )
-        vocab = self.decoder.embedding.vocab_size
-        for label, token in (("start_id", start_id), ("end_id", end_id)):
-            if isinstance(token, bool) or not isinstance(token, (int, np.integer)) or not 0 <= token < vocab:
-                raise ValueError(f"translate: {label} must be a token id in [0, {vocab}), got {token!r}")
-        positive_int("translate", "max_len", max_len)
-        positive_int("translate", "beam_width", beam_width)
+        src_ids = self._checked_translation(src_ids, max_len, start_id, end_id, beam_width)
         was_training = self.training
         self.eval()
         try:
@@ -225,14 +214,31 @@ class Seq2Seq(Module):
         finally:  # back to the mode it was in, whether decoding worked or not
             self.train(was_training)
         results = [hypothesis.tokens for hypothesis in found]
-        if not return_attention:
-            return results
-        width = src_ids.shape[1]
-        attention = [
-            None if self.decoder.attention is None else np.array(h.attention).reshape(len(h.tokens), width)
-            for h in found
-        ]
-        return results, attention
+        return (results, self._attention_of(found, src_ids.shape[1])) if return_attention else results
+
+    def _attention_of(self, found: list[Hypothesis], width: int) -> list[np.ndarray | None]:
+        """Each translation's attention weights, (output tokens, width); None without attention."""
+        if self.decoder.attention is None:
+            return [None] * len(found)
+        return [np.array(h.attention).reshape(len(h.tokens), width) for h in found]
+
+    def _checked_translation(
+        self, src_ids: Any, max_len: int, start_id: int, end_id: int, beam_width: int
+    ) -> np.ndarray:
+        """translate's arguments checked, and src_ids as a (batch, src_time) array of ids."""
+        src_ids = as_ids(src_ids, "translate", self.encoder.embedding.vocab_size)
+        if src_ids.ndim != 2:
+            raise ValueError(
+                f"translate: src_ids must be (batch, src_time), got shape {src_ids.shape}; "
+                "for one sentence pass [ids]"
+            )
+        vocab = self.decoder.embedding.vocab_size
+        for label, token in (("start_id", start_id), ("end_id", end_id)):
+            if isinstance(token, bool) or not isinstance(token, (int, np.integer)) or not 0 <= token < vocab:
+                raise ValueError(f"translate: {label} must be a token id in [0, {vocab}), got {token!r}")
+        positive_int("translate", "max_len", max_len)
+        positive_int("translate", "beam_width", beam_width)
+        return src_ids
 
     def _step(
         self, tokens: np.ndarray, states: list[Tensor], memory: Tensor, mask: np.ndarray

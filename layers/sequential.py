@@ -113,9 +113,12 @@ class Sequential(Module):
         self.optimizer: Optimizer | None = None
         self.metrics: list[str] | None = None
 
-    def compile(self, optimizer: Optimizer | str = "rmsprop",
-                loss: str | losses.LossFunction = "cross_entropy",
-                metrics: list[str] | None = None) -> None:  # fmt: skip
+    def compile(
+        self,
+        optimizer: Optimizer | str = "rmsprop",
+        loss: str | losses.LossFunction = "cross_entropy",
+        metrics: list[str] | None = None,
+    ) -> None:
         """Keras's ``compile``: what ``fit`` and ``evaluate`` use when not told otherwise.
 
         optimizer : a name ("rmsprop", Keras's default, "adam", "sgd", "adagrad", or the
@@ -193,12 +196,21 @@ class Sequential(Module):
                 x = outs[0]
         line, total = "_" * 65, sum(r[2] for r in rows)
         trainable = self.count_params(trainable=True)
-        text = [f'Model: "{_snake(type(self).__name__)}"', line,
-                f" {'Layer (type)':<28}{'Output Shape':<26}Param #", "=" * 65]  # fmt: skip
+        text = [
+            f'Model: "{_snake(type(self).__name__)}"',
+            line,
+            f" {'Layer (type)':<28}{'Output Shape':<26}Param #",
+            "=" * 65,
+        ]
         for name, shape, count in rows:
             text.append(f" {name:<28}{shape:<26}{count}")
-        text += ["=" * 65, f"Total params: {total}", f"Trainable params: {trainable}",
-                 f"Non-trainable params: {total - trainable}", line]  # fmt: skip
+        text += [
+            "=" * 65,
+            f"Total params: {total}",
+            f"Trainable params: {trainable}",
+            f"Non-trainable params: {total - trainable}",
+            line,
+        ]
         out = "\n".join(text)
         print_fn(out)
         return out
@@ -248,36 +260,39 @@ class Sequential(Module):
         """
         x, y = _samples(x, y, "fit")
         loss_fn = self._loss_for(loss, "fit")
-        optimizer = optimizers.get(optimizer, "fit") if optimizer is not None else self.optimizer
-        if optimizer is None:
-            raise ValueError(
-                "fit: give an optimizer, e.g. minigrad.optim.Adam(model.parameters()), or compile first"
-            )
+        optimizer = self._optimizer_for_fit(optimizer)
         positive_int("fit", "epochs", epochs)
         batch_size = positive_int("fit", "batch_size", 32 if batch_size is None else batch_size)
-        if validation_data is not None:
-            validation = _validation_pair(validation_data)
-        elif validation_split:
-            x, y, validation = _split_off(x, y, validation_split)
-        else:
-            validation = None
+        x, y, validation = _validation_for_fit(x, y, validation_data, validation_split)
         if isinstance(optimizer, optimizers.KerasOptimizer):
-            self._build_for(x)
-            trainable = self.trainable_weights
-            if not trainable:
-                raise ValueError("fit: the model has no trainable weights (every layer is trainable=False)")
-            optimizer.build(trainable)
+            self._build_keras_optimizer(optimizer, x)
         history = History()
         run = _Run(loss_fn, optimizer, batch_size, shuffle, clip_norm, verbose, epochs, self.parameters())
         for epoch in range(epochs):
             self._fit_epoch(x, y, run, epoch, history)
             if validation is not None:
-                val = self._evaluate_all(*validation, loss_fn, batch_size)
-                for name, value in val.items():
+                for name, value in self._evaluate_all(*validation, loss_fn, batch_size).items():
                     history.setdefault("val_" + name, []).append(value)
             history.epoch.append(epoch)
         self.loss = loss_fn
         return history
+
+    def _optimizer_for_fit(self, optimizer: Optimizer | str | None) -> Optimizer:
+        """The optimizer given to fit, else the compiled one."""
+        optimizer = optimizers.get(optimizer, "fit") if optimizer is not None else self.optimizer
+        if optimizer is None:
+            raise ValueError(
+                "fit: give an optimizer, e.g. minigrad.optim.Adam(model.parameters()), or compile first"
+            )
+        return optimizer
+
+    def _build_keras_optimizer(self, optimizer: optimizers.KerasOptimizer, x: np.ndarray) -> None:
+        """A Keras optimizer holds the trainable weights, known once the model is built."""
+        self._build_for(x)
+        trainable = self.trainable_weights
+        if not trainable:
+            raise ValueError("fit: the model has no trainable weights (every layer is trainable=False)")
+        optimizer.build(trainable)
 
     def _loss_for(self, loss: str | losses.LossFunction | None, owner: str) -> losses.LossFunction:
         """The loss to use: the one given, the compiled one, or cross_entropy; a ValueError
@@ -480,6 +495,17 @@ def _validation_pair(validation_data: Any) -> tuple[np.ndarray, np.ndarray]:
             + (f" of {len(validation_data)} items" if isinstance(validation_data, tuple | list) else "")
         )
     return _samples(*validation_data, "fit: validation_data")
+
+
+def _validation_for_fit(
+    x: np.ndarray, y: np.ndarray, validation_data: Any, validation_split: float
+) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
+    """(x, y) to train on and the validation pair, or None without validation."""
+    if validation_data is not None:
+        return x, y, _validation_pair(validation_data)
+    if validation_split:
+        return _split_off(x, y, validation_split)
+    return x, y, None
 
 
 def _split_off(x: np.ndarray, y: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray, tuple]:

@@ -2,40 +2,35 @@
 
 from __future__ import annotations
 
-from typing import Any
-
-import numpy as np
-
-from layers.recurrent import Recurrent, RecurrentCell, document_options
+from layers.builtin_recurrent import BuiltinRecurrent
+from layers.fused import FusedRecurrence, FusedSimpleRNN
+from layers.options import CELL, LAYER, takes_options
+from layers.recurrent_cell import RecurrentCell
 from minigrad import Tensor
 
 
+@takes_options(CELL)
 class SimpleRNNCell(RecurrentCell):
     """kernel W_x (input_size, units), recurrent_kernel W_h (units, units), bias b (units,)."""
 
     gates = 1
 
-    def step(
-        self, x: Tensor, states: list[Tensor], recurrent_mask: np.ndarray | None = None
-    ) -> tuple[Tensor, list[Tensor]]:
-        (h,) = states
-        if recurrent_mask is not None:
-            h = h * recurrent_mask
-        z = x @ self.kernel + h @ self.recurrent_kernel
-        if self.use_bias:
-            z = z + self.bias
-        h_new = self.activation(z)
+    def step(self, x: Tensor, states: list[Tensor], h_fed_back: Tensor) -> tuple[Tensor, list[Tensor]]:
+        h_new = self.activation(self.with_bias(x @ self.kernel + h_fed_back @ self.recurrent_kernel))
         return h_new, [h_new]
 
+    def fused_op(self) -> type[FusedRecurrence] | None:
+        return FusedSimpleRNN if type(self) is SimpleRNNCell else None  # a subclass may change step
 
-@document_options()
-class SimpleRNN(Recurrent):
+    def torch_name(self) -> str:
+        return "RNN"
+
+
+@takes_options(CELL, LAYER)
+class SimpleRNN(BuiltinRecurrent):
     """A fully connected RNN whose output is its state (Keras's SimpleRNN).
 
     x : (batch, time, features) -> (batch, time, units) or (batch, units)
     """
 
     cell_class = SimpleRNNCell
-
-    def __init__(self, units: int, activation: Any = "tanh", **options: Any) -> None:
-        super().__init__(units, activation=activation, **options)

@@ -1,6 +1,10 @@
 """Module, Dense, Embedding and Dropout."""
 
+import ast
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -180,3 +184,75 @@ def test_a_shared_parameter_is_listed_counted_and_updated_once():
     np.testing.assert_allclose(first.kernel.data, start - 0.5 * grad, atol=1e-12)  # one step, not two
     with pytest.raises(ValueError, match="appears more than once"):
         mg.optim.SGD([first.kernel, second.kernel], lr=0.1)
+
+
+# --- the package's structure ---
+LAYERS_DIR = Path(layers.__file__).parent
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(LAYERS_DIR.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported_layers_modules(path: Path, known: set[str]) -> set[str]:
+    """The modules of layers/ that a file imports anywhere in it (in a function too)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            # ``from layers import losses`` imports the module layers.losses
+            found |= {f"{node.module}.{alias.name}" for alias in node.names} | {node.module}
+    return {name for name in found if name in known}
+
+
+def _cycle(graph: dict[str, set[str]]) -> list[str] | None:
+    """A circle of imports in the graph, as the list of its modules, or None."""
+    done: set[str] = set()
+
+    def visit(module: str, path: list[str]) -> list[str] | None:
+        if module in path:
+            return [*path[path.index(module) :], module]
+        if module in done:
+            return None
+        for imported in sorted(graph[module]):
+            found = visit(imported, [*path, module])
+            if found:
+                return found
+        done.add(module)
+        return None
+
+    for module in sorted(graph):
+        found = visit(module, [])
+        if found:
+            return found
+    return None
+
+
+def test_the_cycle_finder_finds_a_circle():
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ["a", "b", "c", "a"]
+    assert _cycle({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_no_module_of_layers_imports_one_that_imports_it_back():
+    files = sorted(LAYERS_DIR.rglob("*.py"))
+    known = {_module_name(f) for f in files}
+    graph = {_module_name(f): _imported_layers_modules(f, known) - {_module_name(f)} for f in files}
+    graph["layers"] = set()  # the package's own __init__ imports its modules to list them
+    assert _cycle(graph) is None, " -> ".join(_cycle(graph))
+    assert graph["layers.fused"] <= {name for name in known if name.startswith("layers.fused.")}
+    assert graph["layers.rnn"].isdisjoint({"layers.fused", "layers.recurrent_cell"})
+
+
+def test_each_module_of_layers_imports_on_its_own_in_a_fresh_interpreter():
+    modules = sorted(_module_name(f) for f in LAYERS_DIR.rglob("*.py"))
+    script = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}:\n"
+        "    for loaded in [m for m in sys.modules if m == 'layers' or m.startswith('layers.')]:\n"
+        "        del sys.modules[loaded]\n"
+        "    importlib.import_module(name)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr

@@ -475,7 +475,7 @@ def test_reset_states_with_wrong_shapes_is_refused_and_changes_nothing(states, m
 def test_help_shows_every_option_in_the_signature_and_the_docstring(layer):
     shown = inspect.signature(layer)
     assert not any(p.kind is p.VAR_KEYWORD for p in shown.parameters.values())
-    accepted = set(inspect.signature(layers.recurrent.Recurrent.__init__).parameters) - {
+    accepted = set(inspect.signature(layers.builtin_recurrent.BuiltinRecurrent.__init__).parameters) - {
         "self",
         "cell_options",
     }

@@ -243,8 +243,9 @@ def _small_classifier():
     )
 
 
-@pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop", "adagrad"])
-def test_optimizer_names_train_as_in_keras(keras, name):
+@pytest.fixture
+def classifier_twins(keras):
+    """(x, y, the small classifier, its Keras twin with the same weights)."""
     x, y = _classifier_data()
     model = _small_classifier()
     reference = keras.Sequential(
@@ -255,15 +256,26 @@ def test_optimizer_names_train_as_in_keras(keras, name):
         ]
     )
     reference.set_weights(model.get_weights())
-    for m in (model, reference):
-        m.compile(optimizer=name, loss="sparse_categorical_crossentropy")
+    return x, y, model, reference
+
+
+def _train_both_and_compare(keras, model, reference, x, y):
+    """Two epochs of fit in each, then the same weights within Keras's float32 resolution."""
     model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
     reference.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
+    for ours, theirs in zip(model.get_weights(), _keras_weights(keras, reference), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["sgd", "adam", "rmsprop", "adagrad"])
+def test_optimizer_names_train_as_in_keras(keras, classifier_twins, name):
+    x, y, model, reference = classifier_twins
+    for m in (model, reference):
+        m.compile(optimizer=name, loss="sparse_categorical_crossentropy")
     # Keras's Dense multiplies in float32 on the torch backend even in float64 (its
     # result_type of two torch.float64 tensors is float32): differences near 1e-8 remain;
     # PyTorch's rules under these names differed by 0.39 (rmsprop) and 0.042 (adagrad)
-    for ours, theirs in zip(model.get_weights(), _keras_weights(keras, reference), strict=True):
-        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
+    _train_both_and_compare(keras, model, reference, x, y)
 
 
 def _keras_weights(keras, model):
@@ -510,25 +522,13 @@ def test_a_frozen_model_is_refused_by_fit_and_trains_again_once_unfrozen():
         model.trainable = "no"
 
 
-def test_a_frozen_layer_trains_as_in_keras(keras):
-    x, y = _classifier_data()
-    model = _small_classifier()
-    reference = keras.Sequential(
-        [
-            keras.Input((3,)),
-            keras.layers.Dense(4, activation="tanh"),
-            keras.layers.Dense(3, activation="softmax"),
-        ]
-    )
-    reference.set_weights(model.get_weights())
+def test_a_frozen_layer_trains_as_in_keras(keras, classifier_twins):
+    x, y, model, reference = classifier_twins
     model.layers[0].trainable = False
     reference.layers[0].trainable = False
     for m in (model, reference):
         m.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
-    reference.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
-    for ours, theirs in zip(model.get_weights(), _keras_weights(keras, reference), strict=True):
-        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
+    _train_both_and_compare(keras, model, reference, x, y)
 
 
 # --- evaluate's values, and failed calls ---
@@ -706,27 +706,15 @@ def test_a_batch_larger_than_the_data_is_one_batch():
         ("Adagrad", {"learning_rate": 0.05, "initial_accumulator_value": 0.5, "epsilon": 1e-3}),
     ],
 )
-def test_keras_optimizer_options_train_as_in_keras(keras, name, options):
-    x, y = _classifier_data()
-    model = _small_classifier()
-    reference = keras.Sequential(
-        [
-            keras.Input((3,)),
-            keras.layers.Dense(4, activation="tanh"),
-            keras.layers.Dense(3, activation="softmax"),
-        ]
-    )
-    reference.set_weights(model.get_weights())
+def test_keras_optimizer_options_train_as_in_keras(keras, classifier_twins, name, options):
+    x, y, model, reference = classifier_twins
     model.compile(
         optimizer=getattr(layers.optimizers, name)(**options), loss="sparse_categorical_crossentropy"
     )
     reference.compile(
         optimizer=getattr(keras.optimizers, name)(**options), loss="sparse_categorical_crossentropy"
     )
-    model.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
-    reference.fit(x, y, epochs=2, batch_size=16, shuffle=False, verbose=0)
-    for ours, theirs in zip(model.get_weights(), _keras_weights(keras, reference), strict=True):
-        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-6)
+    _train_both_and_compare(keras, model, reference, x, y)
 
 
 def test_a_keras_optimizer_state_round_trips_and_training_resumes_exactly():

@@ -14,12 +14,11 @@ kernel against its numpy twin):
 * ``pointwise``: the activations inside those kernels, and a vectorised exponential;
 * ``threads``: one thread for the BLAS that the kernels call inside their time loops.
 
-``fused_op(cell)`` says which op runs a cell, if any.
+Each built-in cell names its op (``fused_op()`` in ``layers.recurrent_cell`` and the cells);
+this package knows no cell and imports only ``minigrad`` and its own modules.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 import numpy as np
 
@@ -28,31 +27,13 @@ from layers.fused.gru import FusedGRU
 from layers.fused.lstm import FusedLSTM
 from layers.fused.pointwise import CODES
 from layers.fused.simple_rnn import FusedSimpleRNN
+from minigrad import Tensor
 
-__all__ = ["CODES", "FusedGRU", "FusedLSTM", "FusedRecurrence", "FusedSimpleRNN", "fused_op", "warm_up"]
-
-
-def fused_op(cell: Any) -> tuple[type[FusedRecurrence], dict[str, str]] | None:
-    """The op that runs ``cell`` over a whole sequence and its activations by name, or None
-    where the cell runs on the autograd path: a cell of one's own (a subclass too), an
-    activation given as a function, or a GRU with reset_after=False."""
-    from layers.gru import GRUCell
-    from layers.lstm import LSTMCell
-    from layers.simple_rnn import SimpleRNNCell
-
-    op = {SimpleRNNCell: FusedSimpleRNN, LSTMCell: FusedLSTM, GRUCell: FusedGRU}.get(type(cell))
-    if op is None or (op is FusedGRU and not cell.reset_after):
-        return None
-    names = {"activation": cell.activation_name}
-    if op is not FusedSimpleRNN:
-        names["recurrent_activation"] = cell.recurrent_activation_name
-    return (op, names) if all(name in CODES for name in names.values()) else None
+__all__ = ["CODES", "FusedGRU", "FusedLSTM", "FusedRecurrence", "FusedSimpleRNN", "warm_up"]
 
 
 def warm_up() -> None:
     """Compile (or load from Numba's cache) every fused kernel, for float32 and float64."""
-    from minigrad import Tensor
-
     for dtype in (np.float32, np.float64):
         for op, gates, states in ((FusedSimpleRNN, 1, 1), (FusedLSTM, 4, 2), (FusedGRU, 3, 1)):
             x = Tensor(np.ones((2, 3, 2), dtype), requires_grad=True)
