@@ -36,7 +36,10 @@ class GRUCell(GatedCell):
     def bias_shape(self) -> tuple[int, ...]:
         return (2, 3 * self.units) if self.reset_after else (3 * self.units,)
 
-    def step(self, x: Tensor, states: list[Tensor], h_fed_back: Tensor) -> tuple[Tensor, list[Tensor]]:
+    def step(
+        self, x: Tensor, states: list[Tensor], h_fed_back: Tensor | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
+        h_fed_back = states[0] if h_fed_back is None else h_fed_back
         if self.reset_after:
             return self.step_reset_after(x, states, h_fed_back)
         return self.step_reset_before(x, states, h_fed_back)

@@ -41,8 +41,11 @@ class LSTMCell(GatedCell):
             bias[self.units : 2 * self.units] = 1
         return bias
 
-    def step(self, x: Tensor, states: list[Tensor], h_fed_back: Tensor) -> tuple[Tensor, list[Tensor]]:
-        _, c = states
+    def step(
+        self, x: Tensor, states: list[Tensor], h_fed_back: Tensor | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
+        h, c = states
+        h_fed_back = h if h_fed_back is None else h_fed_back
         z = self.with_bias(x @ self.kernel + h_fed_back @ self.recurrent_kernel)
         i = self.recurrent_activation(self.gate(z, 0))
         f = self.recurrent_activation(self.gate(z, 1))

@@ -10,6 +10,7 @@ values in ``configure(units, **options)``.
 from __future__ import annotations
 
 import inspect
+import textwrap
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -177,7 +178,7 @@ def takes_options(*groups: str) -> Callable[[type], type]:
     lines = []
     for option in chosen:
         lines.append(f"    {option.name} : {option.kind}")
-        lines += [f"        {option.doc}"] if option.doc else []
+        lines += textwrap.wrap(option.doc, 92, initial_indent=" " * 8, subsequent_indent=" " * 8)
 
     def decorate(cls: type) -> type:
         def __init__(self: Any, *args: Any, **kwargs: Any) -> None:

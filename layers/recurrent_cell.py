@@ -113,10 +113,12 @@ class RecurrentCell(Module):
         """The k-th block of ``units`` columns of a (batch, gates*units) pre-activation."""
         return z[:, k * self.units : (k + 1) * self.units]
 
-    def step(self, x: Tensor, states: list[Tensor], h_fed_back: Tensor) -> tuple[Tensor, list[Tensor]]:
+    def step(
+        self, x: Tensor, states: list[Tensor], h_fed_back: Tensor | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
         """The formulas of one step: x (batch, input_size), states each (batch, units), and
-        h_fed_back (batch, units), the state h that enters the recurrent product (h itself,
-        or h after recurrent dropout) -> (output, new states)."""
+        h_fed_back (batch, units), the state h as it enters the recurrent product (after
+        recurrent dropout; by default h itself) -> (output, new states)."""
         raise NotImplementedError
 
     def forward(self, x: Any, states: Any) -> tuple[Tensor, list[Tensor]]:
@@ -139,7 +141,7 @@ class RecurrentCell(Module):
         states = checked_states(name, states, self.state_names, sizes, x.shape[0], self.dtype, nouns)
         if self.input_size is None:
             self.build(x.shape[1])
-        return self.step(x, states, states[0])
+        return self.step(x, states)
 
     # --- a whole sequence, for layers.RNN ---
     def run_sequence(
@@ -153,9 +155,8 @@ class RecurrentCell(Module):
         if fused is None:
             return unroll(self.dropped_step(recurrent_mask), x, states, mask, self.units)
         op, activation_names = fused
-        weights = (self.kernel, self.recurrent_kernel, self.bias_or_zeros())
         outputs, *final = op.apply(
-            x, *states, *weights, mask=mask, recurrent_mask=recurrent_mask, **activation_names
+            x, *states, *self.fused_weights(), mask=mask, recurrent_mask=recurrent_mask, **activation_names
         )
         return outputs, final
 
@@ -173,13 +174,13 @@ class RecurrentCell(Module):
     def dropped_step(self, recurrent_mask: np.ndarray | None) -> Any:
         """``step`` as a function of (x, states), with h fed back through the recurrent mask."""
         if recurrent_mask is None:
-            return lambda x, states: self.step(x, states, states[0])
+            return self.step
         return lambda x, states: self.step(x, states, states[0] * recurrent_mask)
 
     # --- the fused op this cell names ---
     @property
     def impl(self) -> str:
-        """ "auto", "autograd" or "fused": see ``layers.options``."""
+        """The path this cell runs on, "auto", "autograd" or "fused" (see ``layers.options``)."""
         return self._impl
 
     @impl.setter
@@ -197,8 +198,13 @@ class RecurrentCell(Module):
     def fused_op(self) -> type[FusedRecurrence] | None:
         """The op of ``layers.fused`` that computes this cell's formulas over a whole sequence,
         or None.  It is called as ``op.apply(x, *states, kernel, recurrent_kernel, bias,
-        mask=..., recurrent_mask=..., **fused_activations())``."""
+        mask=..., recurrent_mask=..., **fused_activations())``, the weights from
+        ``fused_weights()``."""
         return None
+
+    def fused_weights(self) -> tuple[Tensor, Tensor, Tensor]:
+        """kernel, recurrent_kernel and bias (zeros without use_bias), as the fused op takes them."""
+        return self.kernel, self.recurrent_kernel, self.bias_or_zeros()
 
     def fused_activations(self) -> dict[str, str] | None:
         """The activations by name, as the fused op takes them, or None where one has no code

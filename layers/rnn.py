@@ -6,8 +6,8 @@ state (batch, size).  ``RNN(cell)`` makes it a layer, unrolling the cell over ti
 BPTT is reverse mode over the unrolled graph).  A cell that runs a whole sequence its own way
 has ``run_sequence(x, states, mask, training)``: the built-in cells (``layers.recurrent_cell``)
 do, for their dropout and their fused ops.  SimpleRNN, LSTM and GRU are RNNs over the cell
-they build from Keras's options (``layers.builtin_recurrent``).  ``StackedRNNCells`` makes one
-cell of several.
+they build from Keras's options (``layers.builtin_recurrent``); ``StackedRNNCells``
+(``layers.stacked_cells``) makes one cell of several.
 """
 
 from __future__ import annotations
@@ -358,75 +358,3 @@ class RNN(Module):
                     f"batch for all states, got {array.shape}"
                 )
         self.states = arrays
-
-
-class StackedRNNCells(Module):
-    """Several cells as one (Keras's ``StackedRNNCells``): each step runs them in order, the
-    output of one being the input of the next.
-
-    ``state_size`` is every cell's state sizes, in order, as one flat list; the output is
-    the last cell's.  cells : a list of cells of one dtype, each one's weights parameters of
-    the stack; a cell that knows its input size must take the output of the one before.
-    """
-
-    cell_attributes = ("cells",)
-
-    def __init__(self, cells: Sequence[Any]) -> None:
-        name = "StackedRNNCells"
-        if not cells:
-            raise ValueError(f"{name}: needs at least one cell")
-        self.sizes = [state_sizes(c, name) for c in cells]
-        outputs = [
-            positive_int(name, "a cell's output_size", getattr(c, "output_size", sizes[0]))
-            for c, sizes in zip(cells, self.sizes, strict=True)
-        ]
-        for k, (cell, given) in enumerate(zip(cells[1:], outputs, strict=False), start=1):
-            expected = getattr(cell, "input_size", None)
-            if expected is not None and expected != given:
-                raise ValueError(
-                    f"{name}: cell {k} ({type(cell).__name__}) takes {expected} features, but cell "
-                    f"{k - 1} outputs {given}"
-                )
-        dtypes = {float_dtype(name, getattr(c, "dtype", np.float64)) for c in cells}
-        if len(dtypes) > 1:
-            raise ValueError(f"{name}: the cells need one dtype, got {sorted(str(d) for d in dtypes)}")
-        self.dtype = dtypes.pop()
-        self.cells = list(cells)
-        self.output_size = outputs[-1]
-
-    @property
-    def state_size(self) -> list[int]:
-        return [size for sizes in self.sizes for size in sizes]
-
-    @property
-    def input_size(self) -> int | None:
-        """The first cell's input size, where it knows it."""
-        return getattr(self.cells[0], "input_size", None)
-
-    @property
-    def built(self) -> bool:
-        return all(getattr(cell, "built", True) for cell in self.cells)
-
-    def build(self, input_size: int) -> None:
-        """Build every cell not built yet, each for the output size of the one before."""
-        for cell in self.cells:
-            if not getattr(cell, "built", True) and hasattr(cell, "build"):
-                cell.build(input_size)
-            input_size = int(getattr(cell, "output_size", state_sizes(cell, "StackedRNNCells")[0]))
-
-    def forward(self, x: Any, states: Sequence[Tensor]) -> tuple[Tensor, list[Tensor]]:
-        """One step of every cell in turn: (output of the last, every cell's new states)."""
-        states = list(states) if isinstance(states, (list, tuple)) else [states]
-        if len(states) != len(self.state_size):
-            raise ValueError(
-                f"StackedRNNCells: needs {len(self.state_size)} states (every cell's, in order), "
-                f"got {len(states)}"
-            )
-        new_states: list[Tensor] = []
-        start = 0
-        for cell, sizes in zip(self.cells, self.sizes, strict=True):
-            own = states[start : start + len(sizes)]
-            x, produced = cell(x, own)
-            new_states += list(produced) if isinstance(produced, (list, tuple)) else [produced]
-            start += len(sizes)
-        return x, new_states

@@ -15,7 +15,10 @@ class SimpleRNNCell(RecurrentCell):
 
     gates = 1
 
-    def step(self, x: Tensor, states: list[Tensor], h_fed_back: Tensor) -> tuple[Tensor, list[Tensor]]:
+    def step(
+        self, x: Tensor, states: list[Tensor], h_fed_back: Tensor | None = None
+    ) -> tuple[Tensor, list[Tensor]]:
+        h_fed_back = states[0] if h_fed_back is None else h_fed_back
         h_new = self.activation(self.with_bias(x @ self.kernel + h_fed_back @ self.recurrent_kernel))
         return h_new, [h_new]
 

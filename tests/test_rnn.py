@@ -486,3 +486,80 @@ def test_two_weights_of_one_name_are_refused_rather_than_one_left_out_of_checkpo
     }
     with pytest.raises(ValueError, match=r"two different weights are named 'cell\.extra\.a\.b'"):
         layers.RNN(cell).state_dict()
+
+
+# --- a built-in cell owns its fast path and its dropout ---
+@pytest.mark.parametrize("kind", KINDS)
+def test_a_built_in_cell_runs_its_fused_op_inside_rnn_or_unrolls_as_its_impl_says(kind):
+    _, cell_class = KINDS[kind]
+    rng = np.random.default_rng(5)
+    x, mask = rng.standard_normal((3, 4, 2)), random_mask(rng, 3, 4)
+    fused = layers.RNN(cell_class(3, input_size=2), return_sequences=True)
+    unrolled = layers.RNN(cell_class(3, input_size=2, impl="autograd"), return_sequences=True)
+    unrolled.set_weights(fused.get_weights())
+    got, want = fused(x, mask=mask), unrolled(x, mask=mask)
+    assert type(got.grad_fn).__name__ == f"Fused{kind}"
+    assert not type(want.grad_fn).__name__.startswith("Fused")
+    np.testing.assert_allclose(got.data, want.data, atol=1e-12)
+
+
+def test_fused_ops_are_named_by_the_cells_and_not_by_a_cell_of_ones_own():
+    assert layers.LSTMCell(2).fused_op() is layers.fused.FusedLSTM
+    assert layers.SimpleRNNCell(2).fused_op() is layers.fused.FusedSimpleRNN
+    assert layers.GRUCell(2).fused_op() is layers.fused.FusedGRU
+    assert layers.GRUCell(2, reset_after=False).fused_op() is None
+
+    class PeepholeLSTMCell(layers.LSTMCell):  # other formulas: the LSTM kernel would be wrong
+        pass
+
+    cell = PeepholeLSTMCell(2, input_size=1)
+    assert cell.fused_op() is None
+    output = layers.RNN(cell)(np.ones((1, 3, 1)))
+    assert not type(output.grad_fn).__name__.startswith("Fused")
+    with pytest.raises(ValueError, match="impl='fused' needs"):
+        PeepholeLSTMCell(2, impl="fused")
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("impl", ["autograd", "fused"])
+def test_dropout_given_to_the_cell_is_the_layers_dropout(kind, impl):
+    layer_class, cell_class = KINDS[kind]
+    options = {"dropout": 0.3, "recurrent_dropout": 0.4, "input_size": 2, "impl": impl}
+    layer = layer_class(3, return_sequences=True, **options)
+    wrapped = layers.RNN(cell_class(3, **options), return_sequences=True)
+    wrapped.set_weights(layer.get_weights())
+    assert (layer.dropout, layer.recurrent_dropout, layer.impl) == (0.3, 0.4, impl)
+    x = np.random.default_rng(6).standard_normal((4, 5, 2))
+    mg.manual_seed(3)
+    want = layer(x).data
+    mg.manual_seed(3)
+    np.testing.assert_allclose(wrapped(x).data, want, atol=1e-12)
+    assert not np.allclose(wrapped.eval()(x).data, want)  # the masks were drawn: dropout was on
+
+
+def test_a_cell_with_dropout_refuses_a_call_of_one_step():
+    cell = layers.LSTMCell(3, dropout=0.5)
+    with pytest.raises(ValueError, match="one mask per sequence"):
+        cell(np.ones((2, 4)), [np.zeros((2, 3))] * 2)
+    assert not cell.built
+
+
+def test_options_bind_as_python_arguments_in_kerass_order():
+    layer = layers.LSTM(4, "relu", "tanh", False)  # Keras's units, activation, recurrent_activation, use_bias
+    assert layer.cell.activation_name == "relu" and layer.cell.recurrent_activation_name == "tanh"
+    assert not layer.cell.use_bias
+    with pytest.raises(TypeError, match="unexpected keyword argument 'reset_after'"):
+        layers.LSTM(4, reset_after=True)
+    with pytest.raises(TypeError, match="missing a required argument: 'units'"):
+        layers.GRUCell()
+    with pytest.raises(TypeError, match="unexpected keyword argument 'return_sequences'"):
+        layers.SimpleRNNCell(2, return_sequences=True)
+
+
+def test_setting_impl_on_a_layer_is_checked_by_its_cell():
+    layer = layers.GRU(2, reset_after=False)
+    with pytest.raises(ValueError, match="impl='fused' needs"):
+        layer.impl = "fused"
+    with pytest.raises(ValueError, match="impl must be one of"):
+        layer.impl = "fast"
+    assert layer.impl == layer.cell.impl == "auto"
