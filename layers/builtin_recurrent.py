@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from layers import torch_weights
-from layers.options import CELL, LAYER, names, takes_options
+from layers.options import CELL, LAYER, bind, names, takes_options
 from layers.recurrent_cell import RecurrentCell
 from layers.rnn import RNN
 
@@ -42,6 +42,9 @@ class BuiltinRecurrent(RNN):
     dropout = CellOption()
     recurrent_dropout = CellOption()
     impl = CellOption()
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.configure(**bind(BuiltinRecurrent, self, args, kwargs))
 
     def configure(self, units: int, **options: Any) -> None:
         """Make the cell from its options and the layer from the others."""

@@ -6,12 +6,12 @@ from typing import Any
 
 from layers.builtin_recurrent import BuiltinRecurrent
 from layers.fused import FusedGRU, FusedRecurrence
-from layers.options import CELL, GATED, GRU, LAYER, takes_options
+from layers.options import CELL, GATED, GRU_ONLY, LAYER, bind, takes_options
 from layers.recurrent_cell import GatedCell
 from minigrad import Tensor
 
 
-@takes_options(CELL, GATED, GRU)
+@takes_options(CELL, GATED, GRU_ONLY)
 class GRUCell(GatedCell):
     """Weights in Keras's layout with gate blocks in the order z, r, h:
     kernel (input_size, 3 units), recurrent_kernel (units, 3 units).
@@ -27,6 +27,9 @@ class GRUCell(GatedCell):
     """
 
     gates = 3
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.configure(**bind(GRUCell, self, args, kwargs))
 
     def configure(self, units: int, reset_after: bool, **options: Any) -> None:
         self.reset_after = reset_after
@@ -87,7 +90,7 @@ class GRUCell(GatedCell):
         return "GRU"
 
 
-@takes_options(CELL, GATED, GRU, LAYER)
+@takes_options(CELL, GATED, GRU_ONLY, LAYER)
 class GRU(BuiltinRecurrent):
     """Gated recurrent unit (Keras's GRU; with ``reset_after=True``, PyTorch's formula too).
 
@@ -95,3 +98,6 @@ class GRU(BuiltinRecurrent):
     """
 
     cell_class = GRUCell
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.configure(**bind(GRU, self, args, kwargs))

@@ -8,12 +8,12 @@ import numpy as np
 
 from layers.builtin_recurrent import BuiltinRecurrent
 from layers.fused import FusedLSTM, FusedRecurrence
-from layers.options import CELL, GATED, LAYER, LSTM, takes_options
+from layers.options import CELL, GATED, LAYER, LSTM_ONLY, bind, takes_options
 from layers.recurrent_cell import GatedCell
 from minigrad import Tensor
 
 
-@takes_options(CELL, GATED, LSTM)
+@takes_options(CELL, GATED, LSTM_ONLY)
 class LSTMCell(GatedCell):
     """Weights in Keras's layout with gate blocks in the order i, f, c, o:
     kernel (input_size, 4 units), recurrent_kernel (units, 4 units), bias (4 units,).
@@ -30,6 +30,9 @@ class LSTMCell(GatedCell):
 
     gates = 4
     state_names = ("h", "c")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.configure(**bind(LSTMCell, self, args, kwargs))
 
     def configure(self, units: int, unit_forget_bias: bool, **options: Any) -> None:
         self.unit_forget_bias = unit_forget_bias
@@ -62,7 +65,7 @@ class LSTMCell(GatedCell):
         return "LSTM"
 
 
-@takes_options(CELL, GATED, LSTM, LAYER)
+@takes_options(CELL, GATED, LSTM_ONLY, LAYER)
 class LSTM(BuiltinRecurrent):
     """Long short-term memory (Keras's LSTM); ``return_state`` gives [output, h, c].
 
@@ -70,3 +73,6 @@ class LSTM(BuiltinRecurrent):
     """
 
     cell_class = LSTMCell
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.configure(**bind(LSTM, self, args, kwargs))

@@ -1,10 +1,10 @@
 """The Keras options of the built-in recurrent cells and layers, declared once.
 
 ``OPTIONS`` is the one table: each option's name, default, type and meaning, and the group
-of classes that take it.  ``takes_options`` makes a class's constructor from it, so that
-``help(layers.LSTM)`` shows every option in the signature and in the docstring, and a wrong
-name or a missing ``units`` is Python's own TypeError.  The class then receives the bound
-values in ``configure(units, **options)``.
+of classes that take it.  ``takes_options`` gives a class's constructor its signature from it, so that
+``help(layers.LSTM)`` shows every option in the signature and in the docstring; ``bind``
+binds a call's arguments to it, so that a wrong name or a missing ``units`` is Python's own
+TypeError, and the class receives the values in ``configure(units, **options)``.
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ import numpy as np
 # the groups of classes that take an option
 CELL = "every built-in cell and layer"
 GATED = "LSTM and GRU"
-LSTM = "LSTM"
-GRU = "GRU"
+LSTM_ONLY = "LSTM"
+GRU_ONLY = "GRU"
 LAYER = "the layers, not the cells"
 
 
@@ -73,7 +73,7 @@ OPTIONS = (
         True,
         "bool, default True",
         "Start the forget gate's bias at 1, so that the cell remembers by default.",
-        LSTM,
+        LSTM_ONLY,
     ),
     Option(
         "dropout",
@@ -125,7 +125,7 @@ OPTIONS = (
         "bool, default True",
         "Apply the reset gate after the recurrent product (PyTorch's formula; the bias is then "
         "(2, 3 units)) rather than before it.",
-        GRU,
+        GRU_ONLY,
     ),
     Option(
         "zero_output_for_mask",
@@ -164,9 +164,10 @@ def names(*groups: str) -> tuple[str, ...]:
 
 
 def takes_options(*groups: str) -> Callable[[type], type]:
-    """Class decorator: the constructor ``cls(units, <the options of these groups>)``, with its
-    signature and its docstring's Parameters section made from ``OPTIONS``.  It binds the
-    arguments as Python would and passes them, defaults filled in, to ``configure``."""
+    """Class decorator: the signature of the class's own ``__init__(self, *args, **kwargs)``
+    becomes ``(units, <the options of these groups>)``, and its docstring gets a Parameters
+    section, both made from ``OPTIONS``.  The ``__init__`` passes ``bind(cls, ...)`` to
+    ``configure``."""
     chosen = [UNITS, *(option for option in OPTIONS if option.group in groups)]
     signature = inspect.Signature(
         [inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)]
@@ -181,19 +182,18 @@ def takes_options(*groups: str) -> Callable[[type], type]:
         lines += textwrap.wrap(option.doc, 92, initial_indent=" " * 8, subsequent_indent=" " * 8)
 
     def decorate(cls: type) -> type:
-        def __init__(self: Any, *args: Any, **kwargs: Any) -> None:
-            bound = signature.bind(self, *args, **kwargs)
-            bound.apply_defaults()
-            del bound.arguments["self"]
-            self.configure(**bound.arguments)
-
-        __init__.__signature__ = signature  # type: ignore[attr-defined]
-        __init__.__qualname__ = f"{cls.__qualname__}.__init__"
-        __init__.__doc__ = f"See ``help({cls.__name__})``: its options come from ``layers.options.OPTIONS``."
-        cls.__init__ = __init__  # type: ignore[misc]
+        cls.__dict__["__init__"].__signature__ = signature
         cls.__doc__ = (
             f"{(cls.__doc__ or '').rstrip()}\n\n    Parameters\n    ----------\n" + "\n".join(lines) + "\n"
         )
         return cls
 
     return decorate
+
+
+def bind(cls: type, instance: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The arguments of ``cls(*args, **kwargs)`` by name, defaults filled in, bound as Python
+    binds them to the signature ``takes_options`` gave (a wrong name is Python's TypeError)."""
+    bound = inspect.signature(cls.__dict__["__init__"]).bind(instance, *args, **kwargs)
+    bound.apply_defaults()
+    return {name: value for name, value in bound.arguments.items() if name != "self"}

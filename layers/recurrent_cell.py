@@ -20,7 +20,7 @@ from layers import activations
 from layers.dense import as_float_input
 from layers.fused import CODES, FusedRecurrence
 from layers.module import Module, float_dtype, positive_int
-from layers.options import CELL, takes_options
+from layers.options import CELL, bind, takes_options
 from layers.rnn import checked_states, unroll
 from minigrad import Tensor, init
 from minigrad.functional import dropout_mask
@@ -39,6 +39,9 @@ class RecurrentCell(Module):
 
     gates: ClassVar[int] = 1
     state_names: ClassVar[tuple[str, ...]] = ("h",)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.configure(**bind(RecurrentCell, self, args, kwargs))
 
     def configure(
         self,

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from layers.builtin_recurrent import BuiltinRecurrent
 from layers.fused import FusedRecurrence, FusedSimpleRNN
-from layers.options import CELL, LAYER, takes_options
+from layers.options import CELL, LAYER, bind, takes_options
 from layers.recurrent_cell import RecurrentCell
 from minigrad import Tensor
 
@@ -14,6 +16,9 @@ class SimpleRNNCell(RecurrentCell):
     """kernel W_x (input_size, units), recurrent_kernel W_h (units, units), bias b (units,)."""
 
     gates = 1
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.configure(**bind(SimpleRNNCell, self, args, kwargs))
 
     def step(
         self, x: Tensor, states: list[Tensor], h_fed_back: Tensor | None = None
@@ -37,3 +42,6 @@ class SimpleRNN(BuiltinRecurrent):
     """
 
     cell_class = SimpleRNNCell
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.configure(**bind(SimpleRNN, self, args, kwargs))
