@@ -24,7 +24,7 @@ Article: "Fundamentals of Deep Learning - Introduction to Recurrent Neural Netwo
 # them with a fixed seed, in the article's shapes, and transposes them.  It keeps the two
 # numbers the text does give: a recurrent weight 0.427043 and a bias 0.56700.
 #
-# **The article's shape mistake.**  It calls W_hh a 1 x 1 matrix, multiplies it with a
+# **The article's shape mistake.**  It calls $W_{hh}$ a $1 \times 1$ matrix, multiplies it with a
 # previous state it writes as [0, 0, 0, 0] (4 numbers) and adds a 1 x 1 bias: that product
 # is not defined, and its result would not match the 3 numbers of $W_{xh} x_t$.  (Its
 # translator noticed this.)  The state has 3 numbers, so $W_{hh}$ must be $3 \times 3$.  A

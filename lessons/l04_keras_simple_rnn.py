@@ -5,7 +5,7 @@ Article: "Keras tutorial: recurrent neural networks (1), SimpleRNN"
 """
 
 # %% [markdown]
-# # SimpleRNN(3, use_bias=False) on two features
+# # `SimpleRNN(3, use_bias=False)` on two features
 #
 # The layer computes, in the book's notation (see the notation page),
 #
@@ -109,7 +109,7 @@ check("it reads step 2 first, then step 1, and returns the sequence in that orde
       close(backwards.data[0], [b1, b2]))  # fmt: skip
 
 # %% [markdown]
-# ## dropout, recurrent_dropout, stateful and unroll
+# ## `dropout`, `recurrent_dropout`, `stateful` and `unroll`
 #
 # * `dropout` drops inputs and `recurrent_dropout` drops the state fed back, each with one
 #   mask per sequence that every step shares, and only in training: with masks $m_x$ and
