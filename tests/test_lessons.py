@@ -96,7 +96,7 @@ def test_bptt_lesson(lesson):
     # the truncated-BPTT section's 30 steps, recomputed in plain numpy
     h, states = np.zeros(4), []
     for x_t in g["x_long"][0]:
-        h = np.tanh(g["U"] @ x_t + g["W"] @ h + g["b"])
+        h = np.tanh(x_t @ g["W_xh"] + h @ g["W_hh"] + g["b_h"])
         states.append(h)
     np.testing.assert_allclose(g["full_outputs"][0], states, atol=1e-12)
     assert not g["first_chunk_got_gradient"] and np.abs(g["full_gradient_of_first_inputs"]).max() > 0
