@@ -10,7 +10,12 @@ mode run over a graph that an RNN unrolled.
 # **Claim.** To get the derivative of one output with respect to every input, it is enough
 # to (1) record each elementary operation as it is computed, and (2) walk that record once
 # backwards, applying the chain rule at every node: a node's gradient is the sum, over the
-# nodes that used it, of (their gradient) x (the local derivative).
+# nodes that used it, of their gradient times the local derivative,
+#
+# $$
+# \frac{\partial L}{\partial v} = \sum_{u \text{ uses } v} \frac{\partial L}{\partial u}\,
+# \frac{\partial u}{\partial v}.
+# $$
 #
 # Below is a whole scalar autograd: a `Value` that remembers its inputs and a closure that
 # knows its local derivatives.
@@ -21,6 +26,7 @@ import math
 import numpy as np
 
 import minigrad as mg
+from lessons import diagrams
 from lessons.report import check, close, output_dir, show, title
 
 
@@ -87,10 +93,15 @@ class Value:
 # %% [markdown]
 # ## One worked expression
 #
-# L = tanh(a b + c) + a c with a = 0.5, b = -1.5, c = 2.  Note that `a` is used twice: its
-# gradient must collect both paths.  By hand, with t = tanh(a b + c):
+# $L = \tanh(a b + c) + a c$ with $a = 0.5$, $b = -1.5$, $c = 2$.  Note that $a$ is used
+# twice: its gradient must collect both paths.  By hand, with $t = \tanh(a b + c)$ and
+# $\tanh'(v) = 1 - \tanh^2(v)$:
 #
-# dL/da = (1 - t^2) b + c,   dL/db = (1 - t^2) a,   dL/dc = (1 - t^2) + a.
+# $$
+# \frac{\partial L}{\partial a} = (1 - t^2)\, b + c, \qquad
+# \frac{\partial L}{\partial b} = (1 - t^2)\, a, \qquad
+# \frac{\partial L}{\partial c} = (1 - t^2) + a.
+# $$
 
 # %%
 title("a scalar autograd")
@@ -118,7 +129,9 @@ check("every node comes after the nodes it was made from",
 # * **one class per op.** Instead of a closure, each op is a class in `minigrad/ops.py` with
 #   `forward` and `backward` side by side (`Mul.backward` returns `g * b, g * a`).
 # * **broadcasting.** When `b` of shape (3,) is added to `a` of shape (2, 3), `b` was used
-#   twice, once per row, so its gradient sums the two rows: `unbroadcast` does that sum.
+#   twice, once per row, so its gradient sums the two rows,
+#   $\partial L / \partial b_j = \sum_i \partial L / \partial (a + b)_{ij}$: `unbroadcast`
+#   does that sum.
 # * **the same iterative topological sort** in `Tensor.backward`, which also frees the graph
 #   when it is done.
 
@@ -141,26 +154,51 @@ check("bias.grad = 2 per row x 2 rows = 4 everywhere", close(bias.grad, [4.0, 4.
 # %% [markdown]
 # ## The graph of a 3-step RNN
 #
-# `minigrad.graph.to_dot` writes the recorded graph as Graphviz DOT text (draw it with
-# `dot -Tpng rnn.dot -o rnn.png`).  Unrolling h_t = tanh(x_t W + h_{t-1} U) three times gives
-# a chain in which W and U are each used three times: their gradients will sum three terms.
+# Lesson l01 builds the recurrent step in full; here it is enough to unroll
+#
+# $$
+# h_t = \tanh(x_t W_{xh} + h_{t-1} W_{hh}), \qquad t = 1, 2, 3, \qquad L = \textstyle\sum_j h_{3,j}
+# $$
+#
+# (the book's notation: rows $x_t$ of 2 features, states $h_t$ of 3 units, input weights
+# $W_{xh}$ and recurrent weights $W_{hh}$; see the notation page).  The graph is a chain in
+# which $W_{xh}$ and $W_{hh}$ are each used three times, so their gradients sum three terms:
+#
+# $$
+# \frac{\partial L}{\partial W_{hh}} = \sum_{t=1}^{3} h_{t-1}^\top \frac{\partial L}{\partial a_t},
+# \qquad a_t = x_t W_{xh} + h_{t-1} W_{hh}.
+# $$
+#
 # That sum over time steps is all that "backpropagation through time" adds.
+# `minigrad.graph.to_dot` gives the recorded graph as Graphviz DOT text, the tensors named
+# where we name them; the picture below is drawn from that text.
 
 # %%
 title("the unrolled graph of a 3-step RNN")
 mg.manual_seed(0)
-W = mg.Tensor(mg.random.generator().standard_normal((2, 3)) * 0.5, requires_grad=True)
-U = mg.Tensor(mg.random.generator().standard_normal((3, 3)) * 0.5, requires_grad=True)
+W_xh = mg.Tensor(mg.random.generator().standard_normal((2, 3)) * 0.5, requires_grad=True)
+W_hh = mg.Tensor(mg.random.generator().standard_normal((3, 3)) * 0.5, requires_grad=True)
 h = mg.zeros(1, 3)
 xs = [mg.Tensor([[1.0, 0.0]]), mg.Tensor([[0.0, 1.0]]), mg.Tensor([[1.0, 1.0]])]
-for x_t in xs:
-    h = (x_t @ W + h @ U).tanh()
-dot = mg.graph.to_dot(h.sum(), {"W": W, "U": U, "h_3": h})
-path = output_dir() / "rnn_3_steps.dot"
-path.write_text(dot)
-print(f"DOT text written to {path} ({dot.count('->')} edges)")
-check("W feeds three MatMul ops, one per step", dot.count(f"t{id(W)} -> op") == 3)
-check("U feeds three MatMul ops, one per step", dot.count(f"t{id(U)} -> op") == 3)
+named = {"W_xh": W_xh, "W_hh": W_hh}
+for t, x_t in enumerate(xs, start=1):
+    h = (x_t @ W_xh + h @ W_hh).tanh()
+    named |= {f"x_{t}": x_t, f"h_{t}": h}
+loss = h.sum()
+dot = mg.graph.to_dot(loss, {**named, "L": loss})
+(output_dir() / "rnn_3_steps.dot").write_text(dot)
+print(f"the graph: {dot.count('->')} edges, its DOT text saved as rnn_3_steps.dot")
+check("W_xh feeds three MatMul ops, one per step", dot.count(f"t{id(W_xh)} -> op") == 3)
+check("W_hh feeds three MatMul ops, one per step", dot.count(f"t{id(W_hh)} -> op") == 3)
+diagrams.computation_graph(dot, "rnn_3_steps.png", "the recorded graph of a 3-step RNN")
+
+# %% [markdown]
+# *The figure:* the graph of the 3-step RNN as minigrad recorded it, read left to right.
+# Green boxes are the named tensors with their shapes ($x_1, x_2, x_3$ of shape (1, 2),
+# $W_{xh}$ (2, 3), $W_{hh}$ (3, 3), the states $h_1, h_2, h_3$ (1, 3), and the loss $L$);
+# orange boxes are ops (`MatMul`, `Add`, `Tanh`, `Sum`); blue boxes are unnamed
+# intermediate tensors.  Three arrows leave $W_{xh}$ and three leave $W_{hh}$, one to each
+# step's `MatMul`.
 
 # %%
 # What the project's tests check of this lesson, in one place (saved by `python -m lessons`).
@@ -181,6 +219,6 @@ RESULTS = {"a_grad": a.grad}
 #
 # 1. Add `exp` to the scalar autograd above and check it against minigrad on
 #    `exp(a * b) + a`.
-# 2. In the 3-step RNN graph, how many paths lead from W to the loss?  Count them in the
-#    DOT text, then say why W's gradient is a sum over time.
+# 2. In the 3-step RNN graph, how many paths lead from $W_{hh}$ to the loss?  Count them in
+#    the picture, then say why its gradient is a sum over time.
 # 3. Write the topological sort recursively and find the chain length at which it fails.

@@ -11,12 +11,40 @@ C = h_T and once with C = the mean of h_1..h_T.
 # %% [markdown]
 # # The structure of an RNN
 #
-# The article names the parts: the input x_t (X), the input weights U, the hidden state s_t
-# (S), the recurrent weights W, the output weights V and the output o_t (O).  A fully
-# connected network has only U and V; the RNN adds W, so that the state depends on the
-# current input *and* on the previous state:
+# The article names the parts X, U, S, W, V, O: the input, the input weights, the hidden
+# state, the recurrent weights, the output weights and the output.  It multiplies column
+# vectors, $s_t = \tanh(U x_t + W s_{t-1} + b)$.  This book writes one sample's vectors as
+# rows, as Keras and minigrad store them (the notation page has every symbol with its shape):
+# the article's $X, S, O$ are our $x_t, h_t, o_t$, and its $U, W, V$ are our $W_{xh}^\top,
+# W_{hh}^\top, W_{hq}^\top$.  A fully connected network has only the input and output
+# weights; the RNN adds $W_{hh}$, so that the state depends on the current input *and* on the
+# previous state:
 #
-#     s_t = tanh(U x_t + W s_{t-1} + b)
+# $$
+# h_t = \tanh(x_t W_{xh} + h_{t-1} W_{hh} + b_h), \qquad o_t = h_t W_{hq} + b_q.
+# $$
+#
+# The same weights serve every step.  Unrolled over the steps of a sequence, the loop becomes
+# a chain of copies of one cell.
+
+# %%
+import numpy as np
+
+import layers
+import minigrad as mg
+from lessons import DATA, diagrams
+from lessons.report import check, close, show, title
+from lessons.tasks import digit_sequences, reversals, train_reverser
+from minigrad import data
+from minigrad import functional as F
+
+diagrams.unrolled_rnn()
+
+# %% [markdown]
+# *The figure:* on the left the RNN folded, one cell $h_t$ fed by $x_t$ through $W_{xh}$ and by
+# itself through the loop $W_{hh}$, giving $o_t$ through $W_{hq}$; on the right the same cell
+# unrolled over three steps, $h_0 \to h_1 \to h_2 \to h_3$, each step reading $x_t$ and
+# producing $o_t$, whose loss $\ell_t$ against the target $y_t$ is summed into $L$.
 #
 # The article's code for this loop does not run: it names the size `out_features` where it
 # is defined and `output_features` everywhere it is used, so Python stops at the first use
@@ -24,18 +52,6 @@ C = h_T and once with C = the mean of h_1..h_T.
 # one name, and with a seeded generator so that the numbers can be checked.
 
 # %%
-import time
-
-import numpy as np
-
-import layers
-import minigrad as mg
-from lessons import DATA
-from lessons.report import check, close, show, title
-from lessons.tasks import digit_sequences, reversals, train_reverser
-from minigrad import data
-from minigrad import functional as F
-
 title("the article's mistake, in two lines")
 try:
     exec("out_features = 64\nstate = [0.0] * output_features", {})
@@ -48,8 +64,8 @@ title("the forward loop, corrected")
 timesteps, input_features, output_features = 100, 32, 64
 rng = np.random.default_rng(0)
 inputs = rng.random((timesteps, input_features))
-U = rng.random((output_features, input_features))  # input -> state
-W = rng.random((output_features, output_features))  # state -> state
+U = rng.random((output_features, input_features))  # the article's U (input -> state): our W_xh^T
+W = rng.random((output_features, output_features))  # the article's W (state -> state): our W_hh^T
 b = rng.random(output_features)
 state = np.zeros(output_features)
 outputs = []
@@ -58,14 +74,15 @@ for x_t in inputs:
     outputs.append(state)
 sequence = np.stack(outputs)
 show("shape of the output sequence", sequence.shape)
-show("first 4 values of s_1", sequence[0, :4])
+show("first 4 values of h_1", sequence[0, :4])
 check("one state of 64 numbers per step: (100, 64)", sequence.shape == (100, 64))
 
 # %% [markdown]
-# Every weight here is drawn from [0, 1), so every pre-activation is a sum of positive terms:
-# about 8 from U x_t alone.  tanh of such numbers is 1 to many digits: the network is
-# *saturated*, and its gradients (1 - s^2) are nearly zero.  This is why real initializers
-# are centred on zero and scaled (Keras: glorot_uniform and orthogonal).
+# Every weight here is drawn from $[0, 1)$, so every pre-activation is a sum of positive
+# terms: about 8 from $U x_t$ alone.  $\tanh$ of such numbers is 1 to many digits: the
+# network is *saturated*, and its local gradients $\tanh'(a) = 1 - h_t^2$ are nearly zero.
+# This is why real initializers are centred on zero and scaled (Keras: glorot_uniform and
+# orthogonal).
 
 # %%
 show("smallest state value over all steps", sequence.min())
@@ -74,8 +91,9 @@ check("the article's initialisation saturates tanh: every state > 0.99", sequenc
 # %% [markdown]
 # ## The same sequence from minigrad's SimpleRNN
 #
-# Keras and minigrad write the step with the input as a row: s_t = tanh(x_t K + s_{t-1} R + b),
-# so the layer's kernel K is U transposed and its recurrent kernel R is W transposed.
+# Keras and minigrad write the step with rows, $h_t = \tanh(x_t W_{xh} + h_{t-1} W_{hh} + b_h)$:
+# the layer's `kernel` $W_{xh}$ is the article's $U$ transposed and its `recurrent_kernel`
+# $W_{hh}$ is the article's $W$ transposed.
 
 # %%
 title("minigrad's SimpleRNN with the same weights")
@@ -88,16 +106,40 @@ check("SimpleRNN gives the article's sequence to 1e-12", close(ours, sequence, 1
 # # Encoder-decoder
 #
 # For translation the input and the output have different lengths.  The encoder RNN reads
-# the whole source, h_t = f(h_{t-1}, x_t) (the article's text lost the subscript and prints
-# "f(h_t - 1, x_t)"), into one fixed-size context C.  The article gives two choices:
+# the whole source into its states (the article's text lost the subscript and prints
+# "f(h_t - 1, x_t)"),
 #
-# * C = h_T, the last state, or
-# * C = g(h_1, ..., h_T), a summary of all the states; here g is the mean over the real
-#   (not padding) tokens.
+# $$
+# h_t = f(h_{t-1}, x_t), \qquad t = 1, \dots, T,
+# $$
 #
-# The decoder RNN starts from C and writes the target one token at a time; in training it
-# reads the true previous token ("teacher forcing").  The project ships 40 French-English
-# pairs written for this lesson around the article's example.
+# and keeps one fixed-size context $C$.  The article gives two choices:
+#
+# $$
+# C = h_T \qquad \text{or} \qquad C = g(h_1, \dots, h_T),
+# $$
+#
+# a summary of all the states; here $g$ is the mean over the real (not padding) tokens,
+# $C = \frac{1}{T} \sum_{t=1}^{T} h_t$.  The decoder RNN starts from $s_0 = C$ and writes the
+# target one token at a time,
+#
+# $$
+# s_t = f(s_{t-1}, y_{t-1}), \qquad \hat y_t = \mathrm{softmax}(s_t W_{hq} + b_q),
+# $$
+#
+# reading in training the true previous token $y_{t-1}$ ("teacher forcing"), and is trained
+# on the cross entropy $L = -\sum_t \log \hat y_{t, y_t}$.  Here $f$ is a GRU cell (lesson l03
+# shows its gates).  The project ships 40 French-English pairs written for this lesson around
+# the article's example.
+
+# %%
+diagrams.encoder_decoder("Elle aime la Chine .".split(), "She loves China .".split(), "encoder_decoder.png")
+
+# %% [markdown]
+# *The figure:* the encoder (left) reads "Elle aime la Chine ." one token at a time into the
+# states $h_1, \dots, h_5$; its last state becomes the context $C$; the decoder (right) starts
+# from $C$ and, reading "<start>" then each previous English word, writes "She loves China ."
+# through its states $s_1, \dots, s_4$.
 
 # %%
 PAIRS = DATA / "fr_en.tsv"
@@ -132,14 +174,13 @@ for context in ("last", "mean"):
     title(f"training with C = {'h_T' if context == 'last' else 'mean of h_1..h_T'}, three seeds")
     exact = []
     for seed in (0, 1, 2):
-        start = time.perf_counter()
         model, last_loss = train_translator(context, seed)
         predicted = model.translate(src, max_len=10, start_id=tgt_vocab.start_id, end_id=tgt_vocab.end_id)
         exact.append(sum(p == t for p, t in zip(predicted, targets, strict=True)))
         out = model.translate(np.array([example]), 10, tgt_vocab.start_id, tgt_vocab.end_id)[0]
         translations.setdefault(context, []).append(" ".join(tgt_vocab.decode(out)))
         print(
-            f"seed {seed}: {time.perf_counter() - start:.1f} s, last batch loss {last_loss:.4f}, "
+            f"seed {seed}: last batch loss {last_loss:.4f}, "
             f'{exact[-1]}/{len(pairs)} pairs translated exactly, "Elle aime la Chine." -> '
             f'"{translations[context][-1]}"'
         )
@@ -161,12 +202,12 @@ for context in ("last", "mean"):
 # The 40 pairs are too few to tell the two contexts apart: each learns them all.  A task
 # that needs the whole source does: reversing a sequence of 2 to 8 digits (the task of
 # lesson l07).  The decoder writes the *newest* source digit first and the *oldest* last, so
-# how often each comes out right shows what C kept of it.  h_T has just read the newest
-# digit; the mean of the states gives it the same weight as every other step.
+# how often each comes out right shows what $C$ kept of it.  $h_T$ has just read the newest
+# digit; the mean of the states gives it the same weight $1/T$ as every other step.
 #
 # Measured on seeds 0-2 along four floating-point paths (the Numba kernels, their numpy
-# twins, every initial weight 1 ulp up, another processor's OpenBLAS kernels), h_T gave back the
-# newest digit 0.957-0.983 of the time and the mean 0.56-0.65; h_T reversed 0.56-0.81 of
+# twins, every initial weight 1 ulp up, another processor's OpenBLAS kernels), $h_T$ gave back the
+# newest digit 0.957-0.983 of the time and the mean 0.56-0.65; $h_T$ reversed 0.56-0.81 of
 # the 4-6 digit sequences and the mean 0.16-0.30.  The thresholds below sit outside that
 # spread.  (The 40 pairs above were translated exactly, and the example as "she loves
 # china .", in every one of those runs.)
@@ -219,16 +260,17 @@ RESULTS = {"last_state": sequence[-1], "translations": translations}
 # %% [markdown]
 # # Summary
 #
-# - An RNN is a fully connected layer plus the recurrent weights W that feed the previous
-#   state back in: s_t = tanh(U x_t + W s_{t-1} + b).  The article's loop, with its name
-#   fixed, and minigrad's SimpleRNN compute the same 100 states.
-# - An encoder-decoder reads a source of any length into a context C and writes a target of
-#   any length from it.  C = h_T and C = the mean of the states both translate the 40 training
-#   pairs; on a task that needs the whole source, h_T keeps the newest input almost
-#   perfectly and the mean blurs it.  Lesson l07 shows where one fixed C stops being enough.
+# - An RNN is a fully connected layer plus the recurrent weights $W_{hh}$ that feed the
+#   previous state back in: $h_t = \tanh(x_t W_{xh} + h_{t-1} W_{hh} + b_h)$ (the article's
+#   $s_t = \tanh(U x_t + W s_{t-1} + b)$, with column vectors).  The article's loop, with its
+#   name fixed, and minigrad's SimpleRNN compute the same 100 states.
+# - An encoder-decoder reads a source of any length into a context $C$ and writes a target of
+#   any length from it.  $C = h_T$ and $C$ = the mean of the states both translate the 40
+#   training pairs; on a task that needs the whole source, $h_T$ keeps the newest input almost
+#   perfectly and the mean blurs it.  Lesson l07 shows where one fixed $C$ stops being enough.
 #
 # # Exercises
 #
-# 1. Run the corrected loop with `W = 0`: what does the RNN become?
+# 1. Run the corrected loop with `W = 0` ($W_{hh} = 0$): what does the RNN become?
 # 2. Translate a sentence that is not in the training pairs and explain the result.
 # 3. Give the model 4 units instead of 64: which context, last or mean, copes better?

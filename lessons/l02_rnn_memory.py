@@ -12,15 +12,22 @@ a key fact from the start of a sequence where a plain RNN loses it.
 # # Order matters
 #
 # The article's example: say a famous name backwards and it stops making sense.  An RNN
-# reads its input in order and carries a state S(t) from step to step, so a sequence and the
-# same steps reversed end in different states.  A model that only adds up its inputs cannot
-# tell them apart.
+# reads its input in order and carries a state from step to step (the article's $S(t)$, our
+# $h_t$; the notation page has every symbol),
+#
+# $$
+# h_t = \tanh(x_t W_{xh} + h_{t-1} W_{hh} + b_h),
+# $$
+#
+# so a sequence and the same steps reversed end in different states $h_T$.  A model that only
+# adds up its inputs, $\sum_t x_t$, cannot tell them apart.
 
 # %%
 import numpy as np
 
 import layers
 import minigrad as mg
+from lessons import diagrams
 from lessons.report import check, plot, show, title
 
 title("a sequence and its reverse")
@@ -28,19 +35,21 @@ mg.manual_seed(0)
 x = mg.random.generator().standard_normal((1, 6, 3))
 rnn = layers.SimpleRNN(4, input_size=3)
 forward_state, reversed_state = rnn(x).data, rnn(x[:, ::-1].copy()).data
-show("S(T) reading forwards", forward_state)
-show("S(T) reading backwards", reversed_state)
+show("h_T reading forwards", forward_state)
+show("h_T reading backwards", reversed_state)
 check("the two final states differ", np.abs(forward_state - reversed_state).max() > 1e-3)
 check("a sum of the inputs cannot tell them apart", np.allclose(x.sum(axis=1), x[:, ::-1].sum(axis=1)))
 
 # %% [markdown]
 # ## Three shapes of application
 #
-# * many to one, e.g. the feeling of a sentence: read every step, keep the last state;
-# * one to many, e.g. describing an image: one input vector, a sequence out.  Here the input
-#   enters once, as the RNN's initial state (through a Dense layer), and the RNN writes
-#   from it for as many steps as asked, reading no input of its own;
-# * many to many, e.g. tagging: an output at every step of the input.
+# * many to one, e.g. the feeling of a sentence: read every step, keep the last state,
+#   $\hat y = \mathrm{softmax}(h_T W_{hq} + b_q)$;
+# * one to many, e.g. describing an image: one input vector $v$, a sequence out.  Here the
+#   input enters once, as the RNN's initial state through a Dense layer,
+#   $h_0 = \tanh(v W_v + b_v)$, and the RNN writes from it for as many steps as asked,
+#   reading no input of its own: $h_t = \tanh(h_{t-1} W_{hh} + b_h)$, $o_t = h_t W_{hq} + b_q$;
+# * many to many, e.g. tagging: an output $o_t = h_t W_{hq} + b_q$ at every step of the input.
 
 # %%
 title("the three shapes")
@@ -83,14 +92,24 @@ check("it writes as many steps as asked: 8 from the same image", one_to_many(ima
 # %% [markdown]
 # # Vanishing and exploding gradients, measured
 #
-# Backpropagating from the last state to step t multiplies the gradient by the transposed
-# recurrent weights once per step (and by tanh's derivative, at most 1).  The article: if
-# that factor is 0.9, the gradient reaching the first steps is nearly zero; if it is 1.1,
-# it blows up.
+# Backpropagating from the last state to step $t$ multiplies the gradient by the transposed
+# recurrent weights once per step, and by $\tanh$'s derivative, at most 1: with
+# $\delta_t = \partial L / \partial h_t$ and a loss that depends on $h_T$ only,
 #
-# To see the bare effect, take recurrent weights W = scale x Q with Q orthogonal (Q keeps
-# every length), zero inputs and a zero start: the state stays 0, tanh'(0) = 1, and the
-# gradient norm at T - k steps from the end must be exactly scale^k times its norm at the end.
+# $$
+# \delta_{t-1} = \big(\delta_t \odot (1 - h_t \odot h_t)\big)\, W_{hh}^\top .
+# $$
+#
+# The article: if that factor is 0.9, the gradient reaching the first steps is nearly zero;
+# if it is 1.1, it blows up.  To see the bare effect, take $W_{hh} = \lambda Q$ with $Q$
+# orthogonal ($Q$ keeps every length) and a scale $\lambda$, zero inputs and a zero start: the
+# state stays 0, $\tanh'(0) = 1$, and the gradient $k$ steps before the end must be exactly
+#
+# $$
+# \lVert \delta_{T-k} \rVert = \lambda^k \, \lVert \delta_T \rVert .
+# $$
+#
+# Here $T = 40$, $H = 16$ units, and $L = \sum_j w_j h_{T,j}$ for a fixed random row $w$.
 
 # %%
 T, units = 40, 16
@@ -119,22 +138,74 @@ for scale in (0.9, 1.1):
     ratio = norms[scale] / norms[scale][-1]
     show(f"scale {scale}: ||dL/dh_t|| / ||dL/dh_T|| at t = 1, 10, 20, 30, 40", ratio[[0, 9, 19, 29, 39]])
     check(f"scale {scale}: the ratio is exactly {scale}^(T - t)", np.allclose(ratio, scale**k, rtol=1e-12))
+plot(
+    "gradient_norms.png",
+    "the gradient reaching h_t, recurrent weights = scale x orthogonal, zero inputs",
+    list(range(1, T + 1)),
+    {
+        "0.9^(T-t)": 0.9 ** (T - np.arange(1, T + 1)),
+        "1.1^(T-t)": 1.1 ** (T - np.arange(1, T + 1)),
+        "||dL/dh_t||, scale 0.9": norms[0.9] / norms[0.9][-1],
+        "||dL/dh_t||, scale 1.1": norms[1.1] / norms[1.1][-1],
+    },
+    "time step t",
+    "||dL/dh_t|| / ||dL/dh_T||",
+    log_y=True,
+    dashed=("0.9^(T-t)", "1.1^(T-t)"),
+)
 check(
     "0.9 vanishes: after 39 steps the gradient is below 2% of its size", norms[0.9][0] / norms[0.9][-1] < 0.02
 )
 check("1.1 explodes: after 39 steps it is over 40 times larger", norms[1.1][0] / norms[1.1][-1] > 40)
 
 # %% [markdown]
-# With real inputs the state moves away from 0, tanh' drops below 1 and the gradient
-# shrinks even faster than scale^k.  What matters for learning is the gradient that reaches
-# the *input* of an early step, dL/dx_t.
+# *The figure:* on a logarithmic axis, the norm of $\partial L / \partial h_t$ relative to its
+# value at $t = T = 40$, against $t$.  With scale 0.9 the measured points fall on the dashed
+# line $0.9^{T-t}$, down to about 0.016 at $t = 1$; with scale 1.1 they rise along $1.1^{T-t}$
+# to about 41.
+
+# %% [markdown]
+# With real inputs the state moves away from 0, $\tanh'$ drops below 1 and the gradient
+# shrinks even faster than $\lambda^k$.  What matters for learning is the gradient that
+# reaches the *input* of an early step, $\partial L / \partial x_t$.
 #
-# An LSTM has a second road back in time, through its cell state: dc_{t-1} = f * dc_t plus
-# the other paths, where f is the forget gate.  At Keras's initialisation the forget bias is 1,
-# f = sigmoid(1) = 0.73, and 0.73^39 is 5e-6: at the start the LSTM's gradient vanishes too.
-# The difference is that f is a gate the network learns: once the forget gate opens (here
-# the bias set to 3, f = 0.95), the gradient reaching step 1 is as large as at step T.  A
-# plain RNN has no such knob.
+# An LSTM (the article's input, forget and output gates, and the cell as the "main
+# storyline" memory) computes, with $\sigma$ the logistic sigmoid and $\odot$ the elementwise
+# product,
+#
+# $$
+# \begin{aligned}
+# i_t &= \sigma(x_t W_{xi} + h_{t-1} W_{hi} + b_i), &
+# f_t &= \sigma(x_t W_{xf} + h_{t-1} W_{hf} + b_f), &
+# o_t &= \sigma(x_t W_{xo} + h_{t-1} W_{ho} + b_o), \\
+# \tilde c_t &= \tanh(x_t W_{xc} + h_{t-1} W_{hc} + b_c), &
+# c_t &= f_t \odot c_{t-1} + i_t \odot \tilde c_t, &
+# h_t &= o_t \odot \tanh(c_t).
+# \end{aligned}
+# $$
+
+# %%
+diagrams.lstm_cell()
+
+# %% [markdown]
+# *The figure:* one LSTM step.  Along the top the cell state runs from $c_{t-1}$ to $c_t$,
+# touched only by a multiplication with the forget gate $f_t$ and the addition of
+# $i_t \odot \tilde c_t$.  Below, the gates $f_t$, $i_t$, $o_t$ (sigmoids) and the candidate
+# $\tilde c_t$ (tanh) are computed from $h_{t-1}$ and $x_t$; on the right
+# $h_t = o_t \odot \tanh(c_t)$ leaves the cell.
+#
+# So the LSTM has a second road back in time, through its cell state:
+#
+# $$
+# \frac{\partial L}{\partial c_{t-1}} = \frac{\partial L}{\partial c_t} \odot f_t
+# + (\text{the paths through } h_{t-1}).
+# $$
+#
+# At Keras's initialisation the forget bias is 1, $f_t \approx \sigma(1) = 0.73$, and
+# $0.73^{39} \approx 5 \times 10^{-6}$: at the start the LSTM's gradient vanishes too.  The
+# difference is that $f_t$ is a gate the network learns: once the forget gate opens (here the
+# bias set to 3, $f_t \approx \sigma(3) = 0.95$), the gradient reaching step 1 is as large as at
+# step $T$.  A plain RNN has no such knob.
 
 # %%
 title("the gradient reaching each input: tanh RNN against LSTM")
@@ -164,6 +235,15 @@ for forget_bias in (1.0, 3.0):
     )
 for name, ratio in real.items():
     show(f"{name}: ||dL/dx_1|| / ||dL/dx_T||", ratio[0])
+plot(
+    "input_gradients.png",
+    "the gradient reaching x_t, random inputs: tanh RNN against LSTM",
+    list(range(1, T + 1)),
+    real,
+    "time step t",
+    "||dL/dx_t|| / ||dL/dx_T||",
+    log_y=True,
+)
 check("tanh RNN: the gradient reaching step 1 has all but vanished (< 1%)", real["tanh RNN"][0] < 0.01)
 check(
     "LSTM at Keras's initialisation (f = 0.73): it vanishes too (< 1%)", real["LSTM, forget bias 1"][0] < 0.01
@@ -172,22 +252,12 @@ check(
     "LSTM with the forget gate open (f = 0.95): step 1 gets at least 10% of step T's gradient",
     real["LSTM, forget bias 3"][0] > 0.1,
 )
-plot(
-    "gradient_norms.png",
-    "gradient norm against time step (L depends on h_T)",
-    list(range(1, T + 1)),
-    {
-        "0.9^(T-t)": 0.9 ** (T - np.arange(1, T + 1)),
-        "1.1^(T-t)": 1.1 ** (T - np.arange(1, T + 1)),
-        "||dL/dh_t||, scale 0.9": norms[0.9] / norms[0.9][-1],
-        "||dL/dh_t||, scale 1.1": norms[1.1] / norms[1.1][-1],
-        **{f"||dL/dx_t||, {name}": ratio for name, ratio in real.items()},
-    },
-    "time step t",
-    "norm relative to step T",
-    log_y=True,
-    dashed=("0.9^(T-t)", "1.1^(T-t)"),
-)
+
+# %% [markdown]
+# *The figure:* on a logarithmic axis, the norm of $\partial L / \partial x_t$ relative to its
+# value at $t = T$, against $t$, for the tanh RNN and the LSTM with forget bias 1 and 3.  The
+# tanh RNN and the LSTM with forget bias 1 fall by orders of magnitude towards $t = 1$; the
+# LSTM with forget bias 3 still has more than a tenth of it at $t = 1$.
 
 # %% [markdown]
 # # The long-range memory experiment
@@ -232,17 +302,22 @@ def accuracy_after_training(kind, length, seed=0):
 
 distances = [5, 10, 20, 30]
 accuracy = {kind: [accuracy_after_training(kind, d) for d in distances] for kind in ("RNN", "LSTM")}
+plot(
+    "memory_vs_distance.png",
+    "test accuracy against the distance to the key (seed 0)",
+    distances,
+    accuracy,
+    "distance to the key (steps)",
+    "test accuracy",
+)
 print(f"{'distance':>10}{'RNN':>8}{'LSTM':>8}")
 for i, d in enumerate(distances):
     print(f"{d:>10}{accuracy['RNN'][i]:>8.3f}{accuracy['LSTM'][i]:>8.3f}")
-plot(
-    "memory_vs_distance.png",
-    "test accuracy against the distance to the key",
-    distances,
-    accuracy,
-    "distance (steps)",
-    "accuracy",
-)
+
+# %% [markdown]
+# *The figure:* test accuracy of the plain RNN and the LSTM (seed 0) against the distance
+# from the key to the end of the sequence, 5 to 30 steps; 0.5 is chance.  The table above
+# gives the same numbers.
 
 # %% [markdown]
 # One training run near the edge can go either way: the result depends on the seed, and even
@@ -305,13 +380,15 @@ RESULTS = {
 #
 # - An RNN's output depends on the order of its inputs; the same layer serves many-to-one,
 #   one-to-many and many-to-many shapes.
-# - The gradient reaching step 1 from step T passes through T - 1 multiplications by the
-#   recurrent Jacobian: with a factor 0.9 it shrinks like 0.9^t, with 1.1 it grows like 1.1^t.
-# - An LSTM whose forget gate is open keeps a path along which the gradient does not shrink;
-#   it learns the key across distances where the plain RNN fails, but not without limit.
+# - The gradient reaching step 1 from step $T$ passes through $T - 1$ multiplications by the
+#   recurrent Jacobian: with a factor 0.9 it shrinks like $0.9^{T-t}$, with 1.1 it grows like
+#   $1.1^{T-t}$.
+# - An LSTM whose forget gate is open keeps a path, $c_{t-1} \to c_t$ scaled by $f_t$, along
+#   which the gradient does not shrink; it learns the key across distances where the plain RNN
+#   fails, but not without limit.
 #
 # # Exercises
 #
-# 1. Repeat the gradient-norm experiment with ReLU instead of tanh: which factor do you see?
+# 1. Repeat the gradient-norm experiment with ReLU instead of $\tanh$: which factor do you see?
 # 2. Give the plain RNN twice the units: how much further does it remember the key?
 # 3. Start the LSTM with forget bias 0 instead of 1 and repeat the memory experiment.

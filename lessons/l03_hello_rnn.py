@@ -7,21 +7,29 @@ Article: "Fundamentals of Deep Learning - Introduction to Recurrent Neural Netwo
 # %% [markdown]
 # # Predicting the next letter of "hello"
 #
-# The vocabulary is {h, e, l, o}; each letter enters as a one-hot column vector of 4
-# numbers.  The state has 3 numbers, so the input weights W_xh are 3 x 4.  The article gives
-# the recurrence in column form:
+# The vocabulary is $\{h, e, l, o\}$; each letter enters as a one-hot vector of $D = 4$
+# numbers, and the state has $H = 3$ numbers.  The article multiplies column vectors,
+# $h_t = \tanh(W_{xh} x_t + W_{hh} h_{t-1} + b)$, $y_t = W_{hy} h_t$, so its input weights are
+# $3 \times 4$ and its $y_t$ are the output scores.  In the book's notation (rows; see the
+# notation page) the same network reads
 #
-#     h_t = tanh(W_xh x_t + W_hh h_{t-1} + b),    y_t = W_hy h_t,    p_t = softmax(y_t)
+# $$
+# h_t = \tanh(x_t W_{xh} + h_{t-1} W_{hh} + b_h), \qquad o_t = h_t W_{hq}, \qquad
+# \hat y_t = \mathrm{softmax}(o_t), \quad
+# \mathrm{softmax}(o)_k = \frac{e^{o_k}}{\sum_j e^{o_j}},
+# $$
 #
-# Its W_xh and W_hy values were pictures and are lost; this lesson draws them with a fixed
-# seed.  It keeps the two numbers the text does give: a recurrent weight 0.427043 and a bias
-# 0.56700.
+# with our $W_{xh}$ ($4 \times 3$) the article's transposed, and our $W_{hq}$ its $W_{hy}$
+# transposed.  Its $W_{xh}$ and $W_{hy}$ values were pictures and are lost; this lesson draws
+# them with a fixed seed, in the article's shapes, and transposes them.  It keeps the two
+# numbers the text does give: a recurrent weight 0.427043 and a bias 0.56700.
 #
-# **The article's shape mistake.**  It calls W_hh a 1 x 1 matrix, multiplies it with a
+# **The article's shape mistake.**  It calls $W_{hh}$ a $1 \times 1$ matrix, multiplies it with a
 # previous state it writes as [0, 0, 0, 0] (4 numbers) and adds a 1 x 1 bias: that product
-# is not defined, and its result would not match the 3 numbers of W_xh x_t.  (Its translator
-# noticed this.)  The state has 3 numbers, so W_hh must be 3 x 3.  A single number w
-# multiplying the state is the same as the 3 x 3 matrix w I, which is what we use.
+# is not defined, and its result would not match the 3 numbers of $W_{xh} x_t$.  (Its
+# translator noticed this.)  The state has 3 numbers, so $W_{hh}$ must be $3 \times 3$.  A
+# single number $w$ multiplying the state is the same as the $3 \times 3$ matrix $w I$, which
+# is what we use: $h_{t-1} (w I) = w\, h_{t-1}$.
 
 # %%
 
@@ -37,17 +45,17 @@ from minigrad import functional as F
 vocab = ["h", "e", "l", "o"]
 one_hot = np.eye(4)
 rng = np.random.default_rng(0)
-W_xh = rng.uniform(-1, 1, (3, 4))
-W_hy = rng.uniform(-1, 1, (4, 3))
+W_xh = rng.uniform(-1, 1, (3, 4)).T  # drawn in the article's shape (3, 4); ours is (D, H) = (4, 3)
+W_hq = rng.uniform(-1, 1, (4, 3)).T  # the article's W_hy (4, 3); ours is (H, Q) = (3, 4)
 w, bias = 0.427043, 0.56700
 W_hh = w * np.eye(3)
-b = np.full(3, bias)
+b_h = np.full(3, bias)
 
 title("why W_hh has to be 3 x 3")
 h_prev = np.array([0.3, -0.2, 0.5])
 check(
     "a scalar 0.427043 times a 3-state equals the 3 x 3 matrix 0.427043 I times it",
-    np.allclose(w * h_prev, W_hh @ h_prev),
+    np.allclose(w * h_prev, h_prev @ W_hh),
 )
 try:
     np.ones((1, 1)) @ np.zeros((4, 1)) + np.ones((1, 1))
@@ -57,25 +65,29 @@ except ValueError as error:
 
 # %% [markdown]
 # ## The seven steps, for the inputs "h" then "e"
+#
+# With $h_0 = 0$: (1) $x_1 W_{xh}$, (2) $h_0 W_{hh} + b_h$, (3) $h_1 = \tanh$ of their sum;
+# (4) both terms again for "e", (5) $h_2$, (6) the scores $o_2 = h_2 W_{hq}$ and (7)
+# $\hat y_2 = \mathrm{softmax}(o_2)$, the predicted probabilities of the next letter.
 
 # %%
 title("seven steps by hand")
-step1 = W_xh @ one_hot[0]  # 1: the input term for "h"
-step2 = W_hh @ np.zeros(3) + b  # 2: the recurrent term; there is no state before "h"
+step1 = one_hot[0] @ W_xh  # 1: the input term for "h"
+step2 = np.zeros(3) @ W_hh + b_h  # 2: the recurrent term; there is no state before "h"
 h1 = np.tanh(step1 + step2)  # 3: the state after "h"
-step4 = (W_xh @ one_hot[1], W_hh @ h1 + b)  # 4: both terms for "e"
+step4 = (one_hot[1] @ W_xh, h1 @ W_hh + b_h)  # 4: both terms for "e"
 h2 = np.tanh(step4[0] + step4[1])  # 5: the state after "e"
-y2 = W_hy @ h2  # 6: the output scores after "e"
-p2 = np.exp(y2) / np.exp(y2).sum()  # 7: softmax over {h, e, l, o}
+o2 = h2 @ W_hq  # 6: the output scores after "e"
+p2 = np.exp(o2) / np.exp(o2).sum()  # 7: softmax over {h, e, l, o}
 for name, value in [
-    ("1. W_xh x_h", step1),
-    ("2. W_hh h_0 + b", step2),
+    ("1. x_h W_xh", step1),
+    ("2. h_0 W_hh + b_h", step2),
     ("3. h_1", h1),
-    ("4a. W_xh x_e", step4[0]),
-    ("4b. W_hh h_1 + b", step4[1]),
+    ("4a. x_e W_xh", step4[0]),
+    ("4b. h_1 W_hh + b_h", step4[1]),
     ("5. h_2", h2),
-    ("6. y_2 = W_hy h_2", y2),
-    ("7. softmax(y_2)", p2),
+    ("6. o_2 = h_2 W_hq", o2),
+    ("7. softmax(o_2)", p2),
 ]:
     show(name, value)
 print(f"after 'h', 'e' the untrained network predicts {vocab[int(p2.argmax())]!r} (the answer is 'l')")
@@ -83,15 +95,15 @@ check("step 2 is the bias alone, since h_0 = 0", np.allclose(step2, 0.567))
 check("the probabilities are positive and sum to 1", np.all(p2 > 0) and abs(p2.sum() - 1) < 1e-12)
 
 # %% [markdown]
-# minigrad computes the same thing with the rows-first layout of Keras: the kernel is W_xh
-# transposed, the recurrent kernel W_hh transposed, and the output layer's kernel W_hy
-# transposed.
+# minigrad computes the same thing with Keras's names: the SimpleRNN's `kernel` is
+# $W_{xh}$, its `recurrent_kernel` $W_{hh}$, its `bias` $b_h$, and the output layer's `kernel`
+# is $W_{hq}$.
 
 # %%
 rnn = layers.SimpleRNN(3, return_sequences=True, input_size=4)
-rnn.set_weights([W_xh.T, W_hh.T, b])
+rnn.set_weights([W_xh, W_hh, b_h])
 head = layers.Dense(4, use_bias=False, input_size=3)
-head.set_weights([W_hy.T])
+head.set_weights([W_hq])
 states = rnn(one_hot[None, [0, 1]])
 check(
     "SimpleRNN's states after 'h' and 'e' equal h_1 and h_2", close(states.data[0], np.stack([h1, h2]), 1e-14)
@@ -102,9 +114,15 @@ check("softmax of its output equals step 7", close(F.softmax(head(states)).data[
 # ## Training until "hell" is followed by "o"
 #
 # Inputs h, e, l, l; targets e, l, l, o: one prediction at every step (many to many).  The
-# loss of the sequence is the **sum over time** of the cross-entropy of each step, and the
-# gradient of that sum is the sum of the gradients of each step's loss: this is all that
-# backpropagation through time means.
+# loss of the sequence is the **sum over time** of the cross entropy of each step, and the
+# gradient of that sum is the sum of the gradients of each step's loss:
+#
+# $$
+# L = \sum_{t=1}^{T} \ell_t, \quad \ell_t = -\log \hat y_{t, y_t}, \qquad
+# \frac{\partial L}{\partial W_{hh}} = \sum_{t=1}^{T} \frac{\partial \ell_t}{\partial W_{hh}}.
+# $$
+#
+# This is all that backpropagation through time means (lesson l05 writes each term out).
 
 # %%
 title("BPTT is the sum over time of each step's gradient")
@@ -164,8 +182,9 @@ check(
 # ships 240 short reviews written for this lesson; some are negated ("the film was not
 # good"), and the next section shows what that does to a model that ignores word order.
 # The model reads the words
-# through an Embedding (padding id 0 masked), a ReLU SimpleRNN as in the article, and a
-# Dense layer on the last state.
+# through an Embedding (padding id 0 masked), a ReLU SimpleRNN as in the article,
+# $h_t = \max(0,\, x_t W_{xh} + h_{t-1} W_{hh} + b_h)$, and a Dense layer on the last state
+# only (many to one): $\hat y = \mathrm{softmax}(h_T W_{hq} + b_q)$ over {negative, positive}.
 
 # %%
 title("a sentiment classifier")
@@ -202,14 +221,18 @@ print(f"held-out negated sentences: {int(correct.sum())}/{len(negated)} right")
 # %% [markdown]
 # # What ignoring word order costs
 #
-# The simplest order-blind model gives every word a weight vector and adds them up:
-# score(sentence) = sum of its words' weights.  It cannot get "good", "not good", "bad" and
-# "not bad" all right: with one score for "positive", it would need
+# The simplest order-blind model gives every word a weight vector and adds them up: the
+# score of a sentence is the sum of its words' weights.  It cannot get "good", "not good",
+# "bad" and "not bad" all right: with one score for "positive", it would need
 #
-#     w_good > 0,   w_bad < 0,   w_not + w_good < 0,   w_not + w_bad > 0,
+# $$
+# w_{\text{good}} > 0, \qquad w_{\text{bad}} < 0, \qquad
+# w_{\text{not}} + w_{\text{good}} < 0, \qquad w_{\text{not}} + w_{\text{bad}} > 0,
+# $$
 #
-# so w_not < -w_good < 0 and at the same time w_not > -w_bad > 0: no weights do both (the
-# XOR of "not" and the word's own feeling).  The RNN reads "not" *before* "good" and can
+# so $w_{\text{not}} < -w_{\text{good}} < 0$ and at the same time
+# $w_{\text{not}} > -w_{\text{bad}} > 0$: no weights do both (the XOR of "not" and the word's
+# own feeling).  The RNN reads "not" *before* "good" and can
 # carry it in its state.  Both are trained on the same 180 sentences, from three seeds.
 # Measured on seeds 0-2 along four floating-point paths (the Numba kernels, their numpy
 # twins, every initial weight 1 ulp up, another processor's OpenBLAS kernels), and for the
@@ -307,8 +330,14 @@ check(
 #
 # The article: an exploding gradient can be fixed simply by a threshold.  Here a linear RNN
 # whose recurrent weights have every singular value 1.5 runs 30 steps: the gradient reaching
-# the weights is enormous and one plain SGD step ruins them.  Clipping the gradient's norm to
-# 1 keeps its direction and caps its length.
+# the weights is enormous and one plain SGD step ruins them.  Clipping the norm of the whole
+# gradient $g$ (every parameter's gradient together) to a threshold $\theta$,
+#
+# $$
+# g \leftarrow g \cdot \min\!\left(1, \frac{\theta}{\lVert g \rVert}\right),
+# $$
+#
+# keeps its direction and caps its length; here $\theta = 1$.
 
 # %%
 title("exploding gradients and clipping")
@@ -349,9 +378,37 @@ check("with clipping the same step lowers the loss", results[1.0][2] < results[1
 # %% [markdown]
 # # The gates of LSTM and GRU
 #
-# LSTM: input gate i, forget gate f, output gate o (sigmoids in (0, 1)) and a candidate g:
-# c' = f * c + i * g, h' = o * tanh(c').  GRU: update gate z, reset gate r, candidate n:
-# h' = z * h + (1 - z) * n.  One step of each cell, checked against the formulas in numpy.
+# Both cells compute gates of one form, $\sigma(x_t W_{x\cdot} + h_{t-1} W_{h\cdot} + b_\cdot)$,
+# numbers in $(0, 1)$ that scale what passes ($\sigma$ the logistic sigmoid, $\odot$ the
+# elementwise product).  The LSTM has an input gate $i_t$, a forget gate $f_t$, an output gate
+# $o_t$, a candidate $\tilde c_t$ and a cell state $c_t$:
+#
+# $$
+# \begin{aligned}
+# i_t &= \sigma(x_t W_{xi} + h_{t-1} W_{hi} + b_i), &
+# f_t &= \sigma(x_t W_{xf} + h_{t-1} W_{hf} + b_f), \\
+# o_t &= \sigma(x_t W_{xo} + h_{t-1} W_{ho} + b_o), &
+# \tilde c_t &= \tanh(x_t W_{xc} + h_{t-1} W_{hc} + b_c), \\
+# c_t &= f_t \odot c_{t-1} + i_t \odot \tilde c_t, &
+# h_t &= o_t \odot \tanh(c_t).
+# \end{aligned}
+# $$
+#
+# The GRU (Keras's convention, `reset_after=True`) has an update gate $z_t$, a reset gate
+# $r_t$ and a candidate $\tilde h_t$:
+#
+# $$
+# \begin{aligned}
+# z_t &= \sigma(x_t W_{xz} + h_{t-1} W_{hz} + b_z), \qquad
+# r_t = \sigma(x_t W_{xr} + h_{t-1} W_{hr} + b_r), \\
+# \tilde h_t &= \tanh\big(x_t W_{xh} + b_{xh} + r_t \odot (h_{t-1} W_{hh} + b_{hh})\big), \qquad
+# h_t = z_t \odot h_{t-1} + (1 - z_t) \odot \tilde h_t.
+# \end{aligned}
+# $$
+#
+# Keras keeps the gates' weights side by side in one `kernel` and one `recurrent_kernel`
+# (LSTM: $i, f, \tilde c, o$; GRU: $z, r, \tilde h$).  One step of each cell, checked against
+# the formulas in numpy.
 
 # %%
 title("one LSTM step and one GRU step, by hand")
@@ -366,27 +423,27 @@ def sigmoid(v):
 
 lstm = layers.LSTMCell(3, input_size=2)
 kernel, recurrent, lstm_bias = lstm.get_weights()
-z = x_t @ kernel + h @ recurrent + lstm_bias
-i, f, g, o = sigmoid(z[:, :3]), sigmoid(z[:, 3:6]), np.tanh(z[:, 6:9]), sigmoid(z[:, 9:])
+a = x_t @ kernel + h @ recurrent + lstm_bias  # the four gates' pre-activations, side by side
+i, f, c_tilde, o = sigmoid(a[:, :3]), sigmoid(a[:, 3:6]), np.tanh(a[:, 6:9]), sigmoid(a[:, 9:])
 show("LSTM gates i, f, o", np.concatenate([i, f, o]))
 out, (h_new, c_new) = lstm(x_t, [h, c])
-check("LSTM: c' = f * c + i * g", close(c_new, f * c + i * g, 1e-14))
-check("LSTM: h' = o * tanh(c')", close(h_new, o * np.tanh(f * c + i * g), 1e-14))
+check("LSTM: c_t = f_t * c_{t-1} + i_t * c~_t", close(c_new, f * c + i * c_tilde, 1e-14))
+check("LSTM: h_t = o_t * tanh(c_t)", close(h_new, o * np.tanh(f * c + i * c_tilde), 1e-14))
 
 gru = layers.GRUCell(3, input_size=2)
 kernel, recurrent, gru_bias = gru.get_weights()
 xp, hp = x_t @ kernel + gru_bias[0], h @ recurrent + gru_bias[1]
-zg, rg = sigmoid(xp[:, :3] + hp[:, :3]), sigmoid(xp[:, 3:6] + hp[:, 3:6])
-n = np.tanh(xp[:, 6:] + rg * hp[:, 6:])
-show("GRU gates z, r", np.concatenate([zg, rg]))
+z, r = sigmoid(xp[:, :3] + hp[:, :3]), sigmoid(xp[:, 3:6] + hp[:, 3:6])
+h_tilde = np.tanh(xp[:, 6:] + r * hp[:, 6:])
+show("GRU gates z, r", np.concatenate([z, r]))
 out, (h_gru,) = gru(x_t, [h])
-check("GRU: h' = z * h + (1 - z) * n", close(h_gru, zg * h + (1 - zg) * n, 1e-14))
+check("GRU: h_t = z_t * h_{t-1} + (1 - z_t) * h~_t", close(h_gru, z * h + (1 - z) * h_tilde, 1e-14))
 
 # %%
 # What the project's tests check of this lesson, in one place (saved by `python -m lessons`).
 RESULTS = {
     "W_xh": W_xh,
-    "W_hy": W_hy,
+    "W_hq": W_hq,
     "p2": p2,
     "predicted": predicted,
     "val_accuracy": history["val_accuracy"],
@@ -400,15 +457,19 @@ RESULTS = {
 # # Summary
 #
 # - A character RNN reads one-hot letters and predicts the next; with 3 hidden units, the
-#   recurrent weight is 3 x 3, not the single number the article printed.
-# - BPTT is the sum over time of each step's gradient, and training on "hell" makes "o" the
-#   likeliest next letter.
+#   recurrent weight $W_{hh}$ is $3 \times 3$, not the single number the article printed.
+# - BPTT is the sum over time of each step's gradient,
+#   $\partial L / \partial W_{hh} = \sum_t \partial \ell_t / \partial W_{hh}$, and training on
+#   "hell" makes "o" the likeliest next letter.
 # - A many-to-one RNN classifies a sentence from its last state; clipping the gradient's
 #   norm keeps one steep step from throwing the weights away.
-# - LSTM and GRU steps are a few gates of the same form: sigmoid(x W + h U + b).
+# - LSTM and GRU steps are a few gates of the same form,
+#   $\sigma(x_t W_{x\cdot} + h_{t-1} W_{h\cdot} + b_\cdot)$, that scale what is kept, written
+#   and shown.
 #
 # # Exercises
 #
 # 1. Train on "hello hello" and generate ten letters from "h".
 # 2. Remove the clipping from the exploding-gradient run and watch the loss.
-# 3. Compute one GRU step by hand with reset_after=False and compare with `layers.GRU`.
+# 3. Compute one GRU step by hand with `reset_after=False`, where the candidate is
+#    $\tanh(x_t W_{xh} + (r_t \odot h_{t-1}) W_{hh} + b_h)$, and compare with `layers.GRU`.

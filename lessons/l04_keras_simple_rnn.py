@@ -5,11 +5,24 @@ Article: "Keras tutorial: recurrent neural networks (1), SimpleRNN"
 """
 
 # %% [markdown]
-# # SimpleRNN(3, use_bias=False) on two features
+# # `SimpleRNN(3, use_bias=False)` on two features
 #
-# The layer computes h_t = tanh(x_t W_x + h_{t-1} W_h) (the article writes the same with the
-# weights on the left).  Its weights: the kernel W_x (2 x 3) and the recurrent kernel W_h
-# (3 x 3), and no bias.  So it has 2*3 + 3*3 = 15 parameters, as the article's summary says.
+# The layer computes, in the book's notation (see the notation page),
+#
+# $$
+# h_t = \tanh(x_t W_{xh} + h_{t-1} W_{hh}).
+# $$
+#
+# The article writes $h_t = \tanh(W_h h_{t-1} + W_x x_t)$: its $W_x$ and $W_h$ are our $W_{xh}$
+# and $W_{hh}$, written with the weights on the left.  Keras calls $W_{xh}$ the `kernel`
+# ($D \times H = 2 \times 3$) and $W_{hh}$ the `recurrent_kernel` ($H \times H = 3 \times 3$);
+# with `use_bias=False` there is no $b_h$.  So the layer has
+#
+# $$
+# D H + H^2 = 2 \cdot 3 + 3 \cdot 3 = 15
+# $$
+#
+# parameters, as the article's summary says.
 
 # %%
 import numpy as np
@@ -27,8 +40,9 @@ check("the summary reports 15 parameters", "Total params: 15" in summary)
 # ## The weights the article printed
 #
 # The article prints its layer's freshly initialised weights: a kernel drawn by
-# glorot_uniform (uniform in +-sqrt(6 / (2 + 3)) = +-1.095) and a recurrent kernel drawn by
-# orthogonal.  Both claims can be checked on the printed numbers themselves.
+# glorot_uniform, uniform in $\pm\sqrt{6 / (D + H)} = \pm\sqrt{6/5} = \pm 1.095$, and a
+# recurrent kernel drawn by orthogonal, $W_{hh} W_{hh}^\top = I$.  Both claims can be checked on
+# the printed numbers themselves.
 
 # %%
 kernel = np.array([[0.1444943, 0.14509082, 0.8174648], [-0.00633633, -0.9820774, -0.53582764]])
@@ -39,16 +53,21 @@ title("the printed weights")
 show("kernel (2, 3)", kernel)
 show("recurrent kernel (3, 3)", recurrent)
 check("the kernel lies within the glorot_uniform limit sqrt(6/5)", np.abs(kernel).max() <= np.sqrt(6 / 5))
-check("the recurrent kernel is orthogonal: R R^T = I to the 7 digits printed",
+check("the recurrent kernel is orthogonal: W_hh W_hh^T = I to the 7 digits printed",
       np.allclose(recurrent @ recurrent.T, np.eye(3), atol=1e-6))  # fmt: skip
 
 # %% [markdown]
 # ## One input, every way of returning it
 #
-# The input [[1, 2], [2, 3]] is one sequence of two steps of two features: shape (1, 2, 2).
+# The input `[[1, 2], [2, 3]]` is one sequence of two steps of two features: shape
+# $(B, T, D) = (1, 2, 2)$.
 # The article's printed outputs come from *new* layers, each with weights of its own that it
 # did not print, so they cannot be recomputed.  Here every variant uses the printed weights,
-# and every output is checked against the formula in plain numpy.
+# and every output is checked in plain numpy against
+#
+# $$
+# h_1 = \tanh(x_1 W_{xh}), \qquad h_2 = \tanh(x_2 W_{xh} + h_1 W_{hh}).
+# $$
 
 # %%
 x = np.array([[[1.0, 2.0], [2.0, 3.0]]])
@@ -90,10 +109,12 @@ check("it reads step 2 first, then step 1, and returns the sequence in that orde
       close(backwards.data[0], [b1, b2]))  # fmt: skip
 
 # %% [markdown]
-# ## dropout, recurrent_dropout, stateful and unroll
+# ## `dropout`, `recurrent_dropout`, `stateful` and `unroll`
 #
 # * `dropout` drops inputs and `recurrent_dropout` drops the state fed back, each with one
-#   mask per sequence that every step shares, and only in training.
+#   mask per sequence that every step shares, and only in training: with masks $m_x$ and
+#   $m_h$ (0 or $1/(1-p)$ in each place) a step computes
+#   $h_t = \tanh\big((x_t \odot m_x) W_{xh} + (h_{t-1} \odot m_h) W_{hh}\big)$.
 # * `stateful=True` keeps the last state of each sample as the first state of the same sample
 #   in the next call: two calls on halves equal one call on the whole sequence.
 # * `unroll` is a speed option of Keras's graph compiler; it changes no number.
@@ -129,8 +150,8 @@ RESULTS = {"kernel": kernel, "recurrent": recurrent, "last": last.data, "summary
 # %% [markdown]
 # # Summary
 #
-# - SimpleRNN(3, use_bias=False) on 2 features holds 2 x 3 + 3 x 3 = 15 weights: the kernel
-#   (glorot-uniform) and the recurrent kernel (orthogonal).
+# - `SimpleRNN(3, use_bias=False)` on 2 features holds $D H + H^2 = 15$ weights: the kernel
+#   $W_{xh}$ (glorot-uniform) and the recurrent kernel $W_{hh}$ (orthogonal).
 # - `return_sequences` chooses every step's output or the last; `return_state` adds the final
 #   state, which for SimpleRNN equals the last output; `go_backwards` reads from the end.
 # - Dropout acts only in training; a stateful layer carries its state into the next call;
@@ -138,7 +159,7 @@ RESULTS = {"kernel": kernel, "recurrent": recurrent, "last": last.data, "summary
 #
 # # Exercises
 #
-# 1. Count the parameters of SimpleRNN(3) with a bias on 2 features, then check with
+# 1. Count the parameters of `SimpleRNN(3)` with a bias on 2 features, then check with
 #    `summary()`.
 # 2. Feed a sequence in two halves to a stateful layer and compare with one call on the
 #    whole sequence.

@@ -6,13 +6,18 @@ Article: 刘建平 (pinard), "Sequence models (2): recurrent neural networks" (�
 # %% [markdown]
 # # A forward pass by hand
 #
-# The article runs two steps of a 2-unit RNN on the inputs X = [1, 2]:
+# The article runs two steps of a 2-unit RNN on the inputs $X = [1, 2]$ (one feature per
+# step), with row vectors as this book writes them (the notation page has every symbol):
 #
-#     before_activation = state . w_cell_state + x . w_cell_input + b_cell
-#     state = tanh(before_activation),    output = state . w_output + b_output
+# $$
+# a_t = h_{t-1} W_{hh} + x_t W_{xh} + b_h, \qquad h_t = \tanh(a_t), \qquad
+# o_t = h_t W_{hq} + b_q,
+# $$
 #
-# with w_cell_state = [[0.1, 0.2], [0.3, 0.4]], w_cell_input = [0.5, 0.6],
-# b_cell = [0.1, -0.1], w_output = [[1.0], [2.0]], b_output = 0.1 and a zero first state.
+# its code's names being `before_activation` ($a_t$), `state` ($h_t$), `output` ($o_t$),
+# `w_cell_state` $= W_{hh} = \begin{bmatrix} 0.1 & 0.2 \\ 0.3 & 0.4 \end{bmatrix}$,
+# `w_cell_input` $= W_{xh} = [0.5, 0.6]$, `b_cell` $= b_h = [0.1, -0.1]$,
+# `w_output` $= W_{hq} = [1.0, 2.0]^\top$ and `b_output` $= b_q = 0.1$, from $h_0 = 0$.
 # The numbers below are computed here with plain Python floats, then by minigrad.
 
 # %%
@@ -22,7 +27,8 @@ import numpy as np
 
 import layers
 import minigrad as mg
-from lessons.report import check, close, plot, show, title
+from lessons import diagrams
+from lessons.report import check, close, show, title
 from minigrad import functional as F
 
 title("two steps with the article's numbers")
@@ -57,25 +63,77 @@ check(
 # %% [markdown]
 # # The model and the BPTT formulas
 #
-# Notation: input x(t), state h(t), output o(t), prediction y_hat(t), target y(t), loss
-# L(t); weights U (input), W (recurrent), V (output) and biases b, c, shared by every step.
+# The weights are shared by every step of a sequence of $T$ steps:
 #
-#     h(t) = tanh(U x(t) + W h(t-1) + b),   o(t) = V h(t) + c,   y_hat(t) = softmax(o(t)),
-#     L = sum_t L(t),   L(t) = -log y_hat(t)[y(t)]
+# $$
+# \begin{aligned}
+# a_t &= x_t W_{xh} + h_{t-1} W_{hh} + b_h, & h_t &= \tanh(a_t), \\
+# o_t &= h_t W_{hq} + b_q, & \hat y_t &= \mathrm{softmax}(o_t), \\
+# \ell_t &= -\log \hat y_{t, y_t}, & L &= \sum_{t=1}^{T} \ell_t .
+# \end{aligned}
+# $$
 #
-# The article's derivation was pictures and is lost from its text.  Written out (column
-# vectors; tau is the last step):
+# The article's derivation was pictures and is lost from its text.  Written out, with three
+# names for what the loss sends back:
 #
-#     dL/dc = sum_t (y_hat(t) - y(t))
-#     dL/dV = sum_t (y_hat(t) - y(t)) h(t)^T
-#     delta(tau) = V^T (y_hat(tau) - y(tau))                            (delta(t) = dL/dh(t))
-#     delta(t)   = V^T (y_hat(t) - y(t)) + W^T diag(1 - h(t+1)^2) delta(t+1)
-#     dL/dW = sum_t diag(1 - h(t)^2) delta(t) h(t-1)^T
-#     dL/db = sum_t diag(1 - h(t)^2) delta(t)
-#     dL/dU = sum_t diag(1 - h(t)^2) delta(t) x(t)^T
+# * $\varepsilon_t = \partial L / \partial o_t = \hat y_t - \mathbf 1_{y_t}$, the output error
+#   (softmax and cross entropy together; $\mathbf 1_{y_t}$ is the one-hot row of the target);
+# * $\delta_t = \partial L / \partial h_t$, everything that reaches the state $h_t$;
+# * $\gamma_t = \partial L / \partial a_t = \delta_t \odot (1 - h_t \odot h_t)$, through
+#   $\tanh'(a_t) = 1 - h_t^2$.
 #
-# The second delta line is the heart of BPTT: the gradient at step t collects its own loss
-# and everything later steps send back through W.
+# The output layer's gradients sum the output errors:
+#
+# $$
+# \frac{\partial L}{\partial b_q} = \sum_{t=1}^{T} \varepsilon_t, \qquad
+# \frac{\partial L}{\partial W_{hq}} = \sum_{t=1}^{T} h_t^\top \varepsilon_t .
+# $$
+#
+# The state's gradient runs backwards in time, from the last step:
+#
+# $$
+# \begin{aligned}
+# \delta_T &= \varepsilon_T W_{hq}^\top, \\
+# \delta_t &= \varepsilon_t W_{hq}^\top + \gamma_{t+1} W_{hh}^\top \\
+# &= \varepsilon_t W_{hq}^\top + \big(\delta_{t+1} \odot (1 - h_{t+1} \odot h_{t+1})\big) W_{hh}^\top
+# \qquad (t < T).
+# \end{aligned}
+# $$
+#
+# And every weight of the recurrence collects one term per step:
+#
+# $$
+# \frac{\partial L}{\partial W_{hh}} = \sum_{t=1}^{T} h_{t-1}^\top \gamma_t, \qquad
+# \frac{\partial L}{\partial b_h} = \sum_{t=1}^{T} \gamma_t, \qquad
+# \frac{\partial L}{\partial W_{xh}} = \sum_{t=1}^{T} x_t^\top \gamma_t .
+# $$
+#
+# (Why the transposes: $a_t = h_{t-1} W_{hh} + \dots$ gives
+# $\partial L / \partial W_{hh} = h_{t-1}^\top\, \partial L / \partial a_t$ for one step, of
+# shape $(H \times 1)(1 \times H)$, and $\partial L / \partial h_{t-1} = \gamma_t W_{hh}^\top$.)
+#
+# The recursion for $\delta_t$ is the heart of BPTT: the gradient at step $t$ collects its own
+# loss and everything later steps send back through $W_{hh}$.
+#
+# **In the article's letters.**  The article writes $x^{(t)}, h^{(t)}, o^{(t)}, L^{(t)}$, weights
+# $U, W, V$ and biases $b, c$, multiplies column vectors, and calls the last step $\tau$: its
+# $U, W, V$ are our $W_{xh}^\top, W_{hh}^\top, W_{hq}^\top$, its $c$ our $b_q$, and its
+# $\delta^{(t)}$ our $\delta_t^\top$.  Transposed, the formulas above are the ones its text
+# lost:
+#
+# $$
+# \begin{aligned}
+# \frac{\partial L}{\partial c} &= \sum_t (\hat y^{(t)} - y^{(t)}), \\
+# \frac{\partial L}{\partial V} &= \sum_t (\hat y^{(t)} - y^{(t)}) (h^{(t)})^\top, \\
+# \delta^{(\tau)} &= V^\top (\hat y^{(\tau)} - y^{(\tau)}), \\
+# \delta^{(t)} &= V^\top (\hat y^{(t)} - y^{(t)})
+# + W^\top \mathrm{diag}\big(1 - (h^{(t+1)})^2\big) \delta^{(t+1)}, \\
+# \frac{\partial L}{\partial W} &= \sum_t \mathrm{diag}\big(1 - (h^{(t)})^2\big)
+# \delta^{(t)} (h^{(t-1)})^\top, \\
+# \frac{\partial L}{\partial b} &= \sum_t \mathrm{diag}\big(1 - (h^{(t)})^2\big) \delta^{(t)}, \\
+# \frac{\partial L}{\partial U} &= \sum_t \mathrm{diag}\big(1 - (h^{(t)})^2\big) \delta^{(t)} (x^{(t)})^\top .
+# \end{aligned}
+# $$
 
 # %%
 title("the formulas in numpy against minigrad's autograd")
@@ -83,35 +141,37 @@ rng = np.random.default_rng(0)
 T, n_in, n_hidden, n_classes = 6, 3, 4, 5
 x_seq = rng.standard_normal((T, n_in))
 y_seq = rng.integers(0, n_classes, T)
-U, W, V = (
-    rng.standard_normal(s) * 0.5 for s in ((n_hidden, n_in), (n_hidden, n_hidden), (n_classes, n_hidden))
+# drawn in the article's (column) shapes, then transposed to ours: (D, H), (H, H), (H, Q)
+W_xh, W_hh, W_hq = (
+    rng.standard_normal(s).T * 0.5 for s in ((n_hidden, n_in), (n_hidden, n_hidden), (n_classes, n_hidden))
 )
-b, c = rng.standard_normal(n_hidden) * 0.1, rng.standard_normal(n_classes) * 0.1
+b_h, b_q = rng.standard_normal(n_hidden) * 0.1, rng.standard_normal(n_classes) * 0.1
 
 rnn = layers.SimpleRNN(n_hidden, return_sequences=True, input_size=n_in)
-rnn.set_weights([U.T, W.T, b])  # the layers store the transposes (inputs are rows)
+rnn.set_weights([W_xh, W_hh, b_h])  # kernel, recurrent_kernel, bias
 head = layers.Dense(n_classes, input_size=n_hidden)
-head.set_weights([V.T, c])
+head.set_weights([W_hq, b_q])
 
 
 def bptt_by_hand(x_seq: np.ndarray, counted: np.ndarray) -> dict[str, np.ndarray]:
-    """The article's formulas, for a loss summed over the steps where ``counted`` is 1."""
-    hs, errors = [np.zeros(n_hidden)], []
+    """The formulas above, for a loss summed over the steps where ``counted`` is 1."""
+    hs, errors = [np.zeros(n_hidden)], []  # hs[t] is h_t, from h_0 = 0
     for t in range(T):
-        hs.append(np.tanh(U @ x_seq[t] + W @ hs[-1] + b))
-        o = V @ hs[-1] + c
+        hs.append(np.tanh(x_seq[t] @ W_xh + hs[-1] @ W_hh + b_h))
+        o = hs[-1] @ W_hq + b_q
         y_hat = np.exp(o - o.max()) / np.exp(o - o.max()).sum()
-        errors.append((y_hat - np.eye(n_classes)[y_seq[t]]) * counted[t])  # y_hat(t) - y(t), or 0
-    delta = [None] * T
-    delta[T - 1] = V.T @ errors[T - 1]
+        errors.append((y_hat - np.eye(n_classes)[y_seq[t]]) * counted[t])  # epsilon_t, or 0
+    delta = [None] * T  # delta[t] is delta_{t+1}: the steps count from 1, the list from 0
+    delta[T - 1] = errors[T - 1] @ W_hq.T
     for t in range(T - 2, -1, -1):
-        delta[t] = V.T @ errors[t] + W.T @ ((1 - hs[t + 2] ** 2) * delta[t + 1])
+        delta[t] = errors[t] @ W_hq.T + (delta[t + 1] * (1 - hs[t + 2] ** 2)) @ W_hh.T
+    gamma = [delta[t] * (1 - hs[t + 1] ** 2) for t in range(T)]
     return {
-        "dL/dc": sum(errors),
-        "dL/dV": sum(np.outer(errors[t], hs[t + 1]) for t in range(T)),
-        "dL/dW": sum(np.outer((1 - hs[t + 1] ** 2) * delta[t], hs[t]) for t in range(T)),
-        "dL/db": sum((1 - hs[t + 1] ** 2) * delta[t] for t in range(T)),
-        "dL/dU": sum(np.outer((1 - hs[t + 1] ** 2) * delta[t], x_seq[t]) for t in range(T)),
+        "dL/db_q": sum(errors),
+        "dL/dW_hq": sum(np.outer(hs[t + 1], errors[t]) for t in range(T)),
+        "dL/dW_hh": sum(np.outer(hs[t], gamma[t]) for t in range(T)),
+        "dL/db_h": sum(gamma),
+        "dL/dW_xh": sum(np.outer(x_seq[t], gamma[t]) for t in range(T)),
     }
 
 
@@ -124,17 +184,17 @@ def bptt_by_autograd(x_seq: np.ndarray, counted: np.ndarray) -> dict[str, np.nda
         logits, y_seq[None], reduction="sum", mask=counted[None].astype(bool), class_axis=-1
     ).backward()
     return {
-        "dL/dc": head.bias.grad,
-        "dL/dV": head.kernel.grad.T,
-        "dL/dW": rnn.cell.recurrent_kernel.grad.T,
-        "dL/db": rnn.cell.bias.grad,
-        "dL/dU": rnn.cell.kernel.grad.T,
+        "dL/db_q": head.bias.grad,
+        "dL/dW_hq": head.kernel.grad,
+        "dL/dW_hh": rnn.cell.recurrent_kernel.grad,
+        "dL/db_h": rnn.cell.bias.grad,
+        "dL/dW_xh": rnn.cell.kernel.grad,
     }
 
 
 every_step = np.ones(T)
 hand, autograd = bptt_by_hand(x_seq, every_step), bptt_by_autograd(x_seq, every_step)
-show("dL/dW by the formulas", hand["dL/dW"])
+show("dL/dW_hh by the formulas", hand["dL/dW_hh"])
 for name in hand:
     check(f"{name}: the formula equals autograd to 1e-12", close(hand[name], autograd[name], 1e-12))
 
@@ -143,10 +203,13 @@ for name in hand:
 #
 # Lesson l02 built the three shapes as models; the derivation says what each does to the
 # gradient.  Many to many is the loss above, one term per step.  Many to one (a sentiment)
-# has a loss at the last step only: e(t) = 0 for t < tau, so delta(t) is only what later
-# steps send back through W, and dL/dV and dL/dc keep a single term.  One to many (a caption
-# from one image) has an input at the first step only: x(t) = 0 for t > 1, so dL/dU keeps
-# only its first term, though every step's loss reaches it through W.
+# has a loss at the last step only: $\varepsilon_t = 0$ for $t < T$, so $\delta_t$ is only what
+# later steps send back through $W_{hh}$, $\delta_t = \gamma_{t+1} W_{hh}^\top$, and
+# $\partial L / \partial W_{hq} = h_T^\top \varepsilon_T$ and
+# $\partial L / \partial b_q = \varepsilon_T$ keep a single term.  One to many (a caption from
+# one image) has an input at the first step only: $x_t = 0$ for $t > 1$, so
+# $\partial L / \partial W_{xh} = x_1^\top \gamma_1$ keeps only its first term, though every
+# step's loss reaches $\gamma_1$ through $W_{hh}$.
 
 # %%
 title("the three shapes in the formulas")
@@ -161,11 +224,11 @@ for shape, (inputs, counted) in cases.items():
         all(close(by_hand[name], by_autograd[name], 1e-12) for name in by_hand),
     )
 x1 = one_input[0]
-dU = bptt_by_hand(one_input, every_step)["dL/dU"]
-show("one to many: dL/dU", dU)
+dW_xh = bptt_by_hand(one_input, every_step)["dL/dW_xh"]
+show("one to many: dL/dW_xh", dW_xh)
 check(
-    "one to many: dL/dU = g x(1)^T for a single vector g, the term of step 1 alone",
-    close(dU, np.outer(dU @ x1 / (x1 @ x1), x1), 1e-12),
+    "one to many: dL/dW_xh = x_1^T g for a single row g, the term of step 1 alone",
+    close(dW_xh, np.outer(x1, x1 @ dW_xh / (x1 @ x1)), 1e-12),
 )
 
 # %% [markdown]
@@ -176,7 +239,9 @@ check(
 # to the next, so the forward pass is unchanged, but each chunk's backward stops at the chunk's
 # start.  A stateful layer does exactly this: it keeps its final states as plain arrays, so
 # the next call starts from their values with no graph behind them.  What is lost is every
-# term of the BPTT sums that crosses a chunk boundary.
+# term of the BPTT sums that crosses a chunk boundary: at the last step $t$ of a chunk the
+# recursion keeps only $\delta_t = \varepsilon_t W_{hq}^\top$, and the
+# $\gamma_{t+1} W_{hh}^\top$ of the next chunk never arrives.
 
 # %%
 title("truncated BPTT: 30 steps as three chunks of 10")
@@ -187,7 +252,7 @@ later = np.arange(30) >= 20  # the last chunk's steps
 full = layers.SimpleRNN(n_hidden, return_sequences=True, input_size=n_in, impl="autograd")
 chunked = layers.SimpleRNN(n_hidden, return_sequences=True, stateful=True, input_size=n_in, impl="autograd")
 for layer in (full, chunked):
-    layer.set_weights([U.T, W.T, b])
+    layer.set_weights([W_xh, W_hh, b_h])
 
 x_full = mg.Tensor(x_long, requires_grad=True)
 full_outputs = full(x_full)
@@ -220,11 +285,18 @@ check("the truncated backward walks about a third of the graph (under 40%)", edg
 # # The identity-initialised ReLU RNN (IRNN)
 #
 # The paper the article cites ("Improving performance of recurrent neural network with relu
-# nonlinearity"; the IRNN of Le, Jaitly and Hinton) starts a ReLU RNN with W = I and b = 0:
-# at first the state simply carries itself forward, so gradients neither vanish nor explode.
-# The test is the adding problem: each step carries a random number and a marker; two steps
-# are marked, and the target is the sum of their two numbers.  Always answering 1 scores a
-# mean squared error of about 1/6.
+# nonlinearity"; the IRNN of Le, Jaitly and Hinton) starts a ReLU RNN with $W_{hh} = I$ and
+# $b_h = 0$, and $W_{xh}$ small:
+#
+# $$
+# h_t = \max(0,\; x_t W_{xh} + h_{t-1} W_{hh} + b_h), \qquad W_{hh} = I \text{ at the start}.
+# $$
+#
+# At first the state simply carries itself forward, so gradients neither vanish nor explode.
+# The test is the adding problem: each step carries a random number $v_t \in [0, 1)$ and a
+# marker $m_t \in \{0, 1\}$; two steps are marked, and the target is $y = \sum_t m_t v_t$, the
+# sum of their two numbers, learnt on the mean squared error.  Always answering 1 scores a mean
+# squared error of $\mathrm{Var}(v + v') = 2 \cdot \tfrac{1}{12} = \tfrac{1}{6}$.
 
 # %%
 title("the adding problem: IRNN beside a tanh RNN")
@@ -269,16 +341,24 @@ for seed in SEEDS:
             f"{name:>8}, seed {seed}: best {min(curve):.4f}, mean of the last 3 epochs "
             f"{np.mean(curve[-3:]):.4f} (always answering 1: {baseline:.4f})"
         )
-plot(
+diagrams.line_panels(
     "adding_problem.png",
     f"adding problem, 30 steps: test MSE by epoch, {len(SEEDS)} seeds",
     list(range(1, 13)),
-    {**{f"{name}, seed {seed}": c for (name, seed), c in curves.items()}, "always 1": [baseline] * 12},
+    {
+        name: {**{f"seed {seed}": curves[name, seed] for seed in SEEDS}, "always 1": [baseline] * 12}
+        for name in variants
+    },
     "epoch",
-    "mean squared error",
+    "test mean squared error",
     log_y=True,
     dashed=("always 1",),
 )
+
+# %% [markdown]
+# *The figure:* two panels sharing a logarithmic y axis, the tanh RNN on the left and the
+# IRNN on the right; in each, the test mean squared error after each of 12 epochs for seeds
+# 0-4, and a dashed line at the error of always answering 1 (about 1/6).
 
 # %% [markdown]
 # One run proves little here: a single epoch can spike (Adam meets a steep wall of the
@@ -319,9 +399,9 @@ show("seeds on which the IRNN never gets below half of always answering 1", np.a
 RESULTS = {
     "outputs": outputs.data,
     "x_long": x_long,
-    "U": U,
-    "W": W,
-    "b": b,
+    "W_xh": W_xh,
+    "W_hh": W_hh,
+    "b_h": b_h,
     "full_outputs": full_outputs.data,
     "first_chunk_got_gradient": chunks[0].grad is not None,
     "full_gradient_of_first_inputs": x_full.grad[0, :10],
@@ -333,9 +413,10 @@ RESULTS = {
 # %% [markdown]
 # # Summary
 #
-# - The article's two-step forward pass, redone: h(t) = tanh(U x(t) + W h(t-1) + b),
-#   o(t) = V h(t) + c.
-# - BPTT written out: delta(t) = V^T (y_hat(t) - y(t)) + W^T diag(1 - h(t+1)^2) delta(t+1),
+# - The article's two-step forward pass, redone: $h_t = \tanh(x_t W_{xh} + h_{t-1} W_{hh} + b_h)$,
+#   $o_t = h_t W_{hq} + b_q$.
+# - BPTT written out:
+#   $\delta_t = \varepsilon_t W_{hq}^\top + \big(\delta_{t+1} \odot (1 - h_{t+1}^2)\big) W_{hh}^\top$,
 #   and each weight's gradient is a sum over time; the formulas equal minigrad's autograd.
 # - Many to one drops the errors of the early steps, one to many the inputs of the later
 #   ones; the same formulas, with those terms zero, still equal autograd.
@@ -347,7 +428,7 @@ RESULTS = {
 #
 # # Exercises
 #
-# 1. Derive dL/dh(0) from the formulas and check it against autograd.
+# 1. Derive $\partial L / \partial h_0$ from the formulas and check it against autograd.
 # 2. Run the adding problem with 60 steps instead of 30: which model still learns?
 #    Then train it in chunks of 15 with a stateful layer: what does truncation cost here?
 # 3. The course assignment `bptt` asks for these formulas in numpy: solve it.

@@ -11,29 +11,49 @@ beam search with greedy decoding.
 # %% [markdown]
 # # The bottleneck
 #
-# Article 000's encoder squeezes the whole source into one vector C, and the decoder sees
-# the source only through C.  A vector of 32 numbers can hold a short sentence, but as the
-# source grows, more must fit into the same room.  Attention (Bahdanau et al. 2015; Luong et
-# al. 2015) removes the squeeze: at every output step t the decoder scores each encoder
-# output h_s against its own state, turns the scores into weights with a softmax, and reads
-# the weighted sum as a context of its own:
+# Article 000's encoder squeezes the whole source into one vector $C$, and the decoder sees
+# the source only through $C$ (lesson l01; the notation page has every symbol).  A vector of
+# 32 numbers can hold a short sentence, but as the source grows, more must fit into the same
+# room.  Attention (Bahdanau et al. 2015; Luong et al. 2015) removes the squeeze: at every
+# output step $t$ the decoder scores each encoder state $h_s$ against its own state $s_t$,
+# turns the scores into weights with a softmax over the source steps, and reads the weighted
+# sum as a context of its own:
 #
-#     a_ts = softmax_s(score(d_t, h_s))        c_t = sum_s a_ts h_s
+# $$
+# e_{t,s} = s_t h_s^\top, \qquad
+# \alpha_{t,s} = \mathrm{softmax}_s(e_{t,s}) = \frac{\exp(e_{t,s})}{\sum_{s'=1}^{T} \exp(e_{t,s'})},
+# \qquad C_t = \sum_{s=1}^{T} \alpha_{t,s} h_s .
+# $$
 #
-# With `score(d, h) = d . h` this is Luong's dot attention, `layers.Attention`; the decoder
-# here predicts from [d_t, c_t].  A task where length matters is reversing a sequence of
-# digits: every source digit must reach the output, and the first source digit is needed
-# last.
+# With this dot-product score it is Luong's attention, `layers.Attention` (Bahdanau's
+# additive attention scores with a small network of $s_t$ and $h_s$ instead).  The decoder still starts
+# from $s_0 = C = h_T$, runs $s_t = f(s_{t-1}, y_{t-1})$, and here predicts from both its state
+# and the context, $\hat y_t = \mathrm{softmax}([s_t, C_t] W_{hq} + b_q)$.
 
 # %%
 import numpy as np
 
 import layers
 import minigrad as mg
+from lessons import diagrams
 from lessons.report import check, heatmap, plot, show, title
 from lessons.tasks import END, START, accuracy_by_length, digit_sequences, pad, reversals, train_reverser
 from minigrad import functional as F
 
+diagrams.encoder_decoder(
+    "Elle aime la Chine .".split(), "She loves China .".split(), "attention.png", attention=True
+)
+
+# %% [markdown]
+# *The figure:* the encoder-decoder of lesson l01 with attention, drawn for the second output
+# step.  The encoder states $h_1, \dots, h_5$ of "Elle aime la Chine ." each send a line,
+# weighted $\alpha_{2,s}$, into the context $C_2 = \sum_s \alpha_{2,s} h_s$; the scores come from
+# the decoder state $s_2$, and $C_2$ goes with $s_2$ into the prediction of "loves".
+#
+# A task where length matters is reversing a sequence of digits: every source digit must
+# reach the output, and the first source digit is needed last.
+
+# %%
 LENGTHS = range(2, 11)
 SEEDS = (0, 1, 2)
 test_sources = digit_sequences(300, np.random.default_rng(100), LENGTHS[0], LENGTHS[-1])
@@ -44,8 +64,9 @@ show("held-out sources", test_src.shape)
 # %% [markdown]
 # # Fixed context against attention, over three seeds
 #
-# The same model, the same data and the same training, once with C alone and once with
-# dot attention; each trained from three seeds.
+# The same model, the same data and the same training, once with $C$ alone and once with
+# dot attention; each trained from three seeds: a GRU encoder and decoder of 32 units on
+# 1,500 sequences of 2 to 10 digits, by teacher forcing on the cross entropy.
 
 # %%
 title("exact-match accuracy by source length")
@@ -57,18 +78,23 @@ for attention in (None, "dot"):
     accuracy[name] = np.array(  # (seeds, lengths)
         [list(accuracy_by_length(test_sources, outputs).values()) for outputs in translations[name]]
     )
-print(f"{'length':>8}" + "".join(f"{n:>8}" for n in LENGTHS))
-for name, table in accuracy.items():
-    for seed, row in zip(SEEDS, table, strict=True):
-        print(f"{name + ' ' + str(seed):>14}  " + "".join(f"{a:8.2f}" for a in row)[2:])
 plot(
     "attention_by_length.png",
     "exact-match accuracy against source length (mean of 3 seeds)",
     list(LENGTHS),
     {name: table.mean(axis=0) for name, table in accuracy.items()},
     "source length (digits)",
-    "exact match",
+    "share reversed exactly",
 )
+print(f"{'length':>8}" + "".join(f"{n:>8}" for n in LENGTHS))
+for name, table in accuracy.items():
+    for seed, row in zip(SEEDS, table, strict=True):
+        print(f"{name + ' ' + str(seed):>14}  " + "".join(f"{a:8.2f}" for a in row)[2:])
+
+# %% [markdown]
+# *The figure:* the share of held-out sources reversed exactly, against their length from 2
+# to 10 digits, averaged over the three seeds, for the fixed context $C$ and for attention.
+# The table gives every seed.
 
 
 # %% [markdown]
@@ -118,8 +144,9 @@ check(
 # %% [markdown]
 # # What the attention looks at
 #
-# Reversing means output step i should copy source digit L - 1 - i.  The weights a_ts of
-# one held-out example, drawn as a picture, should then run along the anti-diagonal.
+# Reversing a source of $T$ digits means output step $t$ should copy source digit
+# $T + 1 - t$ (counting both from 1).  The weights $\alpha_{t,s}$ of one held-out example,
+# drawn as a picture, should then run along the anti-diagonal.
 
 # %%
 title("the attention weights of one example")
@@ -157,6 +184,12 @@ check(
     on_mirror,
     ">= 0.75 on every seed",
 )
+
+# %% [markdown]
+# *The figure:* the attention weights $\alpha_{t,s}$ of one held-out source of 8 digits, as
+# a grid of colours from 0 (dark) to 1 (bright): one row per output digit, one column per
+# source digit.  The bright cells run along the anti-diagonal: each output digit attends to
+# the source digit it copies.
 
 # %% [markdown]
 # # Beam search against greedy decoding
@@ -215,11 +248,11 @@ RESULTS = {
 # %% [markdown]
 # # Summary
 #
-# - One fixed vector C is a bottleneck: the same model that reverses short sequences fails on
-#   long ones, on every seed.
-# - Attention gives each output step a context of its own, a softmax-weighted sum of all the
-#   encoder's outputs; with it the long sequences are reversed too, and the weights show
-#   which source digit each output digit was copied from.
+# - One fixed vector $C$ is a bottleneck: the same model that reverses short sequences fails
+#   on long ones, on every seed.
+# - Attention gives each output step a context of its own, $C_t = \sum_s \alpha_{t,s} h_s$, a
+#   softmax-weighted sum of all the encoder's states; with it the long sequences are reversed
+#   too, and the weights show which source digit each output digit was copied from.
 # - Beam search keeps several partial outputs; it finds outputs at least as likely as greedy's,
 #   but here that moves exact match by a few points at most: the bottleneck, not the search, is
 #   what limits the fixed-context model.

@@ -64,11 +64,11 @@ def test_rnn_memory_lesson(lesson):
 
 def test_hello_lesson(lesson):
     g = lesson("l03_hello_rnn")
-    W_xh, b = g["W_xh"], np.full(3, 0.567)
-    h1 = np.tanh(W_xh[:, 0] + b)
-    h2 = np.tanh(W_xh[:, 1] + 0.427043 * h1 + b)
-    y2 = g["W_hy"] @ h2
-    np.testing.assert_allclose(g["p2"], np.exp(y2) / np.exp(y2).sum(), atol=1e-14)
+    W_xh, b = g["W_xh"], np.full(3, 0.567)  # rows: x_t W_xh, so "h" (one-hot 0) picks row 0
+    h1 = np.tanh(W_xh[0] + b)
+    h2 = np.tanh(W_xh[1] + 0.427043 * h1 + b)
+    o2 = h2 @ g["W_hq"]
+    np.testing.assert_allclose(g["p2"], np.exp(o2) / np.exp(o2).sum(), atol=1e-14)
     assert g["predicted"] == "ello"
     assert len(g["rnn_held_out"]) == 3 and min(g["rnn_held_out"]) > 0.85
     # the held-out negated sentences, counted here from the data file itself
@@ -96,7 +96,7 @@ def test_bptt_lesson(lesson):
     # the truncated-BPTT section's 30 steps, recomputed in plain numpy
     h, states = np.zeros(4), []
     for x_t in g["x_long"][0]:
-        h = np.tanh(g["U"] @ x_t + g["W"] @ h + g["b"])
+        h = np.tanh(x_t @ g["W_xh"] + h @ g["W_hh"] + g["b_h"])
         states.append(h)
     np.testing.assert_allclose(g["full_outputs"][0], states, atol=1e-12)
     assert not g["first_chunk_got_gradient"] and np.abs(g["full_gradient_of_first_inputs"]).max() > 0
