@@ -22,7 +22,14 @@ import minigrad as mg
 from lessons.__main__ import lesson_files
 from minigrad import init
 
-TRAINED = ("l01_rnn_structure", "l02_rnn_memory", "l03_hello_rnn", "l05_bptt_derivation", "l07_attention")
+TRAINED = (
+    "l01_rnn_structure",
+    "l02_rnn_memory",
+    "l03_hello_rnn",
+    "l05_bptt_derivation",
+    "l06_gru",
+    "l07_attention",
+)
 PATHS = {  # BLAS on one thread unless the path is about threads (idle OpenBLAS threads spin on a busy machine)
     "Numba kernels, BLAS on 1 thread": {"OPENBLAS_NUM_THREADS": "1"},
     "Numba kernels, BLAS on 2 threads": {"OPENBLAS_NUM_THREADS": "2"},
