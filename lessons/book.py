@@ -63,7 +63,9 @@ def _notebook(path: Path):
         notebook.cells[0] = nbformat.v4.new_markdown_cell(prose)
     for cell in notebook.cells:
         if cell.cell_type == "code" and SETS_RESULTS.search(cell.source):
-            cell.metadata.setdefault("tags", []).append(MACHINERY_TAG)
+            tags = cell.metadata.setdefault("tags", [])
+            if MACHINERY_TAG not in tags:
+                tags.append(MACHINERY_TAG)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return notebook
 

@@ -167,26 +167,45 @@ def _check_page(page, name: str) -> tuple[list[str], int]:
     return problems, len(seen["images"])
 
 
-def _check_links(page, base: str, name: str, visited: set, to_visit: list) -> list[str]:
+def _check_links(page, base: str, name: str, visited: set, to_visit: list, seen: dict) -> list[str]:
+    """Problems of the links of the page loaded in ``page``.  Pages to visit join
+    ``to_visit``; ``seen`` holds the addresses that answered and, under "#", the fragments
+    that other pages' links name, as (page, fragment, linking page), for ``_check_fragments``."""
     problems = []
     for link in page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)"):
         if not link.startswith(base):
             continue
-        target, _, fragment = link[len(base) + 1 :].partition("#")
-        target = target.partition("?")[0]
+        address, _, fragment = link.partition("#")
+        target = address[len(base) + 1 :].partition("?")[0]
         if not target or target == name:
             if fragment and page.locator(f'[id="{fragment}"]').count() != 1:
                 problems.append(f"{name}: #{fragment} names no element")
-        elif not page.request.get(link).ok:
+            continue
+        if fragment:
+            seen["#"].add((target, fragment, name))
+        if address in seen:
+            continue
+        if not page.request.get(address).ok:
             problems.append(f"{name}: {target} does not resolve")
-        elif target.endswith(".html") and target not in visited and target not in to_visit:
+            continue
+        seen[address] = True
+        if target.endswith(".html") and target not in visited and target not in to_visit:
             to_visit.append(target)
     return problems
 
 
-def browse(book: Path, chromium: str) -> tuple[set[str], int, list[str]]:
-    """Open every page reachable from the book's contents in headless Chromium, at desktop
-    width and at a phone's.
+def _check_fragments(seen: dict, ids: dict) -> list[str]:
+    """Links into other pages whose #fragment names no element there (pages visited only)."""
+    return [
+        f"{name}: {target}#{fragment} names no element"
+        for target, fragment, name in sorted(seen["#"])
+        if target in ids and fragment not in ids[target]
+    ]
+
+
+def browse(book: Path, chromium: str, only: str | None = None) -> tuple[set[str], int, list[str]]:
+    """Open every page reachable from the book's contents (or the page ``only``) in headless
+    Chromium, at desktop width and at a phone's.
 
     Returns the pages visited, the number of figures seen and every problem found: a page
     that does not load or throws a script error, a request for anything not on 127.0.0.1
@@ -196,7 +215,8 @@ def browse(book: Path, chromium: str) -> tuple[set[str], int, list[str]]:
     from playwright.sync_api import sync_playwright
 
     base, server = serve(book)
-    visited, to_visit, figures, problems = set(), ["search.html", "index.html"], 0, []
+    visited, figures, problems, seen, ids = set(), 0, [], {"#": set()}, {}
+    to_visit = [only] if only else ["search.html", "index.html"]
     try:
         with sync_playwright() as driver:
             browser = driver.chromium.launch(executable_path=chromium, args=CHROMIUM_FLAGS)
@@ -221,7 +241,8 @@ def browse(book: Path, chromium: str) -> tuple[set[str], int, list[str]]:
                 found, images = _check_page(desktop, name)
                 problems += found
                 figures += images
-                problems += _check_links(desktop, base, name, visited, to_visit)
+                problems += _check_links(desktop, base, name, visited, [] if only else to_visit, seen)
+                ids[name] = set(desktop.eval_on_selector_all("[id]", "nodes => nodes.map(n => n.id)"))
                 phone.goto(f"{base}/{name}", wait_until="load")
                 width = phone.evaluate("document.documentElement.scrollWidth")
                 if width > PHONE:
@@ -230,7 +251,7 @@ def browse(book: Path, chromium: str) -> tuple[set[str], int, list[str]]:
     finally:
         server.shutdown()
         server.server_close()
-    return visited, figures, problems
+    return visited, figures, problems + _check_fragments(seen, ids)
 
 
 def search(book: Path, chromium: str, word: str) -> list[str]:
@@ -330,7 +351,7 @@ def test_the_browser_check_finds_each_kind_of_problem(small_book, chromium, tmp_
             1,
         )
     )
-    _, _, problems = browse(book, chromium)
+    _, _, problems = browse(book, chromium, only=page.name)
     images = page.read_text().count("<img")
     assert sorted(problems) == [
         "l00_reverse_mode.html: #nowhere names no element",
