@@ -22,6 +22,7 @@ import os
 import re
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 
 from lessons.book import BookError, describe
@@ -183,11 +184,14 @@ def render(lessons: list[Path], out: Path) -> None:
         source, doctrees = Path(work) / "source", Path(work) / "doctrees"
         source.mkdir()
         _lay_out_sources(lessons, out / "notebooks", source)
-        warnings = io.StringIO()
-        app = Sphinx(
-            str(source), str(THEME), str(out), str(doctrees), "html",
-            status=None, warning=warnings, freshenv=True,
-        )  # fmt: skip
-        app.build()
-    if warnings.getvalue().strip():
-        raise BookError(f"the book's pages have problems:\n{warnings.getvalue().replace(str(source), '')}")
+        problems = io.StringIO()
+        with warnings.catch_warnings():  # the theme's use of APIs Sphinx will drop is not the book's
+            warnings.simplefilter("ignore", DeprecationWarning)
+            warnings.simplefilter("ignore", PendingDeprecationWarning)
+            app = Sphinx(
+                str(source), str(THEME), str(out), str(doctrees), "html",
+                status=None, warning=problems, freshenv=True,
+            )  # fmt: skip
+            app.build()
+    if problems.getvalue().strip():
+        raise BookError(f"the book's pages have problems:\n{problems.getvalue().replace(str(source), '')}")
