@@ -364,3 +364,19 @@ def test_the_browser_check_finds_each_kind_of_problem(small_book, chromium, tmp_
         "request leaves the book: http://example.invalid/x.js",
         "request leaves the book: http://example.invalid/x.js",
     ]
+
+
+def test_a_table_prints_as_aligned_text_outside_a_notebook_and_refuses_a_short_row(capsys):
+    from lessons.report import table
+
+    table("accuracy by length", ["length", "model"], [[2, "attention"], [10, "C"]])
+    assert capsys.readouterr().out.splitlines() == [
+        "accuracy by length",
+        "length  model",
+        "------  ---------",
+        "     2  attention",
+        "    10  C",
+    ]
+    with pytest.raises(ValueError, match="every row needs 2 cells"):
+        table("broken", ["a", "b"], [[1]])
+    assert capsys.readouterr().out == ""  # a failed call prints nothing
