@@ -213,7 +213,7 @@ def plot(
         ax.set_yscale("log")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
     scale = ", on a log scale" if log_y else ""
-    lines = ", ".join(series)
+    lines = "; ".join(series)
     save(
         fig, filename, heading, alt=f"{heading}: {ylabel}{scale} against {xlabel}, one line each for {lines}"
     )
