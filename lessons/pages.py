@@ -29,7 +29,7 @@ from lessons.book import BookError, describe
 
 HERE = Path(__file__).resolve().parent
 THEME = HERE / "book_theme"
-# pages that other parts of the course write, picked up when present: name -> what they hold
+# MyST Markdown pages of lessons/ that join the book, under "Reference", whenever they exist
 REFERENCE_PAGES = ("notation", "course_grading")
 FIGURES = "figures"  # pictures the lessons' Markdown shows: ![alt](figures/name.svg)
 FOLD_TAG = "hide-input"
