@@ -25,7 +25,7 @@ import tempfile
 import warnings
 from pathlib import Path
 
-from lessons.book import BookError, describe
+from lessons.book import ANSI_COLOUR, BookError, describe
 
 HERE = Path(__file__).resolve().parent
 THEME = HERE / "book_theme"
@@ -193,5 +193,6 @@ def render(lessons: list[Path], out: Path) -> None:
                 status=None, warning=problems, freshenv=True,
             )  # fmt: skip
             app.build()
-    if problems.getvalue().strip():
-        raise BookError(f"the book's pages have problems:\n{problems.getvalue().replace(str(source), '')}")
+    found = ANSI_COLOUR.sub("", problems.getvalue()).replace(str(source), "").strip()
+    if found:
+        raise BookError(f"the book's pages have problems:\n{found}")

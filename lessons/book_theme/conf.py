@@ -15,7 +15,8 @@ language = "en"
 
 extensions = ["myst_nb"]
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
-suppress_warnings = ["mystnb.unknown_mime_type"]
+# a second build in one process (the tests) finds Sphinx's node classes registered already
+suppress_warnings = ["mystnb.unknown_mime_type", "app.add_node"]
 
 # the notebooks come executed: render what they hold, stderr included only if a lesson warns
 nb_execution_mode = "off"
