@@ -16,7 +16,7 @@ language = "en"
 extensions = ["myst_nb"]
 exclude_patterns = ["_build", "**.ipynb_checkpoints"]
 # a second build in one process (the tests) finds Sphinx's node classes registered already
-suppress_warnings = ["mystnb.unknown_mime_type", "app.add_node"]
+suppress_warnings = ["mystnb.unknown_mime_type", "app.add_node", "app.add_role", "app.add_directive"]
 
 # the notebooks come executed: render what they hold, stderr included only if a lesson warns
 nb_execution_mode = "off"
