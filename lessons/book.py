@@ -1,22 +1,23 @@
-"""The lessons as a book: each executed in a Jupyter kernel, written as a notebook and a page.
+"""The lessons as a book: each executed once in a Jupyter kernel, then laid out by Sphinx.
 
-``python -m lessons`` (or ``python -m lessons book [--out DIR]``; the ``lessons`` extra
-brings the tools: jupytext reads the percent-format lessons, nbclient runs them, nbconvert
-renders them) runs every lesson once, printing as it goes, and writes to ``DIR``
-(``lesson_book/`` unless told)
+``python -m lessons`` (or ``python -m lessons book [--out DIR]``; the ``lessons`` extra brings
+the tools: jupytext reads the percent-format lessons, nbclient runs them, Sphinx with myst-nb
+and sphinx-book-theme lays them out) runs every lesson once, printing as it goes, and writes to
+``DIR`` (``lesson_book/`` unless told)
 
-* ``DIR/index.html``: the contents, each lesson's title (and its notebook), its article and
-  what it reproduces;
-* ``DIR/<lesson>.html``: prose, code, outputs and figures, with links to the previous and
-  next lessons and back to the contents;
-* ``DIR/notebooks/<lesson>.ipynb``: the executed notebooks, to open in Jupyter.
+* ``DIR/notebooks/<lesson>.ipynb``: the executed notebooks, to open in Jupyter;
+* ``DIR/index.html``: the contents, each lesson's title, its article and what it reproduces;
+* ``DIR/<lesson>.html``: prose, rendered math, code, outputs and figures, with the lessons in
+  a sidebar, previous and next by title, and a search page (``lessons/pages.py`` builds them
+  from the executed notebooks, without running a lesson again).
 
-A lesson whose claim fails stops the build with the lesson and the claim named.
+A lesson whose claim fails stops the build with the lesson and the claim named.  The cell
+that sets ``RESULTS`` (what the project's tests check) is tagged ``remove-cell``, so the
+pages leave it out while the notebook keeps it.
 """
 
 from __future__ import annotations
 
-import html
 import os
 import re
 import tempfile
@@ -26,6 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 FAILED_CLAIM = re.compile(r"ClaimFailed: (.*)")
 ANSI_COLOUR = re.compile(r"\x1b\[[0-9;]*m")
+SETS_RESULTS = re.compile(r"^RESULTS\s*=", re.MULTILINE)
+MACHINERY_TAG = "remove-cell"  # myst-nb leaves a cell so tagged out of the page
 
 
 class BookError(RuntimeError):
@@ -56,19 +59,15 @@ def _notebook(path: Path):
     first = notebook.cells[0]
     if first.cell_type == "code" and first.source.lstrip().startswith('"""'):
         info = describe(path)
-        prose = f"# {info['title']}\n\n{info['article']}\n\n{info['summary']}"
+        prose = f"# {info['title'].rstrip('.')}\n\n{info['article']}\n\n{info['summary']}"
         notebook.cells[0] = nbformat.v4.new_markdown_cell(prose)
+    for cell in notebook.cells:
+        if cell.cell_type == "code" and SETS_RESULTS.search(cell.source):
+            tags = cell.metadata.setdefault("tags", [])
+            if MACHINERY_TAG not in tags:
+                tags.append(MACHINERY_TAG)
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     return notebook
-
-
-def _navigation(lessons: list[Path], index: int) -> str:
-    links = ['<a href="index.html">contents</a>']
-    if index > 0:
-        links.insert(0, f'<a href="{lessons[index - 1].stem}.html">previous: {lessons[index - 1].stem}</a>')
-    if index + 1 < len(lessons):
-        links.append(f'<a href="{lessons[index + 1].stem}.html">next: {lessons[index + 1].stem}</a>')
-    return '<nav class="book-nav" style="margin:1em 2em">' + " | ".join(links) + "</nav>"
 
 
 def _echo_printed(cell, cell_index: int, execute_reply) -> None:
@@ -121,43 +120,22 @@ def build(lessons: list[Path], out: Path) -> dict[str, float]:
 
     Each lesson prints as it runs; its pictures and saved RESULTS go to the lessons' output
     folder (``MINIGRAD_LESSON_OUTPUT``, else ``lesson_output/``), as when it runs as a
-    script.  Returns the seconds each lesson took, by name."""
+    script.  Returns the seconds each lesson took, by name, and the pages' (``pages``)."""
     import nbformat
-    from nbconvert import HTMLExporter
 
+    from lessons.pages import render
     from lessons.report import output_dir
 
     (out / "notebooks").mkdir(parents=True, exist_ok=True)
     kernel_env = {**os.environ, "MINIGRAD_LESSON_OUTPUT": str(output_dir().resolve())}
-    exporter = HTMLExporter(template_name="lab")
     seconds = {}
-    for index, path in enumerate(lessons):
+    for path in lessons:
         print(banner(path), flush=True)
         start = time.perf_counter()
         notebook = execute(path, kernel_env)
         seconds[path.stem] = time.perf_counter() - start
         nbformat.write(notebook, out / "notebooks" / f"{path.stem}.ipynb")
-        body, _ = exporter.from_notebook_node(notebook)
-        nav = _navigation(lessons, index)
-        opening = re.search(r"<body[^>]*>", body)
-        if opening is not None:
-            body = body[: opening.end()] + nav + body[opening.end() :]
-        body = body.replace("</body>", nav + "</body>", 1)
-        (out / f"{path.stem}.html").write_text(body, encoding="utf-8")
-    rows = []
-    for path in lessons:
-        info = {k: html.escape(v) for k, v in describe(path).items()}
-        rows.append(
-            f'<li><a href="{path.stem}.html">{info["title"]}</a> '
-            f'(<a href="notebooks/{path.stem}.ipynb">notebook</a>)<br><em>{info["article"]}</em>'
-            f"<br>{info['summary']}</li>"
-        )
-    (out / "index.html").write_text(
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8"><title>minigrad: the lessons</title></head>'
-        '<body style="max-width:50em;margin:2em auto;font-family:sans-serif">'
-        "<h1>minigrad: recurrent networks from first principles</h1><ol>"
-        + "\n".join(rows)
-        + "</ol></body></html>\n",
-        encoding="utf-8",
-    )
+    start = time.perf_counter()
+    render(lessons, out)
+    seconds["pages"] = time.perf_counter() - start
     return seconds

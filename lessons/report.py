@@ -85,20 +85,79 @@ def close(a: Any, b: Any, tol: float = 1e-10) -> bool:
     return a.shape == b.shape and bool(np.all(np.abs(a - b) <= tol))
 
 
+def _cell_text(value: Any) -> str:
+    return value if isinstance(value, str) else measured_text(value)
+
+
+def table(heading: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Show a table: an HTML table in a notebook (and so in the book), aligned text otherwise.
+
+    Parameters
+    ----------
+    heading : str
+        What the table holds; its caption.
+    columns : sequence of str
+        The column names.
+    rows : sequence of sequences, each as long as ``columns``
+        The cells: a string as it is, a number to 4 significant digits (``measured_text``).
+    """
+    texts = [[_cell_text(value) for value in row] for row in rows]
+    if any(len(row) != len(columns) for row in texts):
+        raise ValueError(f"table {heading!r}: every row needs {len(columns)} cells, one per column")
+    numeric = [all(not isinstance(row[j], str) for row in rows) for j in range(len(columns))]
+    widths = [max([len(name)] + [len(row[j]) for row in texts]) for j, name in enumerate(columns)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(
+            c.rjust(w) if right else c.ljust(w) for c, w, right in zip(cells, widths, numeric, strict=True)
+        ).rstrip()
+
+    plain = "\n".join([heading, line(columns), line(["-" * w for w in widths]), *map(line, texts)])
+    if not in_notebook():
+        print(plain)
+        return
+    from IPython.display import display
+
+    display({"text/plain": plain, "text/html": _table_html(heading, columns, texts, numeric)}, raw=True)
+
+
+def _table_html(heading: str, columns: Sequence[str], texts: list[list[str]], numeric: list[bool]) -> str:
+    """A table's HTML, in a box of its own that scrolls sideways when the page is narrower."""
+    from html import escape
+
+    head = "".join(f"<th>{escape(name)}</th>" for name in columns)
+    rows = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="{"number" if right else "text"}">{escape(cell)}</td>'
+            for cell, right in zip(row, numeric, strict=True)
+        )
+        + "</tr>"
+        for row in texts
+    )
+    return (
+        f'<div class="table-scroll"><table class="lesson-table"><caption>{escape(heading)}</caption>'
+        f"<thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table></div>"
+    )
+
+
 def output_dir() -> Path:
     folder = Path(os.environ.get("MINIGRAD_LESSON_OUTPUT", "lesson_output"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 
 
-def save(fig: Any, filename: str, heading: str) -> Path:
+def save(fig: Any, filename: str, heading: str, alt: str | None = None) -> Path:
     """Write a matplotlib figure to the output folder as a PNG and close it; in a notebook
-    (an IPython kernel) show it inline too, else say where it went."""
+    (an IPython kernel) show it inline too, else say where it went.
+
+    ``alt`` says in words what the figure shows (``heading`` unless given); the PNG carries it
+    as its ``Description``, which the book gives the figure as alt text."""
     import matplotlib.pyplot as plt
 
     fig.tight_layout()
     path = output_dir() / filename
-    fig.savefig(path, dpi=100)
+    fig.savefig(path, dpi=100, metadata={"Title": heading, "Description": alt or heading})
     plt.close(fig)
     if in_notebook():
         from IPython.display import Image, display
@@ -128,10 +187,10 @@ def plot(
     ylabel: str,
     log_y: bool = False,
     dashed: Sequence[str] = (),
-) -> Path | None:
-    """Draw lines of ``series`` against ``x`` to a PNG, or print them as a table without
-    matplotlib.  Series named in ``dashed`` (predictions, say) are wide dashed lines under the
-    others.  Returns the PNG's path, or None when a table was printed."""
+) -> None:
+    """Draw lines of ``series`` against ``x`` to a PNG (``filename`` in the output folder), or
+    print them as a table without matplotlib.  Series named in ``dashed`` (predictions, say)
+    are wide dashed lines under the others.  The figure's alt text names its axes and series."""
     try:
         import matplotlib
 
@@ -142,7 +201,7 @@ def plot(
         print(f"{xlabel:>12} " + " ".join(f"{name:>14}" for name in series))
         for i, xi in enumerate(x):
             print(f"{xi:>12.6g} " + " ".join(f"{values[i]:>14.6g}" for values in series.values()))
-        return None
+        return
     fig, ax = plt.subplots(figsize=(8, 4.5))
     for name, values in series.items():
         if name in dashed:
@@ -153,7 +212,11 @@ def plot(
     if log_y:
         ax.set_yscale("log")
     ax.legend(fontsize=8, loc="center left", bbox_to_anchor=(1.0, 0.5))
-    return save(fig, filename, heading)
+    scale = ", on a log scale" if log_y else ""
+    lines = "; ".join(series)
+    save(
+        fig, filename, heading, alt=f"{heading}: {ylabel}{scale} against {xlabel}, one line each for {lines}"
+    )
 
 
 def heatmap(
@@ -164,9 +227,9 @@ def heatmap(
     ylabels: Sequence[str],
     xlabel: str,
     ylabel: str,
-) -> Path | None:
-    """Draw a matrix (rows: ``ylabels``, columns: ``xlabels``) as a PNG heatmap, or print it as
-    a table without matplotlib.  Returns the PNG's path, or None when a table was printed."""
+) -> None:
+    """Draw a matrix (rows: ``ylabels``, columns: ``xlabels``) as a PNG heatmap (``filename`` in
+    the output folder), or print it as a table without matplotlib."""
     values = np.asarray(values)
     try:
         import matplotlib
@@ -178,11 +241,12 @@ def heatmap(
         print(f"{'':>8} " + " ".join(f"{x:>6}" for x in xlabels))
         for label, row in zip(ylabels, values, strict=True):
             print(f"{label:>8} " + " ".join(f"{v:>6.2f}" for v in row))
-        return None
+        return
     fig, ax = plt.subplots(figsize=(1 + 0.5 * len(xlabels), 1 + 0.5 * len(ylabels)))
     image = ax.imshow(values, cmap="viridis", vmin=0, vmax=1)
     ax.set_xticks(range(len(xlabels)), labels=list(xlabels))
     ax.set_yticks(range(len(ylabels)), labels=list(ylabels))
     ax.set(title=heading, xlabel=xlabel, ylabel=ylabel)
     fig.colorbar(image, ax=ax, shrink=0.8)
-    return save(fig, filename, heading)
+    shape = f"{len(ylabels)} rows ({ylabel}) by {len(xlabels)} columns ({xlabel})"
+    save(fig, filename, heading, alt=f"{heading}: a heatmap of {shape}, values from 0 to 1")
