@@ -146,6 +146,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         args.out.write_text(json.dumps(time_sections(args.child, args.quick)))
         return {}
 
+    import importlib.util
+
+    if importlib.util.find_spec("torch") is None:
+        raise SystemExit("The benchmark compares with PyTorch: python -m pip install -e '.[bench]'")
     import startup
 
     start = time.perf_counter()
