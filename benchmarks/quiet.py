@@ -49,8 +49,9 @@ def settings_in_effect(threads: int) -> dict[str, Any]:
     """What the loaded libraries took, checked against ``threads`` and the quiet waits.
 
     Call it after numpy, PyTorch and minigrad have run (their pools exist then).  Returns
-    {"torch_threads", "pools": [{"library", "api", "threads", "spin_timeout"}, ...]};
+    {"torch_threads", "numba_threads", "pools": [{"library", "api", "threads", "spin_timeout"}, ...]};
     raises RuntimeError naming each pool whose setting differs."""
+    import numba
     import numpy as np
     import torch
     from threadpoolctl import threadpool_info
@@ -73,13 +74,19 @@ def settings_in_effect(threads: int) -> dict[str, Any]:
         if entry["threads"] > threads or (exact and entry["threads"] != threads):
             wrong.append(f"{entry['library']}: {entry['threads']} threads, expected {threads}")
         pools.append(entry)
+    if numba.config.NUMBA_NUM_THREADS != threads:
+        wrong.append(f"Numba: {numba.config.NUMBA_NUM_THREADS} threads, expected {threads}")
     if torch.get_num_threads() != threads:
         wrong.append(f"PyTorch: {torch.get_num_threads()} threads, expected {threads}")
     if not any(p["api"] == "openmp" for p in pools):
         wrong.append("no OpenMP pool found (PyTorch's libgomp): its wait policy cannot be checked")
     if wrong:
         raise RuntimeError("thread settings not in effect: " + "; ".join(wrong))
-    return {"torch_threads": torch.get_num_threads(), "pools": pools}
+    return {
+        "torch_threads": torch.get_num_threads(),
+        "numba_threads": numba.config.NUMBA_NUM_THREADS,
+        "pools": pools,
+    }
 
 
 def openmp_settings(stderr: str) -> dict[str, str]:

@@ -119,8 +119,8 @@ def settings_lines(run: dict[str, Any]) -> list[str]:
     s = run["settings"]
     omp = s["openmp"]
     lines = [
-        f"{run['threads']} thread(s): PyTorch {s['torch_threads']} thread(s); OpenMP "
-        f"OMP_WAIT_POLICY={omp['OMP_WAIT_POLICY']} GOMP_SPINCOUNT={omp['GOMP_SPINCOUNT']}"
+        f"{run['threads']} thread(s): PyTorch {s['torch_threads']}, Numba {s['numba_threads']} thread(s); "
+        f"OpenMP OMP_WAIT_POLICY={omp['OMP_WAIT_POLICY']} GOMP_SPINCOUNT={omp['GOMP_SPINCOUNT']}"
     ]
     for pool in s["pools"]:
         timeout = "" if pool["spin_timeout"] is None else f", thread timeout {pool['spin_timeout']}"
@@ -227,7 +227,7 @@ def ratio_columns(
 
 
 def readme_table(first: str, columns: dict[tuple, dict[str, str]], name: Any = None) -> str:
-    headers = list(next(iter(columns.values())))
+    headers = sorted(next(iter(columns.values())))  # float32 before float64, 1 thread before 2
     rows = [
         [name(key) if name else " ".join(key).strip(), *(cells[h] for h in headers)]
         for key, cells in columns.items()

@@ -50,7 +50,7 @@ def settings_probe(env, threads):
 def test_quiet_settings_reach_the_timing_process():
     found, stderr = settings_probe(quiet.environment(2), 2)
     assert "error" not in found, found
-    assert found["torch_threads"] == 2
+    assert found["torch_threads"] == 2 and found["numba_threads"] == 2
     openblas = [p for p in found["pools"] if p["api"] == "openblas"]
     assert openblas and all(p["spin_timeout"] == quiet.OPENBLAS_TIMEOUT for p in openblas)
     assert any(p["api"] == "openmp" and p["threads"] == 2 for p in found["pools"])
@@ -140,7 +140,7 @@ def test_readme_without_its_markers_is_left_unchanged(tmp_path):
 @pytest.mark.slow  # a minute or more of compiling and timing: .ci/run runs it
 def test_quick_run_writes_every_table_and_the_readme(tmp_path):
     readme, results, figures = tmp_path / "README.md", tmp_path / "results.txt", tmp_path / "figures.json"
-    readme.write_text(f"# x\n\n{report.README_START}\nold\n{report.README_END}\n\nafter\n")
+    readme.write_text(f"# x\n\n{report.README_START}\nstale figures\n{report.README_END}\n\nafter\n")
     run = subprocess.run(
         [sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--json", str(figures),
          "--output", str(results), "--write-readme", str(readme)],
@@ -163,5 +163,5 @@ def test_quick_run_writes_every_table_and_the_readme(tmp_path):
     text = results.read_text()
     assert "thread timeout 4" in text and "Autograd LSTM" in text and "Peak memory" in text
     written = readme.read_text()
-    assert "old" not in written and written.endswith(f"{report.README_END}\n\nafter\n")
+    assert "stale figures" not in written and written.endswith(f"{report.README_END}\n\nafter\n")
     assert "| layer (T, B, I, U) | float32, 1 thread | float32, 2 threads |" in written
