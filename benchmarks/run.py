@@ -14,13 +14,14 @@ then the peak memory of a training step (``memory.py``, one new process per prob
 start-up figures (``startup.py``).  The tables go to ``benchmarks/results.txt``; with
 ``--write-readme`` the README's figures are rewritten from the same run (``report.py``).
 
-    python benchmarks/run.py --write-readme     # the full run: about 6 minutes on 2 cores
+    python benchmarks/run.py --write-readme     # the full run: about 5 minutes on a quiet 2-core machine
     python benchmarks/run.py --quick            # every code path, tiny sizes: under a minute
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import subprocess
 import sys
@@ -33,6 +34,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import quiet  # noqa: E402  (the benchmarks' folder is not a package)
 import report  # noqa: E402
+import timing  # noqa: E402
 
 
 class Section(NamedTuple):
@@ -56,8 +58,6 @@ QUICK_REPEATS = 3
 
 def time_sections(threads: int, quick: bool) -> dict[str, Any]:
     """Every section's cases timed in this process (started with ``quiet.environment``)."""
-    import importlib
-
     import torch
 
     torch.set_num_threads(threads)  # before any PyTorch op, as its documentation asks
@@ -73,8 +73,6 @@ def time_sections(threads: int, quick: bool) -> dict[str, Any]:
 
 def time_case(case: dict[str, Any], section: Section, quick: bool) -> dict[str, Any]:
     """One case's phases, each timed with its implementations in turns."""
-    import timing
-
     repeats = QUICK_REPEATS if quick else section.repeats
     phase_names = next(iter(case["runs"].values()))
     phases = {}
@@ -145,8 +143,6 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     if args.child:
         args.out.write_text(json.dumps(time_sections(args.child, args.quick)))
         return {}
-
-    import importlib.util
 
     if importlib.util.find_spec("torch") is None:
         raise SystemExit("The benchmark compares with PyTorch: python -m pip install -e '.[bench]'")
