@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from minigrad.function import no_grad
+from minigrad.grad_mode import no_grad
 from minigrad.tensor import Tensor
 from minigrad.testing.report import (
     Tolerance,
