@@ -335,7 +335,7 @@ class Sum(Primitive):
         return a.sum(axis=self.axes, keepdims=keepdims)
 
     def backward(self, g):
-        # every summed element receives the gradient of the sum
+        # d(sum a)/da_i = 1: every summed element receives the gradient of the sum
         return (np.broadcast_to(_expand_reduced(g, self.axes, len(self.shape)), self.shape),)
 
 
@@ -366,6 +366,7 @@ class Max(Primitive):
         return top if keepdims else np.squeeze(top, axis=axes)
 
     def backward(self, g):
+        # d(max a)/da_i = 1 at the maximum, 0 elsewhere (1/k each for k tied maxima): g * share
         return (_expand_reduced(g, self.axes, self.share.ndim) * self.share,)
 
 
@@ -405,7 +406,8 @@ class Cast(Primitive):
         return a.astype(dtype)
 
     def backward(self, g):
-        return (g,)  # run_backward gives the input its own dtype back
+        # d(a)/da = 1; the engine converts g back to the input's dtype (checked_input_grads)
+        return (g,)
 
 
 def cast(a: Any, dtype: Any) -> Tensor:
@@ -432,6 +434,7 @@ class Reshape(Primitive):
             ) from None
 
     def backward(self, g):
+        # the same elements in the input's shape
         return (g.reshape(self.shape),)
 
 
@@ -548,6 +551,7 @@ class Concatenate(Primitive):
         return np.concatenate(arrays, axis=axis)
 
     def backward(self, g):
+        # each input gets its own block of the gradient back
         return tuple(np.split(g, self.splits, axis=self.axis))
 
 

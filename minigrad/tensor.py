@@ -29,60 +29,6 @@ KINDS = (np.float32, np.float64, np.bool_)  # what a tensor may hold: floats, or
 _BOOL = np.dtype(bool)
 
 
-def check_dtype(dtype: Any, where: str) -> np.dtype | None:
-    """``dtype`` as a numpy dtype a tensor may hold (float32, float64, bool), or a TypeError.
-
-    Integers are refused rather than turned into floats without a word: a tensor of class
-    ids that silently holds floats is the kind of wrong answer minigrad does not give."""
-    if dtype is None:
-        return None
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(
-            f"{where}: dtype must be a numpy dtype (np.float32, np.float64 or bool), got {dtype!r}"
-        ) from None
-    if dtype.type not in KINDS:
-        raise TypeError(
-            f"{where}: minigrad tensors hold float32 or float64 (or bool, for masks), got dtype {dtype}; "
-            "keep integers such as class ids in a numpy array (np.array(ids, dtype=np.int64)), "
-            "which every minigrad function that takes ids or indices accepts"
-        )
-    return dtype
-
-
-def _to_array(data: Any, dtype: np.dtype | None = None) -> np.ndarray:
-    """Copy ``data`` into a float32, float64 or bool array; integers become float64."""
-    array = np.array(data, dtype=dtype)
-    if array.dtype.type in KINDS:
-        return array
-    if array.dtype.kind in "iuf":
-        return array.astype(np.float64)
-    raise TypeError(f"Tensor needs numeric data (float, int or bool), got an array of dtype {array.dtype}")
-
-
-def _holds_grad(data: list | tuple) -> bool:
-    """Whether a (nested) list holds a tensor that requires grad."""
-    return any(
-        item.requires_grad
-        if isinstance(item, Tensor)
-        else isinstance(item, (list, tuple)) and _holds_grad(item)
-        for item in data
-    )
-
-
-class Version:
-    """How many times a tensor's memory has been changed in place.
-
-    Tensors that share memory (``detach()``, and views such as ``reshape`` or a slice) share
-    one counter, so that changing any of them is seen by every op that saved one of them."""
-
-    __slots__ = ("value",)
-
-    def __init__(self) -> None:
-        self.value = 0
-
-
 class Tensor:
     """An n-dimensional array that records the ops applied to it, for reverse mode.
 
@@ -106,6 +52,12 @@ class Tensor:
         The op that made this tensor, None for a leaf (made by the user) or for a result
         that needs no gradient.  ``grad_fn.parents`` holds the op's input tensors, so the
         graph can be walked from any result back to its leaves.
+    output_index : int
+        Which of ``grad_fn``'s outputs this tensor is (an op may make several).
+    retains_grad : bool
+        Whether ``backward`` keeps ``grad`` on this non-leaf too (``retain_grad()``).
+    version_counter : Version
+        Counts the in-place changes of this tensor's memory (``_version`` is its value).
     """
 
     __array_ufunc__ = None  # numpy hands `array + tensor` to Tensor.__radd__
@@ -128,7 +80,7 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self.grad_fn: Function | None = None
         self.output_index = 0  # which of grad_fn's outputs this is
-        self.retains_grad = False  # keep grad on this non-leaf too (retain_grad())
+        self.retains_grad = False
         self.version_counter = Version()
 
     # --- what a tensor is ---
@@ -259,8 +211,10 @@ class Tensor:
         ``np.array(x)`` a copy of it, with ``dtype`` converted."""
         if dtype is not None and np.dtype(dtype) != self.dtype:
             if copy is False:
-                raise ValueError(f"np.asarray(tensor, dtype={np.dtype(dtype)}, copy=False): a {self.dtype} "
-                                 "tensor cannot be converted without a copy")  # fmt: skip
+                raise ValueError(
+                    f"np.asarray(tensor, dtype={np.dtype(dtype)}, copy=False): a {self.dtype} "
+                    "tensor cannot be converted without a copy"
+                )
             return self.data.astype(dtype)
         return self.data.copy() if copy else self.data
 
@@ -390,8 +344,10 @@ class Tensor:
         except ValueError:
             fits = False
         if not fits:
-            raise ValueError(f"{name}: a value of shape {shape} cannot be written into a tensor of "
-                             f"shape {self.shape} (it must broadcast to it)")  # fmt: skip
+            raise ValueError(
+                f"{name}: a value of shape {shape} cannot be written into a tensor of "
+                f"shape {self.shape} (it must broadcast to it)"
+            )
         ufunc(self.data, value, out=self.data, casting="same_kind")
         self.mark_modified()
         return self
@@ -456,14 +412,18 @@ class Tensor:
 
     def _extreme(self, name: str, arg: Any, axis: Any, keepdims: bool, dim: Any, keepdim: bool | None) -> Any:
         if isinstance(axis, Tensor) or isinstance(dim, Tensor):
-            raise TypeError(f"{name}(other): minigrad has no elementwise {name}imum of two tensors; "
-                            f"write mg.where(x {'>' if name == 'max' else '<'} y, x, y)")  # fmt: skip
+            raise TypeError(
+                f"{name}(other): minigrad has no elementwise {name}imum of two tensors; "
+                f"write mg.where(x {'>' if name == 'max' else '<'} y, x, y)"
+            )
         axis, keepdims = _reduction(name, axis, keepdims, dim, keepdim)
         if axis is None:
             return ops.max(self, keepdims=keepdims) if name == "max" else -ops.max(-self, keepdims=keepdims)
         if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
-            raise TypeError(f"{name}(dim) takes one dim, as in PyTorch, got {axis!r}; "
-                            f"a{name}(dim={axis!r}) gives the {name}imum over several dims")  # fmt: skip
+            raise TypeError(
+                f"{name}(dim) takes one dim, as in PyTorch, got {axis!r}; "
+                f"a{name}(dim={axis!r}) gives the {name}imum over several dims"
+            )
         axis = ops.normalize_axes(name, axis, self.ndim)[0]
         if self.shape[axis] == 0:
             raise ValueError(f"{name}: the tensor of shape {self.shape} has no elements along dim {axis}")
@@ -480,14 +440,26 @@ class Tensor:
         """The smallest values over ``dim`` (one dim, several, or all when None)."""
         return -ops.max(-self, dim, keepdim)
 
-    def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
-               keepdim: bool | None = None) -> np.ndarray:  # fmt: skip
+    def argmax(
+        self,
+        axis: int | None = None,
+        keepdims: bool = False,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> np.ndarray:
         """Indices of the largest values, as an int64 numpy array (no gradient flows through)."""
         axis, keepdims = _reduction("argmax", axis, keepdims, dim, keepdim)
         return np.argmax(self.data, axis=axis, keepdims=keepdims)
 
-    def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
-               keepdim: bool | None = None) -> np.ndarray:  # fmt: skip
+    def argmin(
+        self,
+        axis: int | None = None,
+        keepdims: bool = False,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> np.ndarray:
         """Indices of the smallest values, as an int64 numpy array (no gradient flows through)."""
         axis, keepdims = _reduction("argmin", axis, keepdims, dim, keepdim)
         return np.argmin(self.data, axis=axis, keepdims=keepdims)
@@ -597,6 +569,72 @@ class Tensor:
         return self if self.dtype == np.float64 else ops.cast(self, np.float64)
 
 
+# --- what the Tensor uses: dtype checks, the version counter, wrapping an array ---
+def check_dtype(dtype: Any, where: str) -> np.dtype | None:
+    """``dtype`` as a numpy dtype a tensor may hold (float32, float64, bool), or a TypeError.
+
+    Integers are refused rather than turned into floats without a word: a tensor of class
+    ids that silently holds floats is the kind of wrong answer minigrad does not give."""
+    if dtype is None:
+        return None
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"{where}: dtype must be a numpy dtype (np.float32, np.float64 or bool), got {dtype!r}"
+        ) from None
+    if dtype.type not in KINDS:
+        raise TypeError(
+            f"{where}: minigrad tensors hold float32 or float64 (or bool, for masks), got dtype {dtype}; "
+            "keep integers such as class ids in a numpy array (np.array(ids, dtype=np.int64)), "
+            "which every minigrad function that takes ids or indices accepts"
+        )
+    return dtype
+
+
+def _to_array(data: Any, dtype: np.dtype | None = None) -> np.ndarray:
+    """Copy ``data`` into a float32, float64 or bool array; integers become float64."""
+    array = np.array(data, dtype=dtype)
+    if array.dtype.type in KINDS:
+        return array
+    if array.dtype.kind in "iuf":
+        return array.astype(np.float64)
+    raise TypeError(f"Tensor needs numeric data (float, int or bool), got an array of dtype {array.dtype}")
+
+
+def _holds_grad(data: list | tuple) -> bool:
+    """Whether a (nested) list holds a tensor that requires grad."""
+    return any(
+        item.requires_grad
+        if isinstance(item, Tensor)
+        else isinstance(item, (list, tuple)) and _holds_grad(item)
+        for item in data
+    )
+
+
+class Version:
+    """How many times a tensor's memory has been changed in place.
+
+    Tensors that share memory (``detach()``, and views such as ``reshape`` or a slice) share
+    one counter, so that changing any of them is seen by every op that saved one of them."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+def wrap(array: np.ndarray, requires_grad: bool = False) -> Tensor:
+    """A Tensor around ``array`` itself.  ``Tensor(data)`` copies and checks what it is given;
+    an op's output is a fresh array of a checked dtype that nothing else holds, so the op
+    wraps it as it is: this runs once per op, thousands of times in an unrolled sequence."""
+    out = Tensor.__new__(Tensor)
+    array = array if isinstance(array, np.ndarray) else np.asarray(array)  # numpy may give a scalar
+    out.data, out.requires_grad, out.grad, out.grad_fn = array, requires_grad, None, None
+    out.output_index, out.retains_grad, out.version_counter = 0, False, Version()
+    return out
+
+
 Axes = int | tuple[int, ...] | None
 
 
@@ -669,17 +707,6 @@ def as_tuple(values: tuple[Any, ...]) -> tuple[int, ...]:
     if len(values) == 1 and isinstance(values[0], (tuple, list)):
         return tuple(values[0])
     return tuple(values)
-
-
-def wrap(array: np.ndarray, requires_grad: bool = False) -> Tensor:
-    """A Tensor around ``array`` itself.  ``Tensor(data)`` copies and checks what it is given;
-    an op's output is a fresh array of a checked dtype that nothing else holds, so the op
-    wraps it as it is: this runs once per op, thousands of times in an unrolled sequence."""
-    out = Tensor.__new__(Tensor)
-    array = array if isinstance(array, np.ndarray) else np.asarray(array)  # numpy may give a scalar
-    out.data, out.requires_grad, out.grad, out.grad_fn = array, requires_grad, None, None
-    out.output_index, out.retains_grad, out.version_counter = 0, False, Version()
-    return out
 
 
 # ops builds on Tensor, so it is imported once Tensor exists.
