@@ -8,11 +8,13 @@ array([2., 4.])
 """
 
 from minigrad import data, functional, graph, init, kernels, optim
-from minigrad.function import Function, detect_anomaly, is_grad_enabled, no_grad
+from minigrad.factories import arange, full, ones, ones_like, tensor, zeros, zeros_like
+from minigrad.function import Function
+from minigrad.grad_mode import detect_anomaly, is_grad_enabled, no_grad
 from minigrad.ops import concatenate, stack, where
 from minigrad.random import manual_seed, rand, randn
 from minigrad.serialize import load, save
-from minigrad.tensor import Tensor, arange, full, ones, ones_like, tensor, zeros, zeros_like
+from minigrad.tensor import Tensor
 
 
 def cat(tensors: list, dim: int = 0) -> Tensor:

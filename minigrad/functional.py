@@ -58,13 +58,16 @@ def softmax(x: Any, axis: int = -1, *, dim: int | None = None) -> Tensor:
 class SoftmaxCrossEntropy(Function):
     """Per-row loss -log softmax(logits)[target] for logits (n, classes), targets (n,)."""
 
+    leaves_grads_unchanged = True  # its backward kernel writes a new array only
+
     def forward(self, logits, targets):
         self.targets = targets
         losses, self.probs = kernels.softmax_xent_forward(logits, targets)
         return losses
 
     def backward(self, g):
-        # d loss_i / d logits_i = softmax(logits_i) - onehot(target_i)
+        # d loss_i / d logits_i = softmax(logits_i) - onehot(target_i); in numpy
+        # g[:, None] * (probs - onehot(targets)), here in one compiled loop
         return (kernels.softmax_xent_backward(self.probs, self.targets, g),)
 
 
@@ -104,28 +107,10 @@ def cross_entropy(
     if axis != logits.ndim - 1:
         order = [k for k in range(logits.ndim) if k != axis]
         logits = logits.permute(*order, axis)
-    if targets.dtype.kind not in "iu":
-        if targets.size and not np.array_equal(targets, np.round(targets)):
-            raise ValueError(f"cross_entropy: targets must be integer class ids, got {targets.dtype}")
-    targets = targets.astype(np.int64)
-    counted = np.ones(targets.shape, dtype=bool)
-    if mask is not None:
-        mask = np.asarray(mask)
-        if mask.shape != targets.shape or mask.dtype != bool:
-            raise ValueError(
-                f"cross_entropy: mask must be booleans of the targets' shape {targets.shape}, "
-                f"got {mask.dtype} of shape {mask.shape}"
-            )
-        counted &= mask
-    if ignore_index is not None:
-        counted &= targets != ignore_index
+    targets = _class_ids(targets)
+    counted = _counted_positions(targets, mask, ignore_index)
     classes = logits.shape[-1]
-    checked = targets[counted]
-    if checked.size and (checked.min() < 0 or checked.max() >= classes):
-        raise ValueError(
-            f"cross_entropy: targets must lie in [0, {classes}), got values from "
-            f"{checked.min()} to {checked.max()}"
-        )
+    _check_class_range(targets[counted], classes)
     safe = np.where(counted, targets, 0)  # any valid class where nothing is counted
     rows = SoftmaxCrossEntropy.apply(logits.reshape(-1, classes), targets=safe.reshape(-1))
     losses = rows.reshape(targets.shape)
@@ -139,6 +124,39 @@ def cross_entropy(
     if count == 0:
         raise ValueError("cross_entropy: no position is left to average after masking")
     return losses.sum() / count
+
+
+def _class_ids(targets: np.ndarray) -> np.ndarray:
+    """``targets`` as int64 class ids; floats are accepted only where they hold whole numbers."""
+    if targets.dtype.kind not in "iu":
+        if targets.size and not np.array_equal(targets, np.round(targets)):
+            raise ValueError(f"cross_entropy: targets must be integer class ids, got {targets.dtype}")
+    return targets.astype(np.int64)
+
+
+def _counted_positions(targets: np.ndarray, mask: Any, ignore_index: int | None) -> np.ndarray:
+    """Where a target counts (targets' shape): inside ``mask`` and not ``ignore_index``."""
+    counted = np.ones(targets.shape, dtype=bool)
+    if mask is not None:
+        mask = np.asarray(mask)
+        if mask.shape != targets.shape or mask.dtype != bool:
+            raise ValueError(
+                f"cross_entropy: mask must be booleans of the targets' shape {targets.shape}, "
+                f"got {mask.dtype} of shape {mask.shape}"
+            )
+        counted &= mask
+    if ignore_index is not None:
+        counted &= targets != ignore_index
+    return counted
+
+
+def _check_class_range(counted_targets: np.ndarray, classes: int) -> None:
+    """Raise unless every counted target lies in [0, classes)."""
+    if counted_targets.size and (counted_targets.min() < 0 or counted_targets.max() >= classes):
+        raise ValueError(
+            f"cross_entropy: targets must lie in [0, {classes}), got values from "
+            f"{counted_targets.min()} to {counted_targets.max()}"
+        )
 
 
 def _find_class_axis(shape: tuple[int, ...], target_shape: tuple[int, ...], class_axis: int | None) -> int:

@@ -6,7 +6,8 @@ numbers and are the readable reference.  The environment variable ``MINIGRAD_JIT
 chooses once, at import: ``1`` (the default) for the Numba loops, ``0`` for the twins.
 
 ``TWINS`` maps each kernel's name to its ``(numba, numpy)`` pair, so the tests can
-check that the two agree.
+check that the two agree.  The public functions at the end, which the ops call, are named
+for what they compute (``grad_times_one_minus_square`` is tanh's backward).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def _scatter_add_rows_np(target, index, rows):
     np.add.at(target, index, rows)
 
 
-# --- tanh and sigmoid backward, fused so no temporaries are made ---
+# --- tanh and sigmoid backward, grad * (1 - y^2) and grad * y * (1 - y), fused so that no
+# temporaries are made ---
 # (on flat arrays: the public wrappers below flatten, so one compiled version serves all shapes)
 @njit(cache=True)
 def _tanh_backward_jit(y, grad):
@@ -151,13 +153,13 @@ def scatter_add_rows(target: np.ndarray, index: np.ndarray, rows: np.ndarray) ->
     )
 
 
-def tanh_backward(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
-    """grad * (1 - y^2), the gradient through y = tanh(x); any shape."""
+def grad_times_one_minus_square(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """grad * (1 - y^2): the gradient through y = tanh(x); any shape."""
     return _chosen["tanh_backward"](_flat(y), _flat(grad)).reshape(y.shape)
 
 
-def sigmoid_backward(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
-    """grad * y * (1 - y), the gradient through y = sigmoid(x); any shape."""
+def grad_times_y_one_minus_y(y: np.ndarray, grad: np.ndarray) -> np.ndarray:
+    """grad * y * (1 - y): the gradient through y = sigmoid(x); any shape."""
     return _chosen["sigmoid_backward"](_flat(y), _flat(grad)).reshape(y.shape)
 
 
@@ -181,8 +183,8 @@ def warm_up() -> None:
     """Compile (or load from Numba's cache) every kernel for float32 and float64."""
     for dtype in (np.float32, np.float64):
         y = np.full(3, 0.5, dtype=dtype)
-        tanh_backward(y, y)
-        sigmoid_backward(y, y)
+        grad_times_one_minus_square(y, y)
+        grad_times_y_one_minus_y(y, y)
         scatter_add_rows(np.zeros((2, 3), dtype=dtype), np.array([0, 1, 0]), np.ones((3, 3), dtype))
         targets = np.array([0, 2])
         losses, probs = softmax_xent_forward(np.zeros((2, 3), dtype=dtype), targets)

@@ -1,9 +1,10 @@
 """The primitive differentiable ops: one class each, backward beside forward.
 
 Each ``backward`` is the chain rule for its op: it gets g = dL/d(output) and returns
-dL/d(input) for every input.  Binary ops broadcast like numpy; their backward sums
-the gradient over the broadcast axes so that each input gets a gradient of its own
-shape.  The lowercase functions at the end are the public way to call the ops.
+dL/d(input) for every input, written in numpy beside the derivative it computes.  Binary ops
+broadcast like numpy; their backward sums the gradient over the broadcast axes so that each
+input gets a gradient of its own shape.  Each op's lowercase function, the public way to
+call it, follows its class.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from minigrad import kernels
-from minigrad.function import Function, IndexedGrad
+from minigrad.engine import IndexedGrad
+from minigrad.function import Function
 from minigrad.tensor import Tensor, as_tuple
 
 
@@ -53,8 +55,18 @@ def normalize_axes(op: str, axis: int | tuple[int, ...] | None, ndim: int) -> tu
     return normalized
 
 
+class Primitive(Function):
+    """The ops of this module.  None of their backwards writes into its incoming gradient
+    (``test_no_primitive_writes_into_its_incoming_gradient`` checks each), so the engine hands
+    them the arrays themselves rather than read-only views."""
+
+    leaves_grads_unchanged = True
+
+
 # --- elementwise binary ops ---
-class Add(Function):
+
+
+class Add(Primitive):
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         broadcast_shapes("add", *self.shapes)
@@ -65,7 +77,12 @@ class Add(Function):
         return unbroadcast(g, self.shapes[0]), unbroadcast(g, self.shapes[1])
 
 
-class Sub(Function):
+def add(a: Any, b: Any) -> Tensor:
+    """a + b, broadcasting."""
+    return Add.apply(a, b)
+
+
+class Sub(Primitive):
     def forward(self, a, b):
         self.shapes = a.shape, b.shape
         broadcast_shapes("sub", *self.shapes)
@@ -76,7 +93,12 @@ class Sub(Function):
         return unbroadcast(g, self.shapes[0]), unbroadcast(-g, self.shapes[1])
 
 
-class Mul(Function):
+def sub(a: Any, b: Any) -> Tensor:
+    """a - b, broadcasting."""
+    return Sub.apply(a, b)
+
+
+class Mul(Primitive):
     def forward(self, a, b):
         broadcast_shapes("mul", a.shape, b.shape)
         self.a, self.b = a, b
@@ -90,7 +112,12 @@ class Mul(Function):
         return da, db
 
 
-class Div(Function):
+def mul(a: Any, b: Any) -> Tensor:
+    """a * b elementwise, broadcasting."""
+    return Mul.apply(a, b)
+
+
+class Div(Primitive):
     def forward(self, a, b):
         broadcast_shapes("div", a.shape, b.shape)
         self.a, self.b = a, b
@@ -104,7 +131,12 @@ class Div(Function):
         return da, db
 
 
-class MatMul(Function):
+def div(a: Any, b: Any) -> Tensor:
+    """a / b elementwise, broadcasting."""
+    return Div.apply(a, b)
+
+
+class MatMul(Primitive):
     """Matrix product with numpy's rules: 1-D operands are promoted, leading axes broadcast."""
 
     def forward(self, a, b):
@@ -127,21 +159,43 @@ class MatMul(Function):
     def backward(self, g):
         # C = A B:  dL/dA = dL/dC B^T,  dL/dB = A^T dL/dC
         a, b = self.a, self.b
+        if a.ndim == b.ndim == 2:  # two matrices (a vector was made a row or a column)
+            g = g if g.ndim == 2 else g.reshape(a.shape[0], b.shape[1])
+            da = g @ b.T if self.needs_input_grad[0] else None
+            db = a.T @ g if self.needs_input_grad[1] else None
+        else:
+            da, db = self.batched_backward(g)
+        return _reshaped(da, self.shapes[0]), _reshaped(db, self.shapes[1])
+
+    def batched_backward(self, g):
+        """The same products over the leading axes, each gradient summed back to its input's."""
+        a, b = self.a, self.b
         g = g.reshape((*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1]))
         da = db = None
         if self.needs_input_grad[0]:
-            da = unbroadcast(g @ np.swapaxes(b, -1, -2), a.shape).reshape(self.shapes[0])
+            da = unbroadcast(g @ np.swapaxes(b, -1, -2), a.shape)
         if self.needs_input_grad[1]:
             if b.ndim == 2:  # one product over all the leading axes of a
                 db = a.reshape(-1, a.shape[-1]).T @ g.reshape(-1, g.shape[-1])
             else:
                 db = unbroadcast(np.swapaxes(a, -1, -2) @ g, b.shape)
-            db = db.reshape(self.shapes[1])
         return da, db
 
 
+def matmul(a: Any, b: Any) -> Tensor:
+    """a @ b: (..., n, k) @ (k, m) -> (..., n, m), and numpy's other matmul cases."""
+    return MatMul.apply(a, b)
+
+
+def _reshaped(grad: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    """``grad`` in ``shape`` (a vector operand's gradient comes back from a matrix product)."""
+    return grad if grad is None or grad.shape == shape else grad.reshape(shape)
+
+
 # --- elementwise unary ops ---
-class Neg(Function):
+
+
+class Neg(Primitive):
     def forward(self, a):
         return -a
 
@@ -150,7 +204,12 @@ class Neg(Function):
         return (-g,)
 
 
-class Pow(Function):
+def neg(a: Any) -> Tensor:
+    """-a."""
+    return Neg.apply(a)
+
+
+class Pow(Primitive):
     def forward(self, a, exponent):
         self.a, self.exponent = a, exponent
         return a**exponent
@@ -162,7 +221,14 @@ class Pow(Function):
         return (g * self.exponent * self.a ** (self.exponent - 1),)
 
 
-class Exp(Function):
+def pow(a: Any, exponent: float) -> Tensor:
+    """a ** exponent for a constant number ``exponent``."""
+    if isinstance(exponent, Tensor) or not np.isscalar(exponent):
+        raise TypeError(f"pow: the exponent must be a number, got {type(exponent).__name__}")
+    return Pow.apply(a, exponent=exponent)
+
+
+class Exp(Primitive):
     def forward(self, a):
         self.out = np.exp(a)
         return self.out
@@ -172,7 +238,12 @@ class Exp(Function):
         return (g * self.out,)
 
 
-class Log(Function):
+def exp(a: Any) -> Tensor:
+    """e ** a."""
+    return Exp.apply(a)
+
+
+class Log(Primitive):
     def forward(self, a):
         self.a = a
         return np.log(a)
@@ -182,27 +253,44 @@ class Log(Function):
         return (g / self.a,)
 
 
-class Tanh(Function):
+def log(a: Any) -> Tensor:
+    """Natural logarithm."""
+    return Log.apply(a)
+
+
+class Tanh(Primitive):
     def forward(self, a):
         self.out = np.tanh(a)
         return self.out
 
     def backward(self, g):
-        # d(tanh a)/da = 1 - tanh(a)^2
-        return (kernels.tanh_backward(self.out, g),)
+        # d(tanh a)/da = 1 - tanh(a)^2; in numpy g * (1 - y) * (1 + y), factored so that no
+        # digits are lost near |y| = 1, here in one compiled loop that makes no temporaries
+        return (kernels.grad_times_one_minus_square(self.out, g),)
 
 
-class Sigmoid(Function):
+def tanh(a: Any) -> Tensor:
+    """Hyperbolic tangent."""
+    return Tanh.apply(a)
+
+
+class Sigmoid(Primitive):
     def forward(self, a):
         self.out = kernels.sigmoid(a)
         return self.out
 
     def backward(self, g):
-        # d(sigmoid a)/da = sigmoid(a) (1 - sigmoid(a))
-        return (kernels.sigmoid_backward(self.out, g),)
+        # d(sigmoid a)/da = sigmoid(a) (1 - sigmoid(a)); in numpy g * y * (1 - y), here in one
+        # compiled loop that makes no temporaries
+        return (kernels.grad_times_y_one_minus_y(self.out, g),)
 
 
-class ReLU(Function):
+def sigmoid(a: Any) -> Tensor:
+    """1 / (1 + e ** -a)."""
+    return Sigmoid.apply(a)
+
+
+class ReLU(Primitive):
     def forward(self, a):
         self.positive = a > 0
         return np.where(self.positive, a, 0).astype(a.dtype, copy=False)
@@ -212,7 +300,12 @@ class ReLU(Function):
         return (g * self.positive,)
 
 
-class Abs(Function):
+def relu(a: Any) -> Tensor:
+    """max(a, 0)."""
+    return ReLU.apply(a)
+
+
+class Abs(Primitive):
     def forward(self, a):
         self.sign = np.sign(a)
         return np.abs(a)
@@ -222,242 +315,28 @@ class Abs(Function):
         return (g * self.sign,)
 
 
+def abs(a: Any) -> Tensor:
+    """|a| elementwise."""
+    return Abs.apply(a)
+
+
 # --- reductions ---
+
+
 def _expand_reduced(g: np.ndarray, axes: tuple[int, ...], ndim: int) -> np.ndarray:
     """Put back the reduced axes (as size 1) so that ``g`` broadcasts against the input."""
     return g if g.ndim == ndim else np.expand_dims(g, axes)
 
 
-class Sum(Function):
+class Sum(Primitive):
     def forward(self, a, axis=None, keepdims=False):
         self.shape = a.shape
         self.axes = normalize_axes("sum", axis, a.ndim)
         return a.sum(axis=self.axes, keepdims=keepdims)
 
     def backward(self, g):
-        # every summed element receives the gradient of the sum
+        # d(sum a)/da_i = 1: every summed element receives the gradient of the sum
         return (np.broadcast_to(_expand_reduced(g, self.axes, len(self.shape)), self.shape),)
-
-
-class Max(Function):
-    def forward(self, a, axis=None, keepdims=False):
-        axes = normalize_axes("max", axis, a.ndim)
-        if a.size == 0:
-            raise ValueError(f"max: the tensor of shape {a.shape} has no elements")
-        top = a.max(axis=axes, keepdims=True)
-        # the gradient goes to the maximal elements, shared equally where there are ties
-        hits = a == top
-        self.share = (hits / hits.sum(axis=axes, keepdims=True)).astype(a.dtype)
-        self.axes = axes
-        return top if keepdims else np.squeeze(top, axis=axes)
-
-    def backward(self, g):
-        return (_expand_reduced(g, self.axes, self.share.ndim) * self.share,)
-
-
-class TakeAlongAxis(Function):
-    """One element per position along ``axis``, picked by ``indices`` (a's shape, with size 1
-    along ``axis``): the values of ``max(dim)`` and ``min(dim)``."""
-
-    def forward(self, a, indices, axis, keepdims=False):
-        self.shape, self.indices, self.axis = a.shape, indices, axis
-        picked = np.take_along_axis(a, indices, axis)
-        return picked if keepdims else np.squeeze(picked, axis)
-
-    def backward(self, g):
-        # each picked element receives its output's gradient; the others receive nothing
-        grad = np.zeros(self.shape, dtype=g.dtype)
-        np.put_along_axis(grad, self.indices, g.reshape(self.indices.shape), self.axis)
-        return (grad,)
-
-
-class Cast(Function):
-    """A copy in another float dtype (or the same: ``clone``)."""
-
-    takes_bool = True
-
-    def forward(self, a, dtype):
-        return a.astype(dtype)
-
-    def backward(self, g):
-        return (g,)  # run_backward gives the input its own dtype back
-
-
-# --- shape ops: their outputs are views of their input where numpy can make one ---
-class Reshape(Function):
-    shares_input_memory = takes_bool = True
-
-    def forward(self, a, shape):
-        self.shape = a.shape
-        try:
-            return a.reshape(shape)
-        except ValueError:
-            raise ValueError(
-                f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {tuple(shape)}"
-            ) from None
-
-    def backward(self, g):
-        return (g.reshape(self.shape),)
-
-
-class Transpose(Function):
-    shares_input_memory = takes_bool = True
-
-    def forward(self, a, axes=None):
-        order = normalize_axes("transpose", axes, a.ndim)  # all axes when None
-        if axes is None:
-            order = order[::-1]
-        if len(order) != a.ndim:
-            raise ValueError(f"transpose: {len(order)} axes given for a tensor with {a.ndim} dims")
-        self.axes = order
-        return a.transpose(order)
-
-    def backward(self, g):
-        # undo the permutation
-        return (g.transpose(np.argsort(self.axes)),)
-
-
-class GetItem(Function):
-    shares_input_memory = takes_bool = True
-
-    def forward(self, a, index):
-        self.shape, self.index = a.shape, index
-        return a[index]
-
-    def backward(self, g):
-        # each selected element sends its gradient back to where it came from (an element
-        # picked twice receives both); the engine adds it into a's gradient in place
-        return (IndexedGrad(self.shape, self.index, g),)
-
-
-def _check_same_shapes(op: str, arrays: tuple[np.ndarray, ...], skip_axis: int | None) -> None:
-    if not arrays:
-        raise ValueError(f"{op}: needs at least one tensor")
-    first = arrays[0]
-    for i, x in enumerate(arrays):
-        mine = [n for k, n in enumerate(x.shape) if k != skip_axis]
-        theirs = [n for k, n in enumerate(first.shape) if k != skip_axis]
-        if x.ndim != first.ndim or mine != theirs:
-            detail = "" if skip_axis is None else f" except along axis {skip_axis}"
-            raise ValueError(
-                f"{op}: all tensors need the same shape{detail}; tensor 0 has {first.shape}, "
-                f"tensor {i} has {x.shape}"
-            )
-
-
-class Stack(Function):
-    takes_bool = True
-
-    def forward(self, *arrays, axis=0):
-        _check_same_shapes("stack", arrays, None)
-        self.axis = normalize_axes("stack", axis, arrays[0].ndim + 1)[0]
-        return np.stack(arrays, axis=self.axis)
-
-    def backward(self, g):
-        # each input gets its own slice of the gradient back
-        return tuple(np.take(g, i, axis=self.axis) for i in range(g.shape[self.axis]))
-
-
-class Concatenate(Function):
-    takes_bool = True
-
-    def forward(self, *arrays, axis=0):
-        if arrays and arrays[0].ndim == 0:
-            raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated")
-        axis = normalize_axes("concatenate", axis, arrays[0].ndim if arrays else 1)[0]
-        _check_same_shapes("concatenate", arrays, axis)
-        self.axis = axis
-        self.splits = np.cumsum([x.shape[axis] for x in arrays])[:-1]
-        return np.concatenate(arrays, axis=axis)
-
-    def backward(self, g):
-        return tuple(np.split(g, self.splits, axis=self.axis))
-
-
-class Where(Function):
-    takes_bool = True
-
-    def forward(self, a, b, condition):
-        self.condition = np.asarray(condition, dtype=bool)
-        broadcast_shapes("where", self.condition.shape, a.shape, b.shape)
-        self.shapes = a.shape, b.shape
-        return np.where(self.condition, a, b)
-
-    def backward(self, g):
-        # the gradient goes to a where the condition holds and to b elsewhere
-        zero = np.zeros((), dtype=g.dtype)
-        return (
-            unbroadcast(np.where(self.condition, g, zero), self.shapes[0]),
-            unbroadcast(np.where(self.condition, zero, g), self.shapes[1]),
-        )
-
-
-# --- the public functions ---
-def add(a: Any, b: Any) -> Tensor:
-    """a + b, broadcasting."""
-    return Add.apply(a, b)
-
-
-def sub(a: Any, b: Any) -> Tensor:
-    """a - b, broadcasting."""
-    return Sub.apply(a, b)
-
-
-def mul(a: Any, b: Any) -> Tensor:
-    """a * b elementwise, broadcasting."""
-    return Mul.apply(a, b)
-
-
-def div(a: Any, b: Any) -> Tensor:
-    """a / b elementwise, broadcasting."""
-    return Div.apply(a, b)
-
-
-def matmul(a: Any, b: Any) -> Tensor:
-    """a @ b: (..., n, k) @ (k, m) -> (..., n, m), and numpy's other matmul cases."""
-    return MatMul.apply(a, b)
-
-
-def neg(a: Any) -> Tensor:
-    """-a."""
-    return Neg.apply(a)
-
-
-def pow(a: Any, exponent: float) -> Tensor:
-    """a ** exponent for a constant number ``exponent``."""
-    if isinstance(exponent, Tensor) or not np.isscalar(exponent):
-        raise TypeError(f"pow: the exponent must be a number, got {type(exponent).__name__}")
-    return Pow.apply(a, exponent=exponent)
-
-
-def exp(a: Any) -> Tensor:
-    """e ** a."""
-    return Exp.apply(a)
-
-
-def log(a: Any) -> Tensor:
-    """Natural logarithm."""
-    return Log.apply(a)
-
-
-def tanh(a: Any) -> Tensor:
-    """Hyperbolic tangent."""
-    return Tanh.apply(a)
-
-
-def sigmoid(a: Any) -> Tensor:
-    """1 / (1 + e ** -a)."""
-    return Sigmoid.apply(a)
-
-
-def relu(a: Any) -> Tensor:
-    """max(a, 0)."""
-    return ReLU.apply(a)
-
-
-def abs(a: Any) -> Tensor:
-    """|a| elementwise."""
-    return Abs.apply(a)
 
 
 def sum(a: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
@@ -474,15 +353,61 @@ def mean(a: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = Fal
     return Sum.apply(a, axis=axis, keepdims=keepdims) / count
 
 
+class Max(Primitive):
+    def forward(self, a, axis=None, keepdims=False):
+        axes = normalize_axes("max", axis, a.ndim)
+        if a.size == 0:
+            raise ValueError(f"max: the tensor of shape {a.shape} has no elements")
+        top = a.max(axis=axes, keepdims=True)
+        # the gradient goes to the maximal elements, shared equally where there are ties
+        hits = a == top
+        self.share = (hits / hits.sum(axis=axes, keepdims=True)).astype(a.dtype)
+        self.axes = axes
+        return top if keepdims else np.squeeze(top, axis=axes)
+
+    def backward(self, g):
+        # d(max a)/da_i = 1 at the maximum, 0 elsewhere (1/k each for k tied maxima): g * share
+        return (_expand_reduced(g, self.axes, self.share.ndim) * self.share,)
+
+
 def max(a: Any, axis: int | tuple[int, ...] | None = None, keepdims: bool = False) -> Tensor:
     """Maximum over ``axis`` (all axes when None); ties share the gradient."""
     return Max.apply(a, axis=axis, keepdims=keepdims)
+
+
+class TakeAlongAxis(Primitive):
+    """One element per position along ``axis``, picked by ``indices`` (a's shape, with size 1
+    along ``axis``): the values of ``max(dim)`` and ``min(dim)``."""
+
+    def forward(self, a, indices, axis, keepdims=False):
+        self.shape, self.indices, self.axis = a.shape, indices, axis
+        picked = np.take_along_axis(a, indices, axis)
+        return picked if keepdims else np.squeeze(picked, axis)
+
+    def backward(self, g):
+        # each picked element receives its output's gradient; the others receive nothing
+        grad = np.zeros(self.shape, dtype=g.dtype)
+        np.put_along_axis(grad, self.indices, g.reshape(self.indices.shape), self.axis)
+        return (grad,)
 
 
 def take_along_axis(a: Any, indices: np.ndarray, axis: int, keepdims: bool = True) -> Tensor:
     """numpy's ``take_along_axis`` (``indices``: a's shape with size 1 along ``axis``), with
     that axis dropped unless ``keepdims``."""
     return TakeAlongAxis.apply(a, indices=indices, axis=axis, keepdims=keepdims)
+
+
+class Cast(Primitive):
+    """A copy in another float dtype (or the same: ``clone``)."""
+
+    takes_bool = True
+
+    def forward(self, a, dtype):
+        return a.astype(dtype)
+
+    def backward(self, g):
+        # d(a)/da = 1; the engine converts g back to the input's dtype (checked_input_grads)
+        return (g,)
 
 
 def cast(a: Any, dtype: Any) -> Tensor:
@@ -493,14 +418,64 @@ def cast(a: Any, dtype: Any) -> Tensor:
     return Cast.apply(a, dtype=dtype)
 
 
+# --- shape ops: their outputs are views of their input where numpy can make one ---
+
+
+class Reshape(Primitive):
+    shares_input_memory = takes_bool = True
+
+    def forward(self, a, shape):
+        self.shape = a.shape
+        try:
+            return a.reshape(shape)
+        except ValueError:
+            raise ValueError(
+                f"reshape: cannot reshape a tensor of shape {a.shape} ({a.size} elements) into {tuple(shape)}"
+            ) from None
+
+    def backward(self, g):
+        # the same elements in the input's shape
+        return (g.reshape(self.shape),)
+
+
 def reshape(a: Any, *shape: int | tuple[int, ...]) -> Tensor:
     """The same elements in a new shape; ``reshape(t, 2, 3)`` and ``reshape(t, (2, 3))`` agree."""
     return Reshape.apply(a, shape=as_tuple(shape))
 
 
+class Transpose(Primitive):
+    shares_input_memory = takes_bool = True
+
+    def forward(self, a, axes=None):
+        order = normalize_axes("transpose", axes, a.ndim)  # all axes when None
+        if axes is None:
+            order = order[::-1]
+        if len(order) != a.ndim:
+            raise ValueError(f"transpose: {len(order)} axes given for a tensor with {a.ndim} dims")
+        self.axes = order
+        return a.transpose(order)
+
+    def backward(self, g):
+        # undo the permutation
+        return (g.transpose(np.argsort(self.axes)),)
+
+
 def transpose(a: Any, *axes: int) -> Tensor:
     """Permute the axes (``transpose(t, 1, 0)`` or ``transpose(t, (1, 0))``); with none, reverse them."""
     return Transpose.apply(a, axes=as_tuple(axes) or None)
+
+
+class GetItem(Primitive):
+    shares_input_memory = takes_bool = True
+
+    def forward(self, a, index):
+        self.shape, self.index = a.shape, index
+        return a[index]
+
+    def backward(self, g):
+        # each selected element sends its gradient back to where it came from (an element
+        # picked twice receives both); the engine adds it into a's gradient in place
+        return (IndexedGrad(self.shape, self.index, g),)
 
 
 def getitem(a: Any, index: Any) -> Tensor:
@@ -530,9 +505,54 @@ def _index_part(part: Any) -> Any:
     return part
 
 
+def _check_same_shapes(op: str, arrays: tuple[np.ndarray, ...], skip_axis: int | None) -> None:
+    if not arrays:
+        raise ValueError(f"{op}: needs at least one tensor")
+    first = arrays[0]
+    for i, x in enumerate(arrays):
+        mine = [n for k, n in enumerate(x.shape) if k != skip_axis]
+        theirs = [n for k, n in enumerate(first.shape) if k != skip_axis]
+        if x.ndim != first.ndim or mine != theirs:
+            detail = "" if skip_axis is None else f" except along axis {skip_axis}"
+            raise ValueError(
+                f"{op}: all tensors need the same shape{detail}; tensor 0 has {first.shape}, "
+                f"tensor {i} has {x.shape}"
+            )
+
+
+class Stack(Primitive):
+    takes_bool = True
+
+    def forward(self, *arrays, axis=0):
+        _check_same_shapes("stack", arrays, None)
+        self.axis = normalize_axes("stack", axis, arrays[0].ndim + 1)[0]
+        return np.stack(arrays, axis=self.axis)
+
+    def backward(self, g):
+        # each input gets its own slice of the gradient back
+        return tuple(np.take(g, i, axis=self.axis) for i in range(g.shape[self.axis]))
+
+
 def stack(tensors: list[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
     """Join tensors of one shape along a new axis (numpy's ``axis`` or PyTorch's ``dim``)."""
     return Stack.apply(*tensors, axis=_axis_or_dim("stack", axis, dim))
+
+
+class Concatenate(Primitive):
+    takes_bool = True
+
+    def forward(self, *arrays, axis=0):
+        if arrays and arrays[0].ndim == 0:
+            raise ValueError("concatenate: zero-dimensional tensors cannot be concatenated")
+        axis = normalize_axes("concatenate", axis, arrays[0].ndim if arrays else 1)[0]
+        _check_same_shapes("concatenate", arrays, axis)
+        self.axis = axis
+        self.splits = np.cumsum([x.shape[axis] for x in arrays])[:-1]
+        return np.concatenate(arrays, axis=axis)
+
+    def backward(self, g):
+        # each input gets its own block of the gradient back
+        return tuple(np.split(g, self.splits, axis=self.axis))
 
 
 def concatenate(tensors: list[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
@@ -547,6 +567,24 @@ def _axis_or_dim(op: str, axis: int, dim: int | None) -> int:
     if axis != 0:
         raise TypeError(f"{op}: give axis or dim, not both")
     return dim
+
+
+class Where(Primitive):
+    takes_bool = True
+
+    def forward(self, a, b, condition):
+        self.condition = np.asarray(condition, dtype=bool)
+        broadcast_shapes("where", self.condition.shape, a.shape, b.shape)
+        self.shapes = a.shape, b.shape
+        return np.where(self.condition, a, b)
+
+    def backward(self, g):
+        # the gradient goes to a where the condition holds and to b elsewhere
+        zero = np.zeros((), dtype=g.dtype)
+        return (
+            unbroadcast(np.where(self.condition, g, zero), self.shapes[0]),
+            unbroadcast(np.where(self.condition, zero, g), self.shapes[1]),
+        )
 
 
 def where(condition: Any, a: Any, b: Any) -> Tensor:

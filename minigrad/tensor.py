@@ -1,81 +1,32 @@
-"""The Tensor: an array, its gradient, and the op that made it; reverse mode lives here.
+"""The Tensor: an array, its gradient, and the op that made it.
 
 Every op on Tensors is recorded as a node of a graph: ``tensor.grad_fn`` is the Function
 that made the tensor (None for a leaf) and ``tensor.grad_fn.parents`` are its input tensors.
-``backward`` visits that graph once, from the loss back to the leaves, in reverse
-topological order, and hands each Function the gradient of the loss with respect to its
-output.  The sort is iterative: an unrolled sequence of thousands of steps makes a graph
-far deeper than Python's recursion limit.
+``backward`` hands that graph to ``minigrad.engine``, which visits it once, from the loss
+back to the leaves.  The factories (``zeros``, ``ones``, ``arange``, ...) are in
+``minigrad.factories``.
+
+The class reads from the top: what a tensor holds, reverse mode, the operators (each one op
+of ``minigrad.ops``).  After those come the conveniences that make it behave like PyTorch's
+tensor (conversions, comparisons, in-place changes, named methods): a learner may skip them.
 """
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Iterator
 from numbers import Number
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
-from minigrad.function import Function, IndexedGrad, is_grad_enabled
+from minigrad import engine, grad_mode
+
+if TYPE_CHECKING:
+    from minigrad.function import Function
 
 _FLOATS = (np.float32, np.float64)
-_KINDS = (np.float32, np.float64, np.bool_)  # what a tensor may hold: floats, or booleans (masks)
+KINDS = (np.float32, np.float64, np.bool_)  # what a tensor may hold: floats, or booleans (masks)
 _BOOL = np.dtype(bool)
-
-
-def check_dtype(dtype: Any, where: str) -> np.dtype | None:
-    """``dtype`` as a numpy dtype a tensor may hold (float32, float64, bool), or a TypeError.
-
-    Integers are refused rather than turned into floats without a word: a tensor of class
-    ids that silently holds floats is the kind of wrong answer minigrad does not give."""
-    if dtype is None:
-        return None
-    try:
-        dtype = np.dtype(dtype)
-    except TypeError:
-        raise TypeError(
-            f"{where}: dtype must be a numpy dtype (np.float32, np.float64 or bool), got {dtype!r}"
-        ) from None
-    if dtype.type not in _KINDS:
-        raise TypeError(
-            f"{where}: minigrad tensors hold float32 or float64 (or bool, for masks), got dtype {dtype}; "
-            "keep integers such as class ids in a numpy array (np.array(ids, dtype=np.int64)), "
-            "which every minigrad function that takes ids or indices accepts"
-        )
-    return dtype
-
-
-def _to_array(data: Any, dtype: np.dtype | None = None) -> np.ndarray:
-    """Copy ``data`` into a float32, float64 or bool array; integers become float64."""
-    array = np.array(data, dtype=dtype)
-    if array.dtype.type in _KINDS:
-        return array
-    if array.dtype.kind in "iuf":
-        return array.astype(np.float64)
-    raise TypeError(f"Tensor needs numeric data (float, int or bool), got an array of dtype {array.dtype}")
-
-
-def _holds_grad(data: list | tuple) -> bool:
-    """Whether a (nested) list holds a tensor that requires grad."""
-    return any(
-        item.requires_grad
-        if isinstance(item, Tensor)
-        else isinstance(item, (list, tuple)) and _holds_grad(item)
-        for item in data
-    )
-
-
-class Version:
-    """How many times a tensor's memory has been changed in place.
-
-    Tensors that share memory (``detach()``, and views such as ``reshape`` or a slice) share
-    one counter, so that changing any of them is seen by every op that saved one of them."""
-
-    __slots__ = ("value",)
-
-    def __init__(self) -> None:
-        self.value = 0
 
 
 class Tensor:
@@ -101,6 +52,12 @@ class Tensor:
         The op that made this tensor, None for a leaf (made by the user) or for a result
         that needs no gradient.  ``grad_fn.parents`` holds the op's input tensors, so the
         graph can be walked from any result back to its leaves.
+    output_index : int
+        Which of ``grad_fn``'s outputs this tensor is (an op may make several).
+    retains_grad : bool
+        Whether ``backward`` keeps ``grad`` on this non-leaf too (``retain_grad()``).
+    version_counter : Version
+        Counts the in-place changes of this tensor's memory (``_version`` is its value).
     """
 
     __array_ufunc__ = None  # numpy hands `array + tensor` to Tensor.__radd__
@@ -123,21 +80,8 @@ class Tensor:
         self.grad: np.ndarray | None = None
         self.grad_fn: Function | None = None
         self.output_index = 0  # which of grad_fn's outputs this is
-        self._retains_grad = False
-        self._counter = Version()
-
-    @classmethod
-    def _make(cls, data: np.ndarray, requires_grad: bool) -> Tensor:
-        """Wrap an op's output array without copying it."""
-        out = cls.__new__(cls)
-        out.data = data if isinstance(data, np.ndarray) else np.asarray(data)
-        out.requires_grad = requires_grad
-        out.grad = None
-        out.grad_fn = None
-        out.output_index = 0
-        out._retains_grad = False
-        out._counter = Version()
-        return out
+        self.retains_grad = False
+        self.version_counter = Version()
 
     # --- what a tensor is ---
     @property
@@ -157,61 +101,34 @@ class Tensor:
         """True for tensors made by the user rather than by an op."""
         return self.grad_fn is None
 
-    def numel(self) -> int:
-        return self.data.size
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
+        extra = f", grad_fn={type(self.grad_fn).__name__}" if self.grad_fn is not None else ""
+        if self.requires_grad and self.grad_fn is None:
+            extra = ", requires_grad=True"
+        return f"Tensor({body}{extra})"
 
-    def __len__(self) -> int:
-        if self.ndim == 0:
-            raise TypeError("len() of a 0-d tensor")
-        return len(self.data)
+    # --- reverse mode ---
+    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
+        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad
+        (``minigrad.engine.backward``).
 
-    def __iter__(self) -> Iterator[Tensor]:
-        """The rows (``x[0]``, ``x[1]``, ...), each in the graph; a 0-d tensor has none."""
-        if self.ndim == 0:
-            raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(len(self.data)))
-
-    def numpy(self) -> np.ndarray:
-        """The data as a numpy array (the same memory, as in PyTorch)."""
-        return self.data
-
-    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
-        """numpy's conversion protocol: ``np.asarray(x)`` is the data (shared, as ``numpy()``),
-        ``np.array(x)`` a copy of it, with ``dtype`` converted."""
-        if dtype is not None and np.dtype(dtype) != self.dtype:
-            if copy is False:
-                raise ValueError(f"np.asarray(tensor, dtype={np.dtype(dtype)}, copy=False): a {self.dtype} "
-                                 "tensor cannot be converted without a copy")  # fmt: skip
-            return self.data.astype(dtype)
-        return self.data.copy() if copy else self.data
-
-    def item(self) -> float | bool:
-        if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return self.data.item()
-
-    def __float__(self) -> float:
-        return float(self.item())
-
-    def __int__(self) -> int:
-        return int(self.item())
-
-    @property
-    def _version(self) -> int:
-        """How many times this tensor's memory has been changed in place (PyTorch's name)."""
-        return self._counter.value
-
-    def mark_modified(self) -> None:
-        """Record that ``data`` was changed in place (minigrad's optimizers, weight loading and
-        the in-place methods call it).  A backward that needs the old values then raises
-        instead of computing a wrong gradient, as PyTorch's version counter does."""
-        self._counter.value += 1
+        Parameters
+        ----------
+        grad : array_like, optional
+            d(loss)/d(self), of self's shape.  May be left out only for a one-element tensor,
+            where it is 1.
+        retain_graph : bool
+            Keep the graph so that backward can run through it again.  By default the graph
+            is freed, so a training loop does not hold every step's arrays.
+        """
+        engine.backward(self, grad, retain_graph)
 
     def detach(self) -> Tensor:
         """The same data, cut from the graph: no gradient flows through the result.  It shares
         the memory, so changing it in place changes self too, as in PyTorch."""
-        out = Tensor._make(self.data, requires_grad=False)
-        out._counter = self._counter
+        out = wrap(self.data)
+        out.version_counter = self.version_counter
         return out
 
     def requires_grad_(self, requires_grad: bool = True) -> Tensor:
@@ -226,117 +143,7 @@ class Tensor:
         """Keep ``grad`` on this intermediate tensor too (leaves always keep theirs)."""
         if not self.requires_grad:
             raise RuntimeError("retain_grad() on a tensor that does not require grad")
-        self._retains_grad = True
-
-    def __repr__(self) -> str:
-        body = np.array2string(self.data, separator=", ", prefix="Tensor(")
-        extra = f", grad_fn={type(self.grad_fn).__name__}" if self.grad_fn is not None else ""
-        if self.requires_grad and self.grad_fn is None:
-            extra = ", requires_grad=True"
-        return f"Tensor({body}{extra})"
-
-    def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise ValueError(
-                f"bool() of a tensor of shape {self.shape} is ambiguous: it needs one element; "
-                "use (x > 0).any() or .all() for a condition on every element"
-            )
-        return bool(self.data)
-
-    # comparisons give numpy boolean arrays (masks for where and indexing), not Tensors
-    __hash__ = object.__hash__  # tensors stay usable as dict keys and in sets, by identity
-
-    def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self.data == _values(other)
-
-    def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
-        return self.data != _values(other)
-
-    def __lt__(self, other: Any) -> np.ndarray:
-        return self.data < _values(other)
-
-    def __le__(self, other: Any) -> np.ndarray:
-        return self.data <= _values(other)
-
-    def __gt__(self, other: Any) -> np.ndarray:
-        return self.data > _values(other)
-
-    def __ge__(self, other: Any) -> np.ndarray:
-        return self.data >= _values(other)
-
-    # --- reverse mode ---
-    def backward(self, grad: Any = None, retain_graph: bool = False) -> None:
-        """Accumulate d(self)/d(leaf) into ``leaf.grad`` for every leaf that requires grad.
-
-        Parameters
-        ----------
-        grad : array_like, optional
-            d(loss)/d(self), of self's shape.  May be left out only for a one-element tensor,
-            where it is 1.
-        retain_graph : bool
-            Keep the graph so that backward can run through it again.  By default the graph
-            is freed, so a training loop does not hold every step's arrays.
-        """
-        if not self.requires_grad:
-            raise RuntimeError(
-                "backward() on a tensor that does not require grad: no input of the ops that "
-                "made it has requires_grad=True (or it was made under no_grad())"
-            )
-        if grad is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward() without a gradient needs a one-element tensor, got shape "
-                    f"{self.shape}; reduce it first (e.g. .sum()) or pass backward(grad) "
-                    f"with an array of shape {self.shape}"
-                )
-            grad = np.ones_like(self.data)
-        else:
-            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=self.dtype)
-            if grad.shape != self.shape:
-                raise ValueError(f"backward(grad): grad has shape {grad.shape}, expected {self.shape}")
-        order = self._topological_order()
-        pending = GradientSums(self, grad)  # dL/d(node) for the nodes not yet visited
-        gathered = OutputGrads(order)  # each op's output gradients, until its backward can run
-        reached: list[tuple[Tensor, np.ndarray]] = []  # (node, dL/d(node)) for .grad
-        for node in reversed(order):  # outputs before the inputs that made them
-            g, fn = pending.pop(node), node.grad_fn
-            if g is not None and (fn is None or node._retains_grad):
-                reached.append((node, g))
-            grads = None if fn is None else gathered.add(node, g)
-            if grads is not None:  # the chain rule, one op back
-                for parent, parent_grad in zip(fn.parents, fn.run_backward(*grads), strict=True):
-                    pending.add(parent, parent_grad)
-        # Only now, when every backward has succeeded, is anything written.
-        for node, g in reached:
-            node.grad = g.copy() if node.grad is None else np.asarray(node.grad + g)
-        if not retain_graph:
-            for node in order:
-                if node.grad_fn is not None:
-                    node.grad_fn.release()
-
-    def _topological_order(self) -> list[Tensor]:
-        """Every tensor that self depends on and that requires grad, inputs before outputs."""
-        order: list[Tensor] = []
-        visited: set[int] = set()
-        stack: list[tuple[Tensor, bool]] = [(self, False)]
-        while stack:
-            node, children_done = stack.pop()
-            if children_done:
-                order.append(node)
-                continue
-            if id(node) in visited:
-                continue
-            visited.add(id(node))
-            ctx = node.grad_fn
-            if ctx is not None and ctx.released:
-                raise RuntimeError(
-                    f"backward through a graph that was already freed (at {type(ctx).__name__});"
-                    " pass retain_graph=True to the first backward() to go through it twice"
-                )
-            stack.append((node, True))
-            if ctx is not None:
-                stack.extend((p, False) for p in ctx.parents if p.requires_grad)
-        return order
+        self.retains_grad = True
 
     # --- arithmetic; each operator is one op of minigrad.ops ---
     def __add__(self, other: Any) -> Tensor:
@@ -378,10 +185,97 @@ class Tensor:
     def __getitem__(self, index: Any) -> Tensor:
         return ops.getitem(self, index)
 
+    # === PyTorch's conveniences: a learner may skip from here to the end of the class ===
+
+    # --- numbers, numpy and Python's protocols ---
+    def numel(self) -> int:
+        return self.data.size
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return len(self.data)
+
+    def __iter__(self) -> Iterator[Tensor]:
+        """The rows (``x[0]``, ``x[1]``, ...), each in the graph; a 0-d tensor has none."""
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(len(self.data)))
+
+    def numpy(self) -> np.ndarray:
+        """The data as a numpy array (the same memory, as in PyTorch)."""
+        return self.data
+
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """numpy's conversion protocol: ``np.asarray(x)`` is the data (shared, as ``numpy()``),
+        ``np.array(x)`` a copy of it, with ``dtype`` converted."""
+        if dtype is not None and np.dtype(dtype) != self.dtype:
+            if copy is False:
+                raise ValueError(
+                    f"np.asarray(tensor, dtype={np.dtype(dtype)}, copy=False): a {self.dtype} "
+                    "tensor cannot be converted without a copy"
+                )
+            return self.data.astype(dtype)
+        return self.data.copy() if copy else self.data
+
+    def item(self) -> float | bool:
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.item()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise ValueError(
+                f"bool() of a tensor of shape {self.shape} is ambiguous: it needs one element; "
+                "use (x > 0).any() or .all() for a condition on every element"
+            )
+        return bool(self.data)
+
+    # comparisons give numpy boolean arrays (masks for where and indexing), not Tensors
+    __hash__ = object.__hash__  # tensors stay usable as dict keys and in sets, by identity
+
+    def __eq__(self, other: Any) -> np.ndarray:  # type: ignore[override]
+        return self.data == unwrap(other)
+
+    def __ne__(self, other: Any) -> np.ndarray:  # type: ignore[override]
+        return self.data != unwrap(other)
+
+    def __lt__(self, other: Any) -> np.ndarray:
+        return self.data < unwrap(other)
+
+    def __le__(self, other: Any) -> np.ndarray:
+        return self.data <= unwrap(other)
+
+    def __gt__(self, other: Any) -> np.ndarray:
+        return self.data > unwrap(other)
+
+    def __ge__(self, other: Any) -> np.ndarray:
+        return self.data >= unwrap(other)
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
     # --- in place, as in PyTorch: the same object changes, and its version counter moves on ---
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory has been changed in place (PyTorch's name)."""
+        return self.version_counter.value
+
+    def mark_modified(self) -> None:
+        """Record that ``data`` was changed in place (minigrad's optimizers, weight loading and
+        the in-place methods call it).  A backward that needs the old values then raises
+        instead of computing a wrong gradient, as PyTorch's version counter does."""
+        self.version_counter.value += 1
+
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("x[index] = value", value)
-        self.data[ops.as_index(index)] = _values(value)
+        self.data[ops.as_index(index)] = unwrap(value)
         self.mark_modified()
 
     def __iadd__(self, other: Any) -> Tensor:
@@ -406,11 +300,11 @@ class Tensor:
 
     def add_(self, other: Any, alpha: float = 1) -> Tensor:
         """self += alpha * other, in place."""
-        return self._inplace("add_", np.add, other if alpha == 1 else _values(other) * alpha)
+        return self._inplace("add_", np.add, other if alpha == 1 else unwrap(other) * alpha)
 
     def sub_(self, other: Any, alpha: float = 1) -> Tensor:
         """self -= alpha * other, in place."""
-        return self._inplace("sub_", np.subtract, other if alpha == 1 else _values(other) * alpha)
+        return self._inplace("sub_", np.subtract, other if alpha == 1 else unwrap(other) * alpha)
 
     def mul_(self, other: Any) -> Tensor:
         return self._inplace("mul_", np.multiply, other)
@@ -422,8 +316,8 @@ class Tensor:
         return self._inplace("zero_", _copy, np.zeros((), self.dtype))  # False for a mask
 
     def fill_(self, value: Any) -> Tensor:
-        if np.ndim(_values(value)) != 0:
-            raise ValueError(f"fill_ takes one number, got shape {np.shape(_values(value))}")
+        if np.ndim(unwrap(value)) != 0:
+            raise ValueError(f"fill_ takes one number, got shape {np.shape(unwrap(value))}")
         return self._inplace("fill_", _copy, value)
 
     def copy_(self, src: Any) -> Tensor:
@@ -435,7 +329,7 @@ class Tensor:
         if min is None and max is None:
             raise ValueError("clamp_: give min, max or both")
         self._check_inplace("clamp_", (min, max))
-        np.clip(self.data, _values(min), _values(max), out=self.data, casting="same_kind")
+        np.clip(self.data, unwrap(min), unwrap(max), out=self.data, casting="same_kind")
         self.mark_modified()
         return self
 
@@ -443,15 +337,17 @@ class Tensor:
         """``ufunc(self, other)`` written into self's memory, once every check has passed
         (numpy refuses a value it would have to cast unsafely before it writes anything)."""
         self._check_inplace(name, other)
-        value = _values(other)
+        value = unwrap(other)
         shape = np.shape(value)
         try:
             fits = np.broadcast_shapes(self.shape, shape) == self.shape
         except ValueError:
             fits = False
         if not fits:
-            raise ValueError(f"{name}: a value of shape {shape} cannot be written into a tensor of "
-                             f"shape {self.shape} (it must broadcast to it)")  # fmt: skip
+            raise ValueError(
+                f"{name}: a value of shape {shape} cannot be written into a tensor of "
+                f"shape {self.shape} (it must broadcast to it)"
+            )
         ufunc(self.data, value, out=self.data, casting="same_kind")
         self.mark_modified()
         return self
@@ -464,7 +360,7 @@ class Tensor:
                 "whose value the graph may need for backward; write it out of place (y = y + 1 "
                 "instead of y += 1), or change a detach()ed copy made with clone().detach()"
             )
-        if not is_grad_enabled():
+        if not grad_mode.recording:
             return
         if self.requires_grad:
             raise RuntimeError(
@@ -516,14 +412,18 @@ class Tensor:
 
     def _extreme(self, name: str, arg: Any, axis: Any, keepdims: bool, dim: Any, keepdim: bool | None) -> Any:
         if isinstance(axis, Tensor) or isinstance(dim, Tensor):
-            raise TypeError(f"{name}(other): minigrad has no elementwise {name}imum of two tensors; "
-                            f"write mg.where(x {'>' if name == 'max' else '<'} y, x, y)")  # fmt: skip
+            raise TypeError(
+                f"{name}(other): minigrad has no elementwise {name}imum of two tensors; "
+                f"write mg.where(x {'>' if name == 'max' else '<'} y, x, y)"
+            )
         axis, keepdims = _reduction(name, axis, keepdims, dim, keepdim)
         if axis is None:
             return ops.max(self, keepdims=keepdims) if name == "max" else -ops.max(-self, keepdims=keepdims)
         if not isinstance(axis, (int, np.integer)) or isinstance(axis, bool):
-            raise TypeError(f"{name}(dim) takes one dim, as in PyTorch, got {axis!r}; "
-                            f"a{name}(dim={axis!r}) gives the {name}imum over several dims")  # fmt: skip
+            raise TypeError(
+                f"{name}(dim) takes one dim, as in PyTorch, got {axis!r}; "
+                f"a{name}(dim={axis!r}) gives the {name}imum over several dims"
+            )
         axis = ops.normalize_axes(name, axis, self.ndim)[0]
         if self.shape[axis] == 0:
             raise ValueError(f"{name}: the tensor of shape {self.shape} has no elements along dim {axis}")
@@ -540,14 +440,26 @@ class Tensor:
         """The smallest values over ``dim`` (one dim, several, or all when None)."""
         return -ops.max(-self, dim, keepdim)
 
-    def argmax(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
-               keepdim: bool | None = None) -> np.ndarray:  # fmt: skip
+    def argmax(
+        self,
+        axis: int | None = None,
+        keepdims: bool = False,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> np.ndarray:
         """Indices of the largest values, as an int64 numpy array (no gradient flows through)."""
         axis, keepdims = _reduction("argmax", axis, keepdims, dim, keepdim)
         return np.argmax(self.data, axis=axis, keepdims=keepdims)
 
-    def argmin(self, axis: int | None = None, keepdims: bool = False, *, dim: int | None = None,
-               keepdim: bool | None = None) -> np.ndarray:  # fmt: skip
+    def argmin(
+        self,
+        axis: int | None = None,
+        keepdims: bool = False,
+        *,
+        dim: int | None = None,
+        keepdim: bool | None = None,
+    ) -> np.ndarray:
         """Indices of the smallest values, as an int64 numpy array (no gradient flows through)."""
         axis, keepdims = _reduction("argmin", axis, keepdims, dim, keepdim)
         return np.argmin(self.data, axis=axis, keepdims=keepdims)
@@ -644,7 +556,7 @@ class Tensor:
     def clone(self) -> Tensor:
         """A copy of the data that stays in the graph (gradients flow back to self)."""
         if self.dtype == _BOOL:
-            return Tensor._make(self.data.copy(), requires_grad=False)  # a mask has no gradient
+            return wrap(self.data.copy())  # a mask has no gradient
         return ops.cast(self, self.dtype)
 
     def float(self) -> Tensor:
@@ -656,8 +568,71 @@ class Tensor:
         """self as float64: self itself when it is float64 already, else a copy in the graph."""
         return self if self.dtype == np.float64 else ops.cast(self, np.float64)
 
-    def tolist(self) -> Any:
-        return self.data.tolist()
+
+# --- what the Tensor uses: dtype checks, the version counter, wrapping an array ---
+def check_dtype(dtype: Any, where: str) -> np.dtype | None:
+    """``dtype`` as a numpy dtype a tensor may hold (float32, float64, bool), or a TypeError.
+
+    Integers are refused rather than turned into floats without a word: a tensor of class
+    ids that silently holds floats is the kind of wrong answer minigrad does not give."""
+    if dtype is None:
+        return None
+    try:
+        dtype = np.dtype(dtype)
+    except TypeError:
+        raise TypeError(
+            f"{where}: dtype must be a numpy dtype (np.float32, np.float64 or bool), got {dtype!r}"
+        ) from None
+    if dtype.type not in KINDS:
+        raise TypeError(
+            f"{where}: minigrad tensors hold float32 or float64 (or bool, for masks), got dtype {dtype}; "
+            "keep integers such as class ids in a numpy array (np.array(ids, dtype=np.int64)), "
+            "which every minigrad function that takes ids or indices accepts"
+        )
+    return dtype
+
+
+def _to_array(data: Any, dtype: np.dtype | None = None) -> np.ndarray:
+    """Copy ``data`` into a float32, float64 or bool array; integers become float64."""
+    array = np.array(data, dtype=dtype)
+    if array.dtype.type in KINDS:
+        return array
+    if array.dtype.kind in "iuf":
+        return array.astype(np.float64)
+    raise TypeError(f"Tensor needs numeric data (float, int or bool), got an array of dtype {array.dtype}")
+
+
+def _holds_grad(data: list | tuple) -> bool:
+    """Whether a (nested) list holds a tensor that requires grad."""
+    return any(
+        item.requires_grad
+        if isinstance(item, Tensor)
+        else isinstance(item, (list, tuple)) and _holds_grad(item)
+        for item in data
+    )
+
+
+class Version:
+    """How many times a tensor's memory has been changed in place.
+
+    Tensors that share memory (``detach()``, and views such as ``reshape`` or a slice) share
+    one counter, so that changing any of them is seen by every op that saved one of them."""
+
+    __slots__ = ("value",)
+
+    def __init__(self) -> None:
+        self.value = 0
+
+
+def wrap(array: np.ndarray, requires_grad: bool = False) -> Tensor:
+    """A Tensor around ``array`` itself.  ``Tensor(data)`` copies and checks what it is given;
+    an op's output is a fresh array of a checked dtype that nothing else holds, so the op
+    wraps it as it is: this runs once per op, thousands of times in an unrolled sequence."""
+    out = Tensor.__new__(Tensor)
+    array = array if isinstance(array, np.ndarray) else np.asarray(array)  # numpy may give a scalar
+    out.data, out.requires_grad, out.grad, out.grad_fn = array, requires_grad, None, None
+    out.output_index, out.retains_grad, out.version_counter = 0, False, Version()
+    return out
 
 
 Axes = int | tuple[int, ...] | None
@@ -706,7 +681,8 @@ def _one_dim(name: str, dim: Any, ndim: int) -> int:
     return ops.normalize_axes(name, dim, ndim)[0]
 
 
-def _values(other: Any) -> Any:
+def unwrap(other: Any) -> Any:
+    """``other``'s array when it is a Tensor, else ``other`` itself."""
     return other.data if isinstance(other, Tensor) else other
 
 
@@ -715,90 +691,13 @@ def _copy(_: np.ndarray, value: Any, out: np.ndarray, casting: str) -> None:
     np.copyto(out, value, casting=casting)
 
 
-class GradientSums:
-    """The gradients that backward has sent to each tensor so far, summed per tensor.
-
-    A tensor used by several ops receives one gradient from each; they add up.  Three
-    details keep this cheap and safe:
-
-    - the first gradient a tensor receives is kept as it is, without a copy: it may be an
-      op's own array (``Add`` hands the same ``g`` to both inputs), so it is never written
-      into;
-    - from the second on, a new array holds the sum, and later ones are added into that
-      array in place (it belongs to this backward pass alone);
-    - an ``IndexedGrad`` (from indexing: values at some places, zero elsewhere) is added at
-      its places only, into a zero array or into a sum this pass owns.
-
-    Sums of 0-d arrays stay arrays (numpy would make them scalars).
-    """
-
-    def __init__(self, root: Tensor, grad: np.ndarray) -> None:
-        self.grads: dict[int, np.ndarray] = {id(root): grad}
-        self.owned: set[int] = set()  # the sums made here, safe to add into
-
-    def pop(self, tensor: Tensor) -> np.ndarray | None:
-        """The complete gradient of ``tensor`` (every op that used it has sent its share)."""
-        return self.grads.pop(id(tensor), None)
-
-    def add(self, tensor: Tensor, grad: np.ndarray | IndexedGrad | None) -> None:
-        if grad is None:
-            return
-        key, grads = id(tensor), self.grads
-        if isinstance(grad, IndexedGrad):
-            if key not in grads:
-                grads[key] = np.zeros(tensor.shape, dtype=tensor.dtype)
-            elif key not in self.owned:
-                grads[key] = grads[key].copy()
-            self.owned.add(key)
-            grad.add_to(grads[key])
-        elif key not in grads:
-            grads[key] = grad
-        elif key in self.owned:
-            np.add(grads[key], grad, out=grads[key])
-        else:
-            grads[key] = np.asarray(grads[key] + grad)
-            self.owned.add(key)
-
-
-class OutputGrads:
-    """The gradients of an op's outputs, gathered until the op's backward can run.
-
-    Most ops make one output, whose gradient is all they need.  An op that makes several (a
-    fused recurrent layer's outputs and final states) waits for all of them: every output of
-    an op comes before the op's inputs in the reverse topological order, so its backward runs
-    once, at the last of its outputs in the graph.  An output the loss does not reach sends
-    zeros.
-    """
-
-    def __init__(self, order: list[Tensor]) -> None:
-        self.left = Counter(n.grad_fn for n in order if n.grad_fn is not None and len(n.grad_fn.outputs) > 1)
-        self.grads: dict[Function, list[np.ndarray | None]] = {}
-
-    def add(self, node: Tensor, grad: np.ndarray | None) -> tuple[np.ndarray, ...] | None:
-        """Take one output's gradient; every output's, once the last has come (None before,
-        and None when the loss reaches none of them)."""
-        fn = node.grad_fn
-        if len(fn.outputs) == 1:
-            return None if grad is None else (grad,)
-        grads = self.grads.setdefault(fn, [None] * len(fn.outputs))
-        grads[node.output_index] = grad
-        self.left[fn] -= 1
-        if self.left[fn] > 0 or all(g is None for g in grads):
-            return None
-        del self.grads[fn]
-        return tuple(
-            np.zeros(shape, dtype) if g is None else g
-            for g, (shape, dtype) in zip(grads, fn.outputs, strict=True)
-        )
-
-
 def as_tensor(value: Any, like: Tensor | None = None) -> Tensor:
     """``value`` as a Tensor; a Python number takes the dtype of ``like`` (so float32 stays)."""
     if isinstance(value, Tensor):
         return value
     if isinstance(value, Number) and like is not None:
         dtype = like.dtype if like.dtype.type in _FLOATS else np.float64  # a mask takes floats
-        return Tensor._make(np.asarray(value, dtype=dtype), requires_grad=False)
+        return wrap(np.asarray(value, dtype=dtype))
     return Tensor(value)
 
 
@@ -808,60 +707,6 @@ def as_tuple(values: tuple[Any, ...]) -> tuple[int, ...]:
     if len(values) == 1 and isinstance(values[0], (tuple, list)):
         return tuple(values[0])
     return tuple(values)
-
-
-def tensor(data: Any, requires_grad: bool = False, dtype: Any = None) -> Tensor:
-    """PyTorch's ``torch.tensor``: a Tensor holding a copy of ``data`` (booleans make a mask)."""
-    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
-
-
-def _filled(where: str, shape: tuple[Any, ...], value: Any, dtype: Any, requires_grad: bool) -> Tensor:
-    dtype = check_dtype(dtype, where)
-    return Tensor(np.full(as_tuple(shape), value, dtype=dtype), requires_grad=requires_grad)
-
-
-def zeros(*shape: int | tuple[int, ...], dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
-    """A tensor of zeros: ``zeros(2, 3)`` or ``zeros((2, 3))``."""
-    return _filled("zeros", shape, 0, dtype, requires_grad)
-
-
-def ones(*shape: int | tuple[int, ...], dtype: Any = np.float64, requires_grad: bool = False) -> Tensor:
-    """A tensor of ones: ``ones(2, 3)`` or ``ones((2, 3))``."""
-    return _filled("ones", shape, 1, dtype, requires_grad)
-
-
-def full(shape: int | tuple[int, ...], fill_value: float, dtype: Any = np.float64, requires_grad: bool = False
-         ) -> Tensor:  # fmt: skip
-    """A tensor of ``fill_value``: ``full((2, 3), 0.5)``."""
-    if np.ndim(_values(fill_value)) != 0:
-        raise ValueError(f"full: fill_value must be one number, got shape {np.shape(_values(fill_value))}")
-    return _filled("full", (shape,), _values(fill_value), dtype, requires_grad)
-
-
-def zeros_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Zeros of ``t``'s shape, and of its dtype unless ``dtype`` is given."""
-    return _filled("zeros_like", np.shape(_values(t)), 0, _like_dtype(t, dtype), requires_grad)
-
-
-def ones_like(t: Any, dtype: Any = None, requires_grad: bool = False) -> Tensor:
-    """Ones of ``t``'s shape, and of its dtype unless ``dtype`` is given."""
-    return _filled("ones_like", np.shape(_values(t)), 1, _like_dtype(t, dtype), requires_grad)
-
-
-def _like_dtype(t: Any, dtype: Any) -> Any:
-    """``dtype`` if given, else t's when a tensor may hold it, else float64 (as ``Tensor(t)``)."""
-    if dtype is not None:
-        return dtype
-    own = np.asarray(_values(t)).dtype
-    return own if own.type in _KINDS else np.float64
-
-
-def arange(start: float, end: float | None = None, step: float = 1, dtype: Any = np.float64,
-           requires_grad: bool = False) -> Tensor:  # fmt: skip
-    """start, start + step, ... below end (``arange(n)`` is 0..n-1), as floats."""
-    dtype = check_dtype(dtype, "arange")
-    values = np.arange(start, end, step) if end is not None else np.arange(start)
-    return Tensor(values, dtype=dtype, requires_grad=requires_grad)
 
 
 # ops builds on Tensor, so it is imported once Tensor exists.

@@ -245,3 +245,12 @@ def test_sequentials_losses_take_the_last_axis_as_keras_does():
     probabilities = np.exp(reference_log_softmax(logits, -1))
     keras_loss = losses.get("sparse_categorical_crossentropy", "fit")(mg.Tensor(probabilities), targets)
     np.testing.assert_allclose(keras_loss.item(), expected, rtol=1e-6)
+
+
+def test_cross_entropys_backward_leaves_its_incoming_gradient_unchanged(monkeypatch):
+    # The engine hands this op its incoming gradient without a read-only view; with the view,
+    # a backward that wrote into it would raise.
+    monkeypatch.setattr(F.SoftmaxCrossEntropy, "leaves_grads_unchanged", False)
+    logits = mg.Tensor(np.linspace(-1, 1, 6).reshape(2, 3), requires_grad=True)
+    F.cross_entropy(logits, np.array([0, 2]), reduction="none").backward(np.array([1.0, 2.0]))
+    assert logits.grad.shape == (2, 3)

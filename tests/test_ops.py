@@ -461,3 +461,67 @@ def test_stack_and_concatenate_take_pytorchs_dim():
     np.testing.assert_array_equal(mg.concatenate([a, b], dim=-1).data, np.concatenate([a, b], axis=-1))
     with pytest.raises(TypeError, match="give axis or dim, not both"):
         mg.stack([a, b], 1, dim=0)
+
+
+EVERY_PRIMITIVE = [
+    lambda x: x + 1.0,
+    lambda x: x - 1.0,
+    lambda x: x * x,
+    lambda x: x / 2.0,
+    lambda x: x @ x.T,
+    lambda x: x[0] @ x.T,
+    lambda x: -x,
+    lambda x: x**2,
+    lambda x: x.exp(),
+    lambda x: x.log(),
+    lambda x: x.tanh(),
+    lambda x: x.sigmoid(),
+    lambda x: x.relu(),
+    lambda x: x.abs(),
+    lambda x: x.sum(0),
+    lambda x: x.amax(1),
+    lambda x: x.max(dim=1).values,
+    lambda x: x.float(),
+    lambda x: x.reshape(3, 2),
+    lambda x: x.T,
+    lambda x: x[np.array([0, 0, 1])],
+    lambda x: mg.stack([x, x]),
+    lambda x: mg.concatenate([x, x]),
+    lambda x: mg.where(x.data > 2, x, x),
+]
+
+
+def ops_in_graph(out):
+    found, stack = set(), [out]
+    while stack:
+        t = stack.pop()
+        if t.grad_fn is not None:
+            found.add(type(t.grad_fn))
+            stack.extend(t.grad_fn.parents)
+    return found
+
+
+def test_no_primitive_writes_into_its_incoming_gradient(monkeypatch):
+    # The engine hands the primitives their incoming gradients without read-only views; here
+    # every op gets the views, so a backward that wrote into its g would raise.
+    monkeypatch.setattr(ops.Primitive, "leaves_grads_unchanged", False)
+    x = mg.Tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True)
+    seen = set()
+    for use in EVERY_PRIMITIVE:
+        out = use(x)
+        seen |= ops_in_graph(out)
+        out.backward(np.ones(out.shape))
+    assert seen == set(ops.Primitive.__subclasses__())
+
+
+def test_a_matrix_product_of_vectors_and_matrices_sends_gradients_of_their_shapes():
+    rng = np.random.default_rng(0)
+    for shape_a, shape_b in [((3,), (3, 4)), ((2, 3), (3,)), ((3,), (3,)), ((2, 3), (3, 4))]:
+        a0, b0 = rng.standard_normal(shape_a), rng.standard_normal(shape_b)
+        a, b = mg.Tensor(a0, requires_grad=True), mg.Tensor(b0, requires_grad=True)
+        g = rng.standard_normal(np.shape(a0 @ b0))
+        (a @ b).backward(g)
+        a2, b2 = a0.reshape(-1, shape_a[-1]), b0.reshape(shape_b[0], -1)  # the vectors as matrices
+        g2 = g.reshape(a2.shape[0], b2.shape[1])
+        np.testing.assert_allclose(a.grad, (g2 @ b2.T).reshape(shape_a), rtol=1e-12)
+        np.testing.assert_allclose(b.grad, (a2.T @ g2).reshape(shape_b), rtol=1e-12)

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
-from minigrad.function import no_grad
+from minigrad.grad_mode import no_grad
 from minigrad.tensor import Tensor
 from minigrad.testing.report import (
     Tolerance,
@@ -169,12 +169,26 @@ def gradcheck(
     labels = list(names) if names is not None else input_names(fn, len(checked))
     if len(labels) != len(checked):
         raise ValueError(f"gradcheck: {len(labels)} names for {len(checked)} inputs")
-    passes = [(np.float64, Tolerance(eps, atol, rtol))]
-    if any(d == np.float32 for d in dtypes):
-        passes.append((None, float32))
-    for dtype, tolerance in passes:
-        _check_pass(fn, inputs, checked, labels, dtype, tolerance, nondet_tol, max_reported, show_jacobians)
+    settings = _Settings(nondet_tol, max_reported, show_jacobians)
+    for dtype, tolerance in _passes(
+        any(d == np.float32 for d in dtypes), Tolerance(eps, atol, rtol), float32
+    ):
+        _check_pass(fn, inputs, checked, labels, dtype, tolerance, settings)
     return True
+
+
+class _Settings(NamedTuple):
+    """What gradcheck and check_backward pass on unchanged to each of their passes."""
+
+    nondet_tol: float
+    max_reported: int
+    show_details: bool
+
+
+def _passes(has_float32: bool, tolerance: Tolerance, float32: Tolerance) -> list[tuple[Any, Tolerance]]:
+    """(dtype, tolerance) of each pass: float64 always, and the inputs' own dtypes with
+    ``float32``'s step and tolerances when a checked input is float32."""
+    return [(np.float64, tolerance), *([(None, float32)] if has_float32 else [])]
 
 
 def _check_pass(
@@ -184,13 +198,49 @@ def _check_pass(
     labels: list[str],
     dtype: Any,
     tolerance: Tolerance,
-    nondet_tol: float,
-    max_reported: int,
-    show_jacobians: bool,
+    settings: _Settings,
 ) -> None:
     """One pass of gradcheck: every input in ``dtype`` (None: in its own dtype)."""
     where = "in float64" if dtype is not None else "in the inputs' own dtypes (float32)"
     args = _arguments(inputs, checked, dtype)
+    outputs, weights = _backprop_weighted_sum(fn, args, where, settings.max_reported)
+
+    def flat_outputs() -> np.ndarray:
+        with no_grad():
+            outs = _outputs(fn(*args))
+        return np.concatenate([np.asarray(o.data, dtype=np.float64).ravel() for o in outs])
+
+    first = np.concatenate([o.data.astype(np.float64).ravel() for o in outputs])
+    require_deterministic(first, [flat_outputs(), flat_outputs()], settings.nondet_tol)
+    flat_weights = np.concatenate([w.astype(np.float64).ravel() for w in weights])
+    about = f"gradients of sum(w * fn(*inputs)) with fixed random weights w, {where}"
+    for k, label in enumerate(labels):
+        if not checked[k]:
+            continue
+        t = args[k]
+        analytic = t.grad if t.grad is not None else np.zeros_like(t.data)
+        jacobian = numerical_jacobian(flat_outputs, t.data, tolerance.eps)
+        numeric = (flat_weights @ jacobian).reshape(t.shape)
+        require_finite(
+            analytic, f"gradcheck: the analytic gradient of {label} ({where})", settings.max_reported
+        )
+        require_finite(
+            numeric,
+            f"gradcheck: the numeric gradient of {label} ({where}): fn is not finite within "
+            f"eps = {tolerance.eps:g} of the inputs, or jumps there;",
+            settings.max_reported,
+        )
+        details = None
+        if settings.show_details:
+            details = lambda k=k, j=jacobian: format_jacobians(_analytic_jacobian(fn, args, k), j)  # noqa: E731
+        require_match("gradcheck", label, analytic, numeric, tolerance, about, settings.max_reported, details)
+
+
+def _backprop_weighted_sum(
+    fn: Callable[..., Any], args: list[Any], where: str, max_reported: int
+) -> tuple[list[Tensor], list[np.ndarray]]:
+    """fn's outputs at ``args`` and fixed random weights w, one array per output, after
+    backward through sum(w * outputs) has filled the checked inputs' ``grad``."""
     outputs = _outputs(fn(*args))
     for k, o in enumerate(outputs):
         require_finite(o.data, f"gradcheck: fn's output {k} at the inputs ({where})", max_reported)
@@ -203,33 +253,7 @@ def _check_pass(
             "inputs are constants: pass floats to check them)"
         )
     loss.backward()
-
-    def flat_outputs() -> np.ndarray:
-        with no_grad():
-            outs = _outputs(fn(*args))
-        return np.concatenate([np.asarray(o.data, dtype=np.float64).ravel() for o in outs])
-
-    first = np.concatenate([o.data.astype(np.float64).ravel() for o in outputs])
-    require_deterministic(first, [flat_outputs(), flat_outputs()], nondet_tol)
-    flat_weights = np.concatenate([w.astype(np.float64).ravel() for w in weights])
-    about = f"gradients of sum(w * fn(*inputs)) with fixed random weights w, {where}"
-    for k, (label, t) in enumerate(zip(labels, args, strict=True)):
-        if not checked[k]:
-            continue
-        analytic = t.grad if t.grad is not None else np.zeros_like(t.data)
-        jacobian = numerical_jacobian(flat_outputs, t.data, tolerance.eps)
-        numeric = (flat_weights @ jacobian).reshape(t.shape)
-        require_finite(analytic, f"gradcheck: the analytic gradient of {label} ({where})", max_reported)
-        require_finite(
-            numeric,
-            f"gradcheck: the numeric gradient of {label} ({where}): fn is not finite within "
-            f"eps = {tolerance.eps:g} of the inputs, or jumps there;",
-            max_reported,
-        )
-        details = (lambda k=k, j=jacobian: format_jacobians(_analytic_jacobian(fn, args, k), j)) if (
-            show_jacobians
-        ) else None  # fmt: skip
-        require_match("gradcheck", label, analytic, numeric, tolerance, about, max_reported, details)
+    return outputs, weights
 
 
 def _analytic_jacobian(fn: Callable[..., Any], args: list[Any], k: int) -> np.ndarray:
@@ -293,6 +317,21 @@ def check_backward(
     of forward differ, or a gradient is wrong, missing or mis-shaped, naming the input and
     every wrong element (up to ``max_reported``) with both values.
     """
+    floats, checked = _names_to_check(inputs, wrt)
+    settings = _Settings(nondet_tol, max_reported, show_gradients)
+    has_float32 = any(np.asarray(inputs[n]).dtype == np.float32 for n in checked)
+    for dtype, tolerance in _passes(has_float32, Tolerance(eps, atol, rtol), float32):
+        args = {
+            n: np.array(v, dtype=dtype or np.asarray(v).dtype) if n in floats else v
+            for n, v in inputs.items()
+        }
+        _check_backward_pass(forward, backward, args, checked, tolerance, settings)
+    return True
+
+
+def _names_to_check(inputs: Mapping[str, Any], wrt: Sequence[str] | None) -> tuple[set[str], list[str]]:
+    """The names of the float inputs, and of those to check: ``wrt``, refused unless each
+    names a float input, or every float input."""
     floats = {n for n, v in inputs.items() if np.asarray(v).dtype.kind == "f"}
     checked = list(wrt) if wrt is not None else [n for n in inputs if n in floats]
     unknown = [n for n in checked if n not in inputs]
@@ -304,18 +343,7 @@ def check_backward(
             f"check_backward: wrt names {constant}, which are not float arrays: integer and "
             "boolean inputs are constants, with no gradient"
         )
-    passes = [(np.float64, Tolerance(eps, atol, rtol))]
-    if any(np.asarray(inputs[n]).dtype == np.float32 for n in checked):
-        passes.append((None, float32))
-    for dtype, tolerance in passes:
-        args = {
-            n: np.array(v, dtype=dtype or np.asarray(v).dtype) if n in floats else v
-            for n, v in inputs.items()
-        }
-        _check_backward_pass(
-            forward, backward, args, checked, tolerance, nondet_tol, max_reported, show_gradients
-        )
-    return True
+    return floats, checked
 
 
 def _check_backward_pass(
@@ -324,10 +352,9 @@ def _check_backward_pass(
     args: dict[str, Any],
     checked: list[str],
     tolerance: Tolerance,
-    nondet_tol: float,
-    max_reported: int,
-    show_gradients: bool,
+    settings: _Settings,
 ) -> None:
+    """One pass of check_backward, at ``args``: each checked gradient against central differences."""
     grads = backward(**{n: v.copy() if isinstance(v, np.ndarray) else v for n, v in args.items()})
     if not isinstance(grads, Mapping):
         raise AssertionError(
@@ -341,33 +368,47 @@ def _check_backward_pass(
         return loss.reshape(1)
 
     first = value()
-    require_finite(first, "check_backward: the loss forward returns at the inputs", max_reported)
-    require_deterministic(first, [value(), value()], nondet_tol, who="check_backward", what="forward")
+    require_finite(first, "check_backward: the loss forward returns at the inputs", settings.max_reported)
+    require_deterministic(
+        first, [value(), value()], settings.nondet_tol, who="check_backward", what="forward"
+    )
     for name in checked:
-        if name not in grads:
-            raise AssertionError(
-                f"check_backward: backward returned no gradient for {name} (it gave {list(grads)})"
-            )
-        analytic = np.asarray(grads[name])
-        if analytic.shape != args[name].shape:
-            raise AssertionError(
-                f"check_backward: the gradient of {name} has shape {analytic.shape}, "
-                f"expected {args[name].shape}"
-            )
-        require_finite(
-            analytic, f"check_backward: the gradient of {name} that backward returned", max_reported
-        )
+        analytic = _returned_gradient(grads, name, args[name].shape, settings.max_reported)
         numeric = numerical_jacobian(value, args[name], tolerance.eps)[0].reshape(args[name].shape)
         require_finite(
             numeric,
             f"check_backward: the numeric gradient of {name}: forward is not finite within "
             f"eps = {tolerance.eps:g} of the inputs, or jumps there;",
-            max_reported,
+            settings.max_reported,
         )
-        details = (
-            (lambda a=analytic, n=numeric: format_jacobians(a, n, "gradients")) if show_gradients else None
-        )
+        details = None
+        if settings.show_details:
+            details = lambda a=analytic, n=numeric: format_jacobians(a, n, "gradients")  # noqa: E731
+        about = f"central differences of forward, {args[name].dtype}"
         require_match(
-            "check_backward", name, analytic.astype(np.float64), numeric, tolerance,
-            f"central differences of forward, {args[name].dtype}", max_reported, details,
-        )  # fmt: skip
+            "check_backward",
+            name,
+            analytic.astype(np.float64),
+            numeric,
+            tolerance,
+            about,
+            settings.max_reported,
+            details,
+        )
+
+
+def _returned_gradient(
+    grads: Mapping[str, Any], name: str, shape: tuple[int, ...], max_reported: int
+) -> np.ndarray:
+    """The gradient of ``name`` that backward returned, refused if missing, mis-shaped or not finite."""
+    if name not in grads:
+        raise AssertionError(
+            f"check_backward: backward returned no gradient for {name} (it gave {list(grads)})"
+        )
+    analytic = np.asarray(grads[name])
+    if analytic.shape != shape:
+        raise AssertionError(
+            f"check_backward: the gradient of {name} has shape {analytic.shape}, expected {shape}"
+        )
+    require_finite(analytic, f"check_backward: the gradient of {name} that backward returned", max_reported)
+    return analytic
