@@ -14,6 +14,7 @@ from numba import njit
 from numba.core.errors import TypingError
 
 from layers.fused import blas
+from layers.fused.lstm import FusedLSTM
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -104,3 +105,14 @@ def test_a_fused_layer_runs_in_numpys_blas_alone_and_loads_its_kernels_from_the_
     report = json.loads(run.stdout.splitlines()[-1])
     assert report["cache_hits"] == [1, 1]
     assert report["blas"] == report["numpy_blas"] and len(report["blas"]) == 1
+
+
+def test_without_numpys_blas_the_fused_layers_raise_a_clear_error(monkeypatch):
+    """A numpy whose BLAS exports none of the known CBLAS names: nothing is registered, and
+    the first fused op says what was looked for and what to do."""
+    monkeypatch.setattr(blas, "_find", lambda: None)
+    problem, _ = blas._register()
+    assert "scipy_cblas_sgemm64_" in problem and "cblas_sgemm" in problem and "impl='autograd'" in problem
+    monkeypatch.setattr(blas, "PROBLEM", problem)
+    with pytest.raises(RuntimeError, match="numpy's own BLAS"):
+        FusedLSTM.apply(*(np.zeros(shape) for shape in [(1, 2, 1), (1, 1), (1, 1), (1, 4), (1, 4), (4,)]))
