@@ -225,7 +225,7 @@ def _exp_jitted(x):
     """The kernels' scalar exponential, element by element."""
     out = np.empty_like(x)
     for i in range(x.size):
-        out[i] = pointwise.exp(x[i])
+        out[i] = pointwise.exp(x[i], False)
     return out
 
 

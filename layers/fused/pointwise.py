@@ -13,8 +13,8 @@ is then within one ulp of the exact value, in float64 within a few:
 
 * exp(x) = 2^k exp(r), k = round(x / ln 2), r = x - k ln 2 in [-ln2/2, ln2/2] (ln 2 in two
   parts, so that k ln 2 is exact); exp(r) is its Taylor polynomial to r^13 (error under
-  5e-18), 2^k is built from its bits.  x is clamped to [-708, 709], where exp(x) is a normal
-  float64, and NaN stays NaN;
+  5e-18; to r^7 for a float32 result), 2^k is built from its bits.  x is clamped to
+  [-708, 709], where exp(x) is a normal float64, and NaN stays NaN;
 * tanh(z) = (1 - e^-2z) / (1 + e^-2z), and its series near 0, where that form cancels;
 * sigmoid(z) = 1 / (1 + e^-z), which has no cancellation: 1 + e^-z >= 1.
 """
@@ -59,6 +59,10 @@ def _tanh_series_coefficients(terms: int) -> tuple[float, ...]:
 
 TANH_SERIES = _tanh_series_coefficients(12)
 EXP_TAYLOR = tuple(1 / factorial(n) for n in range(13, 1, -1))  # 1/13! .. 1/2!, Horner's order
+# a float32 result needs fewer terms: the series' 0.04^6 = 4e-9 and r^8 / 8! < 6e-9 are
+# under float32's half ulp of 3e-8
+TANH_SERIES_FLOAT32 = TANH_SERIES[-6:]
+EXP_TAYLOR_FLOAT32 = EXP_TAYLOR[-6:]  # 1/7! .. 1/2!
 
 
 @intrinsic
@@ -72,54 +76,64 @@ def _float64_from_bits(typingctx, bits):
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def exp(x):
-    """exp(x) in float64 for x in float64, as the module's docstring says."""
+def exp(x, for_float32):
+    """exp(x) in float64 for x in float64, as the module's docstring says; ``for_float32``
+    (a constant where the function is inlined) stops the polynomial at float32's accuracy."""
     x = -708.0 if x < -708.0 else x  # NaN passes both tests (comparisons with NaN are false)
     x = 709.0 if x > 709.0 else x
     k = np.floor(x * 1.4426950408889634 + 0.5)
     r = x - k * 0.693145751953125 - k * 1.4286068203094172e-06
     p = 0.0
-    for c in literal_unroll(EXP_TAYLOR):
-        p = p * r + c
+    if for_float32:
+        for c in literal_unroll(EXP_TAYLOR_FLOAT32):
+            p = p * r + c
+    else:
+        for c in literal_unroll(EXP_TAYLOR):
+            p = p * r + c
     k_bits = np.int64(k) if k == k else np.int64(0)  # NaN: r is NaN, and so is the result
     # 1 + (r + r^2 p): the one rounding near the result is the last addition's
     return (1.0 + (r + r * r * p)) * _float64_from_bits((k_bits + 1023) << 52)
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def tanh(z):
+def tanh(z, for_float32):
     """tanh(z) in float64: z + z^3 P(z^2) below TANH_SERIES_LIMIT, (1 - e^-2z) / (1 + e^-2z)
     above.  Both are computed and one is selected, so the loop has no branch."""
     z = np.float64(z)
     z2 = z * z
     p = 0.0
-    for c in literal_unroll(TANH_SERIES):
-        p = p * z2 + c
+    if for_float32:
+        for c in literal_unroll(TANH_SERIES_FLOAT32):
+            p = p * z2 + c
+    else:
+        for c in literal_unroll(TANH_SERIES):
+            p = p * z2 + c
     series = z + z * z2 * p
-    e = exp(-2.0 * z)
+    e = exp(-2.0 * z, for_float32)
     ratio = (1.0 - e) / (1.0 + e)
     return series if abs(z) < TANH_SERIES_LIMIT else ratio
 
 
 @njit(cache=True, inline="always", error_model="numpy")
-def sigmoid(z):
+def sigmoid(z, for_float32):
     """sigmoid(z) = 1 / (1 + e^-z) in float64; below -708, e^-z stays at e^708 (the result is
     under the smallest normal float64 there, as the exact value is)."""
-    return 1.0 / (1.0 + exp(-np.float64(z)))
+    return 1.0 / (1.0 + exp(-np.float64(z), for_float32))
 
 
 @njit(cache=True, error_model="numpy")
 def activate_columns(z, out, start, width, code):
     """out[:, start : start + width] = f(z[:, start : start + width]), f given by ``code``;
     z and out (rows, columns), C-contiguous, of one dtype."""
+    for_float32 = z.itemsize == 4  # a constant of z's type
     for b in range(z.shape[0]):
         source, target = z[b, start : start + width], out[b, start : start + width]
         if code == TANH:
             for j in range(width):
-                target[j] = tanh(source[j])
+                target[j] = tanh(source[j], for_float32)
         elif code == SIGMOID:
             for j in range(width):
-                target[j] = sigmoid(source[j])
+                target[j] = sigmoid(source[j], for_float32)
         elif code == RELU:
             zero = z.dtype.type(0)  # a bare 0 would turn float32 into float64
             for j in range(width):
