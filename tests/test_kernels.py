@@ -3,7 +3,6 @@
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -248,29 +247,6 @@ def test_the_activations_saturate_without_nan(dtype):
         expected = {"tanh": np.tanh(z), "sigmoid": exact_sigmoid, "relu": np.maximum(z, 0), "linear": z}[name]
         np.testing.assert_allclose(got[:-1], expected[:-1], rtol=1e-6, atol=1e-30, err_msg=name)
         assert np.isnan(got[-1]), name
-
-
-def test_scipys_own_blas_runs_on_one_thread_once_a_fused_layer_ran_and_numpys_is_left_alone():
-    import scipy
-    import threadpoolctl
-
-    import layers
-    from layers.fused.threads import use_one_thread_for_step_products
-
-    layers.LSTM(2, input_size=1)(np.ones((1, 2, 1)))  # a fused op
-    scipy_dir = Path(scipy.__file__).resolve().parent
-    numpy_dir = Path(np.__file__).resolve().parent
-
-    def under(library, folder):
-        return str(Path(library["filepath"]).resolve()).startswith((str(folder), f"{folder}.libs"))
-
-    blas = [lib for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"]
-    scipy_own = [lib for lib in blas if under(lib, scipy_dir)]
-    if not scipy_own:
-        pytest.skip("SciPy uses a BLAS it shares with numpy here: there is no second pool to quiet")
-    assert all(lib["num_threads"] == 1 for lib in scipy_own)
-    changed = use_one_thread_for_step_products()
-    assert not [lib for lib in blas if under(lib, numpy_dir) and lib["filepath"] in changed]
 
 
 # --- the fused kernels' activations, in ulps against numpy's own functions ---

@@ -12,7 +12,7 @@ kernel against its numpy twin):
 * ``simple_rnn``, ``lstm``, ``gru``: each layer's time loop, forward and backward, one
   compiled kernel each with its numpy twin, the step's equations in the module docstring;
 * ``pointwise``: the activations inside those kernels, and a vectorised exponential;
-* ``threads``: one thread for the BLAS that the kernels call inside their time loops.
+* ``blas``: numpy's own BLAS, which the kernels call inside their time loops.
 
 ``fused_op(cell)`` says which op runs a cell, if any.
 """

@@ -48,8 +48,8 @@ from typing import Any, ClassVar
 import numpy as np
 from numba import njit
 
+from layers.fused import blas
 from layers.fused.pointwise import CODES
-from layers.fused.threads import use_one_thread_for_step_products
 from minigrad import Function
 
 
@@ -60,14 +60,14 @@ def recurrent_product(h, rmask, recurrent, hd_t, out):
     for b in range(h.shape[0]):
         for j in range(h.shape[1]):
             hd_t[b, j] = h[b, j] * rmask[b, j]
-    np.dot(hd_t, recurrent, out)
+    blas.gemm(hd_t, recurrent, out, 0.0)
 
 
 @njit(cache=True, inline="always")
 def add_recurrent_gradient(g_pre, recurrent_t, rmask, scratch, dh):
     """dh += (g_pre U^T) * d: what reaches h_{t-1} through the recurrent product, from the
     gradient g_pre (batch, gates*units) of the step's recurrent pre-activations."""
-    np.dot(g_pre, recurrent_t, scratch)
+    blas.gemm(g_pre, recurrent_t, scratch, 0.0)
     for b in range(dh.shape[0]):
         for j in range(dh.shape[1]):
             dh[b, j] += scratch[b, j] * rmask[b, j]
@@ -155,7 +155,7 @@ class FusedRecurrence(Function):
     def forward(
         self, x, *arrays, mask=None, recurrent_mask=None, activation="tanh", recurrent_activation="sigmoid"
     ):
-        use_one_thread_for_step_products()  # once per process (layers/fused/threads.py)
+        blas.require()  # the kernels call numpy's own BLAS (layers/fused/blas.py)
         count = self.n_states
         states, (kernel, recurrent, bias) = [s.copy() for s in arrays[:count]], arrays[count:]
         batch, time, features = x.shape
