@@ -7,7 +7,7 @@ import pytest
 import layers
 import minigrad as mg
 from layers import fused
-from minigrad import kernels
+from layers.fused import twins
 
 KINDS = {"SimpleRNN": layers.SimpleRNN, "LSTM": layers.LSTM, "GRU": layers.GRU}
 PATHS = ["autograd", "fused", "fused-numpy"]
@@ -19,7 +19,7 @@ def use_numpy_twins(monkeypatch, kind):
     module = getattr(fused, KERNELS[kind])
     for direction in ("forward", "backward"):
         name = f"{KERNELS[kind]}_{direction}"
-        monkeypatch.setattr(module, name, kernels.TWINS[name][1])
+        monkeypatch.setattr(module, name, twins.TWINS[name][1])
 
 
 def masked_case(dtype, poison):
@@ -143,8 +143,8 @@ def test_each_kernel_selects_at_a_masked_step_so_nan_in_its_projection_reaches_n
     for name, x_proj in (("finite", finite), ("poisoned", poisoned)):
         for twin in (0, 1):  # the Numba kernels, then their numpy twins
             forward, forward_written, backward, backward_written = kernel_arguments(kind, x_proj, keep, 4)
-            kernels.TWINS[f"{KERNELS[kind]}_forward"][twin](*forward)
-            kernels.TWINS[f"{KERNELS[kind]}_backward"][twin](*backward)
+            twins.TWINS[f"{KERNELS[kind]}_forward"][twin](*forward)
+            twins.TWINS[f"{KERNELS[kind]}_backward"][twin](*backward)
             written[name, twin] = [forward[i] for i in forward_written] + [
                 backward[i] for i in backward_written
             ]

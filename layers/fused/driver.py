@@ -11,11 +11,12 @@ one compiled kernel, forward and backward, with its step equations beside its co
 
 Masks
 -----
-With keep m_t in {0, 1} for a sample at step t, the cell's candidate states s~_t and output
-y~_t (computed from x_t and s_{t-1} as usual) are blended with what came before:
+With the mask m_t in {0, 1} for a sample at step t (1: the step is kept), the cell's candidate
+states s~_t and output y~_t (computed from x_t and s_{t-1} as usual; y~_t is h~_t) are
+blended with what came before:
 
     s_t = m_t s~_t + (1 - m_t) s_{t-1}          a masked step keeps the states
-    y_t = m_t y~_t + (1 - m_t) y_{t-1}          and repeats the output (y_0 = 0 before it)
+    y_t = m_t y~_t + (1 - m_t) y_{t-1}          and repeats the output (y_{-1} = 0 before it)
 
 Backward, write r_t for the gradient reaching y_t from a later step that repeated it, so that
 the whole gradient of y_t is G_t = dL/dy_t + r_t.  Differentiating the two lines:
@@ -27,15 +28,17 @@ the whole gradient of y_t is G_t = dL/dy_t + r_t.  Differentiating the two lines
 
 Since m_t is 0 or 1, each sample either takes the ordinary step (m_t = 1: every r and the
 pass-through are 0) or passes its gradients back unchanged (m_t = 0: the cell's backward
-receives zeros, so its gate gradients are 0).  The kernels branch on m_t per sample: they
-select, and never multiply by m_t, since 0 times a NaN or an infinity is NaN.  For the same
+receives zeros, so its gate gradients are 0).  ``masked_step_forward`` and
+``masked_step_backward`` write these lines once for every kernel and twin: they select per
+sample, and never multiply by m_t, since 0 times a NaN or an infinity is NaN.  For the same
 reason the driver replaces a masked step's input x_t by zeros before anything reads it: the
 products over every step (the input projection forward, dL/dW = sum_t x_t^T dL/dx_proj_t
 backward) would otherwise carry a NaN in x_t into every step's numbers and the kernel's
 gradient.  A masked step's input reaches nothing, so this changes no value and no gradient.
 
-Recurrent dropout multiplies the state fed back by a fixed mask d: the recurrent input of
-step t is hd_t = h_{t-1} * d, so dL/dh_{t-1} gets (dL/dhd_t) * d.  Without dropout d = 1.
+Recurrent dropout multiplies the state fed back by a fixed mask d (``recurrent_mask``): the
+state fed back at step t is h_{t-1} * d (``fed_back``), so dL/dh_{t-1} gets
+(dL/dfed_back_t) * d.  Without dropout d = 1.
 """
 
 from __future__ import annotations
@@ -70,6 +73,61 @@ def add_recurrent_gradient(g_pre, recurrent_t, rmask, scratch, dh):
             dh[b, j] += scratch[b, j] * rmask[b, j]
 
 
+@njit(cache=True, error_model="numpy")
+def masked_step_forward(mask_t, candidates, states, outputs, t):
+    """Step t's blend: s_t = m_t s~_t + (1 - m_t) s_{t-1} and y_t = m_t y~_t + (1 - m_t) y_{t-1},
+    by selection per sample.
+
+    mask_t : (batch,) bool, m_t
+    candidates, states : tuples of (batch, units) arrays, h first (h~ is also y~); the states
+        are updated in place
+    outputs : (batch, time, units); y_t is written into outputs[:, t] (y_{-1} = 0)
+    """
+    for b in range(mask_t.shape[0]):
+        if mask_t[b]:
+            for k in range(len(states)):
+                states[k][b] = candidates[k][b]
+            outputs[b, t] = candidates[0][b]
+        elif t > 0:
+            outputs[b, t] = outputs[b, t - 1]
+        else:
+            outputs[b, t] = 0
+
+
+@njit(cache=True, error_model="numpy")
+def gradient_reaching_h(g_h, g_outputs, t, repeated, out):
+    """out = dL/dh_t + G_t, with G_t = dL/dy_t + r_t: the gradient that h~_t receives where
+    step t is kept (its blend with m_t = 0 is ``masked_step_backward``'s).  All (batch, units)
+    but g_outputs, (batch, time, units)."""
+    for b in range(out.shape[0]):
+        for j in range(out.shape[1]):
+            out[b, j] = g_h[b, j] + g_outputs[b, t, j] + repeated[b, j]
+
+
+@njit(cache=True, error_model="numpy")
+def masked_step_backward(mask_t, g_outputs, t, repeated, g_states, g_cell_states, g_cell):
+    """Step t's blend backward, by selection per sample, once the cell's backward has run on
+    every sample (where m_t = 0 its numbers are dropped, never multiplied by 0).
+
+    Where m_t = 1: dL/ds_{t-1} = the cell's own (``g_cell_states``; what reaches h_{t-1}
+    through the recurrent product is added after) and r_{t-1} = 0.  Where m_t = 0:
+    dL/ds_{t-1} = dL/ds_t (``g_states`` unchanged), r_{t-1} = G_t = r_t + dL/dy_t, and the
+    cell's gradients ``g_cell`` (a tuple of (batch, width) arrays) are 0.
+
+    mask_t : (batch,) bool;  g_outputs : (batch, time, units);  repeated : (batch, units), r_t
+    in, r_{t-1} out;  g_states, g_cell_states : tuples of (batch, units) arrays, h first
+    """
+    for b in range(mask_t.shape[0]):
+        if mask_t[b]:
+            for k in range(len(g_states)):
+                g_states[k][b] = g_cell_states[k][b]
+            repeated[b] = 0
+        else:
+            repeated[b] += g_outputs[b, t]
+            for k in range(len(g_cell)):
+                g_cell[k][b] = 0
+
+
 def time_major(time: int, batch: int, dtype: np.dtype, *widths: int) -> tuple[np.ndarray, ...]:
     """One uninitialised (time, batch, width) array per width: what a kernel keeps per step."""
     return tuple(np.empty((time, batch, width), dtype) for width in widths)
@@ -82,30 +140,36 @@ class FusedRecurrence(Function):
 
     * ``sequence_forward(x_proj, states, recurrent, bias)`` -> (outputs (batch, time, units),
       final states), keeping on ``self`` what its backward needs; x_proj is time-major,
-      (time, batch, gates*units), so that each step's block is contiguous;
+      (time, batch, gates*units), so that each step's block is contiguous, and recurrent is
+      C-contiguous (the orthogonal initialiser gives Fortran order, where BLAS's products of
+      a few rows run several times slower);
     * ``sequence_backward(g_outputs, g_finals)`` -> (dL/dx_proj (time, batch, gates*units),
       dL/d initial states, dL/d recurrent_kernel, dL/d bias).
+
+    On ``self`` for them: ``mask`` (batch, time) bool, m_t of every step; ``recurrent_mask``
+    (batch, units), d; ``activation`` and ``recurrent_activation``, codes of ``CODES``.
     """
 
     n_states: ClassVar[int] = 1
 
-    def forward(self, x, *arrays, mask=None, recurrent_mask=None, activation="tanh",
-                recurrent_activation="sigmoid"):  # fmt: skip
+    def forward(
+        self, x, *arrays, mask=None, recurrent_mask=None, activation="tanh", recurrent_activation="sigmoid"
+    ):
         blas.require()  # the kernels call numpy's own BLAS (layers/fused/blas.py)
         count = self.n_states
         states, (kernel, recurrent, bias) = [s.copy() for s in arrays[:count]], arrays[count:]
         batch, time, features = x.shape
         units = recurrent.shape[0]
-        self.keep = np.ones((batch, time), bool) if mask is None else np.ascontiguousarray(mask)
+        self.mask = np.ones((batch, time), bool) if mask is None else np.ascontiguousarray(mask)
         if mask is not None:  # masked steps read zeros (see the module's docstring)
-            x = np.where(self.keep[:, :, None], x, x.dtype.type(0))
+            x = np.where(self.mask[:, :, None], x, x.dtype.type(0))
         self.x = np.ascontiguousarray(x.transpose(1, 0, 2))  # time-major: (time, batch, features)
         self.kernel = kernel
-        self.act, self.ract = CODES[activation], CODES[recurrent_activation]
-        self.rmask = np.ones((batch, units), x.dtype) if recurrent_mask is None else recurrent_mask
+        self.activation, self.recurrent_activation = CODES[activation], CODES[recurrent_activation]
+        self.recurrent_mask = np.ones((batch, units), x.dtype) if recurrent_mask is None else recurrent_mask
         # every step's input projection in one product: (time*batch, features) @ kernel
         x_proj = (self.x.reshape(-1, features) @ kernel).reshape(time, batch, -1)
-        outputs, finals = self.sequence_forward(x_proj, states, recurrent, bias)
+        outputs, finals = self.sequence_forward(x_proj, states, np.ascontiguousarray(recurrent), bias)
         return (outputs, *finals)
 
     def backward(self, g_outputs, *g_finals):

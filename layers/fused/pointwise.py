@@ -1,11 +1,22 @@
-"""The activations inside the fused kernels: by code, as scalar functions for the Numba loops
-and as array functions for their numpy twins.
+"""The activations inside the fused kernels: loops that the compiler turns into vector
+instructions, and numpy functions for the kernels' twins.
 
-A kernel takes its activations as codes (``TANH``, ``SIGMOID``, ``RELU``, ``LINEAR``), so that
-one compiled loop serves every choice.  It takes the exponentials of a whole block at once
-with ``exp_into`` (vectorised), then finishes each activation with ``from_exp``.  Every
-constant takes the arrays' dtype through ``one`` (a 1 of that dtype): a bare ``1.0`` would
-turn float32 arithmetic into float64.
+A kernel applies one activation to a block of columns at once (``activate_columns``) and
+multiplies a block of gradients by one derivative at once (``times_derivative``).  Each takes
+the activation's code (``TANH``, ``SIGMOID``, ``RELU``, ``LINEAR``) and branches on it once,
+before its loops, so that every loop runs one fixed formula with no branch or library call
+inside: such a loop becomes vector instructions.  Numba's ``error_model="numpy"`` lets a
+division be one instruction (its default tests every divisor for zero, which stops that).
+
+Each activation is computed in float64 and rounded once to the arrays' dtype: in float32 it
+is then within one ulp of the exact value, in float64 within a few:
+
+* exp(x) = 2^k exp(r), k = round(x / ln 2), r = x - k ln 2 in [-ln2/2, ln2/2] (ln 2 in two
+  parts, so that k ln 2 is exact); exp(r) is its Taylor polynomial to r^13 (error under
+  5e-18; to r^7 for a float32 result), 2^k is built from its bits.  x is clamped to
+  [-708, 709], where exp(x) is a normal float64, and NaN stays NaN;
+* tanh(z) = (1 - e^-2z) / (1 + e^-2z), and its series near 0, where that form cancels;
+* sigmoid(z) = 1 / (1 + e^-z), which has no cancellation: 1 + e^-z >= 1.
 """
 
 from __future__ import annotations
@@ -14,9 +25,11 @@ from fractions import Fraction
 from math import comb, factorial
 
 import numpy as np
-from numba import literal_unroll, njit
+from llvmlite import ir
+from numba import literal_unroll, njit, types
+from numba.extending import intrinsic
 
-from minigrad.kernels import sigmoid
+from minigrad.kernels import sigmoid as sigmoid_array
 
 TANH, SIGMOID, RELU, LINEAR = 0, 1, 2, 3
 CODES = {"tanh": TANH, "sigmoid": SIGMOID, "relu": RELU, "linear": LINEAR}
@@ -45,133 +58,115 @@ def _tanh_series_coefficients(terms: int) -> tuple[float, ...]:
 
 
 TANH_SERIES = _tanh_series_coefficients(12)
-TANH_SERIES_FLOAT32 = TANH_SERIES[-6:]  # 0.04^6 = 4e-9, under float32's 6e-8
+EXP_TAYLOR = tuple(1 / factorial(n) for n in range(13, 1, -1))  # 1/13! .. 1/2!, Horner's order
+# a float32 result needs fewer terms: the series' 0.04^6 = 4e-9 and r^8 / 8! < 6e-9 are
+# under float32's half ulp of 3e-8
+TANH_SERIES_FLOAT32 = TANH_SERIES[-6:]
+EXP_TAYLOR_FLOAT32 = EXP_TAYLOR[-6:]  # 1/7! .. 1/2!
 
 
-@njit(cache=True, inline="always")
-def exp_scale(code):
-    """The s for which ``from_exp`` wants e = exp(-s z): 2 for tanh, 1 for sigmoid, else 0."""
-    return 2.0 if code == TANH else 1.0 if code == SIGMOID else 0.0
+@intrinsic
+def _float64_from_bits(typingctx, bits):
+    """The float64 whose IEEE 754 bits are the int64 ``bits`` (a bit cast, no conversion)."""
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+
+    return types.float64(types.int64), codegen
 
 
-@njit(cache=True, inline="always")
-def from_exp(z, e, code, one):
-    """f(z) from e = exp(-exp_scale(code) z), to a few ulps: tanh(z) = (1 - e^(-2z)) / (1 + e^(-2z))
-    (its series near 0, where that form cancels) and sigmoid(z) = 1 / (1 + e^(-z)).
+@njit(cache=True, inline="always", error_model="numpy")
+def exp(x, for_float32):
+    """exp(x) in float64 for x in float64, as the module's docstring says; ``for_float32``
+    (a constant where the function is inlined) stops the polynomial at float32's accuracy."""
+    x = -708.0 if x < -708.0 else x  # NaN passes both tests (comparisons with NaN are false)
+    x = 709.0 if x > 709.0 else x
+    k = np.floor(x * 1.4426950408889634 + 0.5)
+    r = x - k * 0.693145751953125 - k * 1.4286068203094172e-06
+    p = 0.0
+    if for_float32:
+        for c in literal_unroll(EXP_TAYLOR_FLOAT32):
+            p = p * r + c
+    else:
+        for c in literal_unroll(EXP_TAYLOR):
+            p = p * r + c
+    k_bits = np.int64(k) if k == k else np.int64(0)  # NaN: r is NaN, and so is the result
+    # 1 + (r + r^2 p): the one rounding near the result is the last addition's
+    return (1.0 + (r + r * r * p)) * _float64_from_bits((k_bits + 1023) << 52)
 
-    An exponential at ``exp_into``'s clamp gives -1 or a tiny sigmoid, never NaN: where
-    sigmoid(z) is below the dtype's smallest normal number (z < -87.3 in float32, -708.4 in
-    float64), the result is too, not to the ulp."""
-    if code == TANH:
-        if abs(z) < TANH_SERIES_LIMIT:
-            return _tanh_series(z, one)
-        return (one - e) / (one + e)
-    if code == SIGMOID:
-        return one / (one + e)
-    if code == RELU:
-        return max(z, z - z)
-    return z
 
-
-@njit(cache=True, inline="always")
-def _tanh_series(z, one):
-    """tanh(z) = z + z^3 P(z^2) for |z| < TANH_SERIES_LIMIT, in z's dtype (z^3 P is under 3%
-    of z, so P's rounding hardly reaches the sum): float32 needs only P's first terms."""
-    x2 = z * z
-    p = z - z
-    if one + np.float32(1e-8) == one:  # float32 (a constant: the compiler drops the other branch)
+@njit(cache=True, inline="always", error_model="numpy")
+def tanh(z, for_float32):
+    """tanh(z) in float64: z + z^3 P(z^2) below TANH_SERIES_LIMIT, (1 - e^-2z) / (1 + e^-2z)
+    above.  Both are computed and one is selected, so the loop has no branch."""
+    z = np.float64(z)
+    z2 = z * z
+    p = 0.0
+    if for_float32:
         for c in literal_unroll(TANH_SERIES_FLOAT32):
-            p = p * x2 + type(one)(c)
+            p = p * z2 + c
     else:
         for c in literal_unroll(TANH_SERIES):
-            p = p * x2 + c
-    return z + z * x2 * p
+            p = p * z2 + c
+    series = z + z * z2 * p
+    e = exp(-2.0 * z, for_float32)
+    ratio = (1.0 - e) / (1.0 + e)
+    return series if abs(z) < TANH_SERIES_LIMIT else ratio
 
 
-@njit(cache=True)
-def exp_into(x, out):
-    """out[i] = exp(x[i]) for flat, contiguous arrays, in loops without branches or calls that
-    the compiler turns into vector instructions (a scalar exp is a library call per element,
-    several times slower; this Numba has no vector math library).
-
-    exp(x) = 2^k exp(r) with k = round(x / ln 2) and r = x - k ln 2 in [-ln2/2, ln2/2] (ln 2
-    in two parts, so that k ln 2 is exact); exp(r) is its Taylor polynomial, to r^13 in
-    float64 (error under 5e-18) and to r^7 in float32 (under 1e-7); 2^k is built from its
-    bits.  x is clamped first to [-87, 88] in float32, [-708, 709] in float64 (where exp(x)
-    is a normal number), and inside those bounds the result is within one ulp of exp(x);
-    NaN stays NaN.  x and out must be different arrays: in place, the compiler cannot prove
-    they do not overlap, and the loop runs scalar, about seven times slower (measured).
-    """
-    if x.itemsize == 4:
-        _exp_float32(x, out)
-    else:
-        _exp_float64(x, out)
+@njit(cache=True, inline="always", error_model="numpy")
+def sigmoid(z, for_float32):
+    """sigmoid(z) = 1 / (1 + e^-z) in float64; below -708, e^-z stays at e^708 (the result is
+    under the smallest normal float64 there, as the exact value is)."""
+    return 1.0 / (1.0 + exp(-np.float64(z), for_float32))
 
 
-@njit(cache=True, inline="always")
-def _reduce(v, low, high, one):
-    """(k, r, nan) for exp(v) = 2^k exp(r): v clamped to [low, high]; nan is 1 + (v - v), so
-    NaN for NaN and 1 otherwise (comparisons with NaN are false, so NaN passes the clamp)."""
-    v = low if v < low else v
-    v = high if v > high else v
-    k = np.floor(v * 1.4426950408889634 + 0.5)
-    r = v - k * 0.693145751953125 - k * 1.4286068203094172e-06
-    return k, r, one + (v - v)
+@njit(cache=True, error_model="numpy")
+def activate_columns(z, out, start, width, code):
+    """out[:, start : start + width] = f(z[:, start : start + width]), f given by ``code``;
+    z and out (rows, columns), C-contiguous, of one dtype."""
+    for_float32 = z.itemsize == 4  # a constant of z's type
+    for b in range(z.shape[0]):
+        source, target = z[b, start : start + width], out[b, start : start + width]
+        if code == TANH:
+            for j in range(width):
+                target[j] = tanh(source[j], for_float32)
+        elif code == SIGMOID:
+            for j in range(width):
+                target[j] = sigmoid(source[j], for_float32)
+        elif code == RELU:
+            zero = z.dtype.type(0)  # a bare 0 would turn float32 into float64
+            for j in range(width):
+                target[j] = max(source[j], zero)
+        else:
+            target[:] = source
 
 
-@njit(cache=True)
-def _exp_float32(x, out):
-    powers = np.empty(x.size, np.int32)
-    for i in range(x.size):
-        k, r, nan = _reduce(np.float64(x[i]), -87.0, 88.0, 1.0)
-        p = ((((((r / 5040 + 1 / 720) * r + 1 / 120) * r + 1 / 24) * r + 1 / 6) * r + 0.5) * r + 1) * r + 1
-        out[i] = np.float32(p * nan)
-        powers[i] = (np.int32(k) + 127) << 23 if k == k else 0
-    out *= powers.view(np.float32)
-
-
-@njit(cache=True)
-def _exp_float64(x, out):
-    powers = np.empty(x.size, np.int64)
-    for i in range(x.size):
-        k, r, nan = _reduce(x[i], -708.0, 709.0, 1.0)
-        p = r / 6227020800 + 1 / 479001600
-        for c in (
-            1 / 39916800,
-            1 / 3628800,
-            1 / 362880,
-            1 / 40320,
-            1 / 5040,
-            1 / 720,
-            1 / 120,
-            1 / 24,
-            1 / 6,
-            0.5,
-        ):
-            p = p * r + c
-        # 1 + (r + r^2 p): the one rounding near the result is the last addition's
-        out[i] = (1.0 + (r + r * r * p)) * nan
-        powers[i] = (np.int64(k) + 1023) << 52 if k == k else 0
-    out *= powers.view(np.float64)
-
-
-@njit(cache=True, inline="always")
-def derivative(y, code, one):
-    """f'(z) written through y = f(z): 1 - y^2, y (1 - y), [y > 0], 1."""
-    if code == TANH:
-        return (one - y) * (one + y)
-    if code == SIGMOID:
-        return y * (one - y)
-    if code == RELU:
-        return one if y > 0 else y - y
-    return one
+@njit(cache=True, error_model="numpy")
+def times_derivative(values, y, start, width, code):
+    """values[:, cols] *= f'(z), written through y[:, cols] = f(z) (cols = start .. start + width):
+    f' = 1 - y^2, y (1 - y), [y > 0] or 1.  values and y (rows, columns), C-contiguous."""
+    if code == LINEAR:
+        return
+    one = y.dtype.type(1)  # a bare 1 would turn float32 arithmetic into float64
+    for b in range(values.shape[0]):
+        target, value = values[b, start : start + width], y[b, start : start + width]
+        if code == TANH:
+            for j in range(width):
+                target[j] *= (one - value[j]) * (one + value[j])
+        elif code == SIGMOID:
+            for j in range(width):
+                target[j] *= value[j] * (one - value[j])
+        else:
+            for j in range(width):
+                target[j] = target[j] if value[j] > 0 else target[j] - target[j]
 
 
 def activate_np(z: np.ndarray, code: int) -> np.ndarray:
     if code == TANH:
         return np.tanh(z)
     if code == SIGMOID:
-        return sigmoid(z)
+        return sigmoid_array(z)
     if code == RELU:
         return np.maximum(z, 0)
     return z.copy()
