@@ -111,8 +111,47 @@ def test_without_numpys_blas_the_fused_layers_raise_a_clear_error(monkeypatch):
     """A numpy whose BLAS exports none of the known CBLAS names: nothing is registered, and
     the first fused op says what was looked for and what to do."""
     monkeypatch.setattr(blas, "_find", lambda: None)
-    problem, _ = blas._register()
+    problem, _, library = blas._register()
+    assert library is None
     assert "scipy_cblas_sgemm64_" in problem and "cblas_sgemm" in problem and "impl='autograd'" in problem
     monkeypatch.setattr(blas, "PROBLEM", problem)
     with pytest.raises(RuntimeError, match="numpy's own BLAS"):
         FusedLSTM.apply(*(np.zeros(shape) for shape in [(1, 2, 1), (1, 1), (1, 1), (1, 4), (1, 4), (4,)]))
+
+
+THREADS_AROUND_A_LOOP = """
+import json
+import numpy as np
+import minigrad as mg
+from layers.fused import blas
+from layers.fused.lstm import FusedLSTM
+
+get, _ = blas.THREAD_COUNT
+seen = {"before": get()}
+with blas.one_thread():
+    seen["inside"] = get()
+seen["after"] = get()
+recorded = []
+original = FusedLSTM.sequence_forward
+def spy(self, *args):
+    recorded.append(get())
+    return original(self, *args)
+FusedLSTM.sequence_forward = spy
+x = mg.Tensor(np.ones((2, 3, 4)), requires_grad=True)
+states = [mg.Tensor(np.zeros((2, 5))) for _ in range(2)]
+outputs, *_ = FusedLSTM.apply(x, *states, np.ones((4, 20)), np.ones((5, 20)), np.zeros(20))
+outputs.sum().backward()
+seen["in the time loop"], seen["after the op"] = recorded[0], get()
+print(json.dumps(seen))
+"""
+
+
+def test_the_time_loop_runs_numpys_blas_on_one_thread_and_gives_the_threads_back():
+    if blas.THREAD_COUNT is None:
+        pytest.skip("numpy's BLAS is not OpenBLAS: its thread count is left alone")
+    env = {**__import__("os").environ, "OPENBLAS_NUM_THREADS": "2"}
+    run = subprocess.run([sys.executable, "-c", THREADS_AROUND_A_LOOP], cwd=ROOT, capture_output=True,
+                         text=True, env=env, timeout=300)  # fmt: skip
+    assert run.returncode == 0, run.stderr
+    seen = json.loads(run.stdout.strip().splitlines()[-1])
+    assert seen == {"before": 2, "inside": 1, "after": 2, "in the time loop": 1, "after the op": 2}

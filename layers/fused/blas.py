@@ -30,10 +30,12 @@ is a single number, so that its results are bit-identical to ``@``.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import llvmlite.binding
 import numpy as np
@@ -61,8 +63,9 @@ def _libraries() -> Iterator[ctypes.CDLL]:
         yield ctypes.CDLL(str(path))
 
 
-def _find() -> tuple[dict[str, int], type] | None:
-    """The addresses of ROUTINES under the first naming scheme found, and its integer type."""
+def _find() -> tuple[dict[str, int], type, ctypes.CDLL] | None:
+    """The addresses of ROUTINES under the first naming scheme found, its integer type, and
+    the library that answered."""
     for library in _libraries():
         for pattern, integer in NAMES:
             try:
@@ -70,7 +73,8 @@ def _find() -> tuple[dict[str, int], type] | None:
             except AttributeError:
                 continue
             if _computes_like_numpy(functions["dgemm"], integer):
-                return {r: ctypes.cast(f, ctypes.c_void_p).value for r, f in functions.items()}, integer
+                addresses = {r: ctypes.cast(f, ctypes.c_void_p).value for r, f in functions.items()}
+                return addresses, integer, library
     return None
 
 
@@ -86,9 +90,9 @@ def _computes_like_numpy(dgemm, integer: type) -> bool:
     return bool(np.array_equal(out, a @ b))
 
 
-def _register() -> tuple[str | None, types.Integer]:
-    """Register numpy's BLAS routines with LLVM; returns what went wrong (or None) and the
-    integer type of their interface."""
+def _register() -> tuple[str | None, types.Integer, ctypes.CDLL | None]:
+    """Register numpy's BLAS routines with LLVM; returns what went wrong (or None), the
+    integer type of their interface and the library that holds them."""
     found = _find()
     if found is None:
         blas = np.__config__.CONFIG.get("Build Dependencies", {}).get("blas", {})
@@ -98,14 +102,57 @@ def _register() -> tuple[str | None, types.Integer]:
             f"links ({blas.get('name', 'unknown')} {blas.get('version', '')}) on {sys.platform}; "
             "run these layers with impl='autograd'"
         )
-        return problem, types.int64
-    addresses, integer = found
+        return problem, types.int64, None
+    addresses, integer, library = found
     for routine, address in addresses.items():
         llvmlite.binding.add_symbol(f"minigrad_cblas_{routine}", address)
-    return None, types.int64 if integer is ctypes.c_int64 else types.int32
+    return None, types.int64 if integer is ctypes.c_int64 else types.int32, library
 
 
-PROBLEM, INTEGER = _register()
+PROBLEM, INTEGER, LIBRARY = _register()
+
+# OpenBLAS's thread-count functions, named as its routines are in each build
+THREAD_NAMES = ("scipy_openblas_{}_num_threads64_", "openblas_{}_num_threads64_", "openblas_{}_num_threads")
+
+
+def _thread_count_functions(library: ctypes.CDLL | None) -> tuple[Any, Any] | None:
+    """OpenBLAS's (get, set) of its thread count in ``library``, or None (another BLAS)."""
+    for pattern in THREAD_NAMES:
+        try:
+            get, set_ = getattr(library, pattern.format("get")), getattr(library, pattern.format("set"))
+        except (AttributeError, TypeError):
+            continue
+        get.restype, get.argtypes = ctypes.c_int, []
+        set_.restype, set_.argtypes = None, [ctypes.c_int]
+        return get, set_
+    return None
+
+
+THREAD_COUNT = _thread_count_functions(LIBRARY)
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """numpy's BLAS on one thread (the caller's) while a fused time loop runs.
+
+    A step's product is small, (batch, units) by (units, gates*units), and steps follow each
+    other: split over two threads, every product waits for the second thread to be scheduled.
+    On a machine whose other core is busy that wait is a scheduler's time slice per step, and
+    a training step took many times longer at two threads than at one.  The big products
+    around the loop (the input projection, the weights' gradients) keep every thread.  With a
+    BLAS other than OpenBLAS, nothing is changed."""
+    if THREAD_COUNT is None:
+        yield
+        return
+    get, set_ = THREAD_COUNT
+    threads = get()
+    if threads > 1:
+        set_(1)
+    try:
+        yield
+    finally:
+        if threads > 1:
+            set_(threads)
 
 
 def require() -> None:

@@ -169,14 +169,16 @@ class FusedRecurrence(Function):
         self.recurrent_mask = np.ones((batch, units), x.dtype) if recurrent_mask is None else recurrent_mask
         # every step's input projection in one product: (time*batch, features) @ kernel
         x_proj = (self.x.reshape(-1, features) @ kernel).reshape(time, batch, -1)
-        outputs, finals = self.sequence_forward(x_proj, states, np.ascontiguousarray(recurrent), bias)
+        with blas.one_thread():  # the loop's small products (layers/fused/blas.py)
+            outputs, finals = self.sequence_forward(x_proj, states, np.ascontiguousarray(recurrent), bias)
         return (outputs, *finals)
 
     def backward(self, g_outputs, *g_finals):
         time, batch, features = self.x.shape
-        g_x_proj, g_states, g_recurrent, g_bias = self.sequence_backward(
-            np.ascontiguousarray(g_outputs), [np.ascontiguousarray(g) for g in g_finals]
-        )
+        with blas.one_thread():
+            g_x_proj, g_states, g_recurrent, g_bias = self.sequence_backward(
+                np.ascontiguousarray(g_outputs), [np.ascontiguousarray(g) for g in g_finals]
+            )
         flat = g_x_proj.reshape(time * batch, -1)
         g_x = (flat @ self.kernel.T).reshape(time, batch, features).transpose(1, 0, 2)
         g_kernel = self.x.reshape(-1, features).T @ flat
