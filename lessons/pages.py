@@ -181,7 +181,9 @@ def render(lessons: list[Path], out: Path) -> None:
     from sphinx.application import Sphinx
 
     with tempfile.TemporaryDirectory() as work:
-        source, doctrees = Path(work) / "source", Path(work) / "doctrees"
+        # the pages are laid out in ``work`` and copied to ``out`` after: myst-nb keeps the
+        # notebooks' pictures in a jupyter_execute folder beside its output folder
+        source, doctrees, html = Path(work) / "source", Path(work) / "doctrees", Path(work) / "html"
         source.mkdir()
         _lay_out_sources(lessons, out / "notebooks", source)
         problems = io.StringIO()
@@ -189,10 +191,11 @@ def render(lessons: list[Path], out: Path) -> None:
             warnings.simplefilter("ignore", DeprecationWarning)
             warnings.simplefilter("ignore", PendingDeprecationWarning)
             app = Sphinx(
-                str(source), str(THEME), str(out), str(doctrees), "html",
+                str(source), str(THEME), str(html), str(doctrees), "html",
                 status=None, warning=problems, freshenv=True,
             )  # fmt: skip
             app.build()
+        shutil.copytree(html, out, dirs_exist_ok=True)
     found = ANSI_COLOUR.sub("", problems.getvalue()).replace(str(source), "").strip()
     if found:
         raise BookError(f"the book's pages have problems:\n{found}")
