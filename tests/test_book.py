@@ -114,7 +114,11 @@ def test_a_lessons_table_math_and_figure_reach_its_page(tmp_path, monkeypatch):
     assert "PosixPath" not in page
     article = page[page.index("<article") : page.index("</article>")]
     assert re.findall(r"<h([1-6])[ >]", article) == ["1", "2"]  # the lesson's heading under its title
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["book", "l97_made_here.py", "output"]  # nothing beside
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "book",
+        "l97_made_here.py",
+        "output",
+    ]  # nothing beside
 
 
 def whole_book() -> Path | None:
