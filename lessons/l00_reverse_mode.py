@@ -132,8 +132,9 @@ check("every node comes after the nodes it was made from",
 #   twice, once per row, so its gradient sums the two rows,
 #   $\partial L / \partial b_j = \sum_i \partial L / \partial (a + b)_{ij}$: `unbroadcast`
 #   does that sum.
-# * **the same iterative topological sort** in `Tensor.backward`, which also frees the graph
-#   when it is done.
+# * **the same loop** in `minigrad/engine.py` (`Tensor.backward` calls it): the iterative
+#   topological sort, the seed, the chain rule op by op, the sums, and freeing the graph when
+#   it is done, on one screen; the safety checks sit below it, each saying why it exists.
 
 # %%
 title("the same expression on minigrad")
