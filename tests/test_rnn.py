@@ -507,7 +507,7 @@ def test_fused_ops_are_named_by_the_cells_and_not_by_a_cell_of_ones_own():
     assert layers.LSTMCell(2).fused_op() is layers.fused.FusedLSTM
     assert layers.SimpleRNNCell(2).fused_op() is layers.fused.FusedSimpleRNN
     assert layers.GRUCell(2).fused_op() is layers.fused.FusedGRU
-    assert layers.GRUCell(2, reset_after=False).fused_op() is None
+    assert layers.GRUCell(2, reset_after=False).fused_op() is layers.fused.FusedGRUResetBefore
 
     class PeepholeLSTMCell(layers.LSTMCell):  # other formulas: the LSTM kernel would be wrong
         pass
