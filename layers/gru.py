@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from layers.builtin_recurrent import BuiltinRecurrent
-from layers.fused import FusedGRU, FusedRecurrence
+from layers.fused import FusedGRU, FusedGRUResetBefore, FusedRecurrence
 from layers.options import CELL, GATED, GRU_ONLY, LAYER, bind, takes_options
 from layers.recurrent_cell import GatedCell
 from minigrad import Tensor
@@ -76,10 +76,10 @@ class GRUCell(GatedCell):
         return h_new, [h_new]
 
     def fused_op(self) -> type[FusedRecurrence] | None:
-        """FusedGRU computes reset_after=True; reset_after=False has no op yet."""
+        """FusedGRU computes reset_after=True, FusedGRUResetBefore reset_after=False."""
         if type(self) is not GRUCell:  # a subclass may change step
             return None
-        return FusedGRU if self.reset_after else None
+        return FusedGRU if self.reset_after else FusedGRUResetBefore
 
     def torch_name(self) -> str:
         if not self.reset_after:

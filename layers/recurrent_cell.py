@@ -193,8 +193,8 @@ class RecurrentCell(Module):
             raise ValueError(f"{name}: impl must be one of {IMPLS}, got {impl!r}")
         if impl == "fused" and self.fused_call() is None:
             raise ValueError(
-                f"{name}: impl='fused' needs named activations {sorted(CODES)} (and, for a GRU, "
-                "reset_after=True); use impl='autograd' for a callable"
+                f"{name}: impl='fused' needs named activations {sorted(CODES)}; "
+                "use impl='autograd' for a callable"
             )
         self._impl = impl
 

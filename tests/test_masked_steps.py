@@ -1,6 +1,8 @@
 """What a masked step's input holds (NaN, infinities) reaches no output and no gradient, on
 the autograd path, the fused path's Numba kernels and their numpy twins, and the paths agree."""
 
+from functools import partial
+
 import numpy as np
 import pytest
 
@@ -9,9 +11,15 @@ import minigrad as mg
 from layers import fused
 from layers.fused import twins
 
-KINDS = {"SimpleRNN": layers.SimpleRNN, "LSTM": layers.LSTM, "GRU": layers.GRU}
+KINDS = {
+    "SimpleRNN": layers.SimpleRNN,
+    "LSTM": layers.LSTM,
+    "GRU": layers.GRU,
+    "GRU-reset-before": partial(layers.GRU, reset_after=False),
+}
 PATHS = ["autograd", "fused", "fused-numpy"]
-KERNELS = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru"}
+KERNELS = {"SimpleRNN": "simple_rnn", "LSTM": "lstm", "GRU": "gru", "GRU-reset-before": "gru_reset_before"}
+GATES = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3, "GRU-reset-before": 3}
 
 
 def use_numpy_twins(monkeypatch, kind):
@@ -102,7 +110,7 @@ def kernel_arguments(kind, x_proj, keep, seed):
     the forward's write), with the indices of what each kernel writes."""
     rng = np.random.default_rng(seed)
     time, batch, width = x_proj.shape
-    gates = {"SimpleRNN": 1, "LSTM": 4, "GRU": 3}[kind]
+    gates = GATES[kind]
     units, dtype = width // gates, x_proj.dtype
     recurrent = (rng.standard_normal((units, width)) * 0.5).astype(dtype)
     h, c, dh, dc = (rng.standard_normal((batch, units)).astype(dtype) for _ in range(4))
@@ -122,6 +130,11 @@ def kernel_arguments(kind, x_proj, keep, seed):
         forward = (x_proj, recurrent, h, c, keep, rmask, *acts, outputs, saved)
         backward = (g_outputs, recurrent_t, dh, dc, keep, rmask, *acts, saved, g_x_proj)
         return forward, (8, 2, 3), backward, (9, 2, 3)
+    if kind == "GRU-reset-before":
+        zr, hh = recurrent[:, : 2 * units].copy(), recurrent[:, 2 * units :].copy()
+        forward = (x_proj, zr, hh, h, keep, rmask, *acts, outputs, saved)
+        backward = (g_outputs, zr.T.copy(), hh.T.copy(), dh, keep, rmask, *acts, saved, g_x_proj)
+        return forward, (8, 3), backward, (9, 3)
     bias, g_hr = rng.standard_normal(width).astype(dtype), np.zeros((time, batch, width), dtype)
     forward = (x_proj, recurrent, bias, h, keep, rmask, *acts, outputs, saved)
     backward = (g_outputs, recurrent_t, dh, keep, rmask, *acts, saved, g_x_proj, g_hr)
@@ -136,7 +149,7 @@ def test_each_kernel_selects_at_a_masked_step_so_nan_in_its_projection_reaches_n
     keep = np.ones((3, 5), bool)
     keep[0, 4] = keep[2, 0] = keep[0, 1] = False
     keep[1] = False
-    width = {"SimpleRNN": 2, "LSTM": 8, "GRU": 6}[kind]
+    width = 2 * GATES[kind]
     finite = rng.standard_normal((5, 3, width)).astype(dtype)
     poisoned = np.where(keep.T[:, :, None], finite, dtype(np.nan))
     written = {}
@@ -157,10 +170,18 @@ def test_each_kernel_selects_at_a_masked_step_so_nan_in_its_projection_reaches_n
         np.testing.assert_allclose(jitted, plain, rtol=tol, atol=tol)
 
 
-@pytest.mark.parametrize("op", [fused.FusedSimpleRNN, fused.FusedLSTM, fused.FusedGRU])
+OPS = {
+    fused.FusedSimpleRNN: (1, 1),
+    fused.FusedLSTM: (4, 2),
+    fused.FusedGRU: (3, 1),
+    fused.FusedGRUResetBefore: (3, 1),
+}
+
+
+@pytest.mark.parametrize("op", OPS)
 def test_a_fused_op_on_its_own_gives_finite_kernel_gradients_with_nan_at_masked_steps(op):
     poisoned, finite, mask = masked_case(np.float64, np.nan)
-    gates, states = {fused.FusedSimpleRNN: (1, 1), fused.FusedLSTM: (4, 2), fused.FusedGRU: (3, 1)}[op]
+    gates, states = OPS[op]
     rng = np.random.default_rng(5)
     kernel = rng.standard_normal((2, 2 * gates))
     recurrent = rng.standard_normal((2, 2 * gates)) * 0.5

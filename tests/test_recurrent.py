@@ -28,7 +28,7 @@ KINDS = {
     "GRU": (layers.GRU, {}),
     "GRU-reset-before": (layers.GRU, {"reset_after": False}),
 }
-FUSED_KINDS = sorted(set(KINDS) - {"GRU-reset-before"})  # reset_after=False has no fused op
+FUSED_KINDS = sorted(KINDS)
 PARAM_NAMES = ("kernel", "recurrent_kernel", "bias")
 
 
@@ -135,7 +135,7 @@ def test_stateful_over_two_calls_equals_one_long_call(kind, data):
     case = data.draw(configs(kind, max_time=4))
     kind, units, options, x, _, _ = case
     options = {**options, "return_sequences": True, "return_state": False, "go_backwards": False}
-    for impl in ("autograd", "fused") if kind in FUSED_KINDS else ("autograd",):
+    for impl in ("autograd", "fused"):
         whole = build(kind, units, options, x.shape[2], impl=impl)
         expected = whole(np.concatenate([x, x[:, ::-1]], axis=1)).data
         split = build(kind, units, options, x.shape[2], impl=impl, stateful=True)
@@ -145,13 +145,14 @@ def test_stateful_over_two_calls_equals_one_long_call(kind, data):
         np.testing.assert_allclose(split(x).data, first, atol=1e-12)
 
 
-def test_a_gru_with_the_reset_gate_before_the_product_runs_on_the_autograd_path():
-    with pytest.raises(ValueError, match="reset_after=True"):
-        layers.GRU(3, reset_after=False, impl="fused")
+@pytest.mark.parametrize("reset_after", [False, True])
+def test_a_gru_runs_its_fused_op_or_unrolls_its_cell_as_its_impl_says(reset_after):
     x = mg.Tensor(np.ones((1, 4, 2)), requires_grad=True)
-    for reset_after, op in ((False, "Stack"), (True, "FusedGRU")):  # the op that made every output
-        last = layers.GRU(3, reset_after=reset_after, input_size=2)(x)  # outputs[:, -1]
-        assert type(last.grad_fn.parents[0].grad_fn).__name__ == op
+    fused_op = "FusedGRU" if reset_after else "FusedGRUResetBefore"
+    for impl, op in (("fused", fused_op), ("auto", fused_op), ("autograd", "Stack")):
+        layer = layers.GRU(3, reset_after=reset_after, impl=impl, input_size=2)
+        last = layer(x)  # outputs[:, -1]
+        assert type(last.grad_fn.parents[0].grad_fn).__name__ == op  # the op that made every output
 
 
 # --- proof 3: article 004's BPTT formulas, by hand ---

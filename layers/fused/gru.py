@@ -15,7 +15,7 @@ Backward, from the whole gradient dh~ reaching h~:
 
 (``tanh`` and ``sigma`` are the layer's activation and recurrent activation.)  The masked
 step is the driver's: the cell runs on every sample, and ``masked_step_forward`` /
-``masked_step_backward`` select.  A GRU with reset_after=False runs on the autograd path.
+``masked_step_backward`` select.  ``gru_reset_before`` is the GRU with reset_after=False.
 """
 
 from __future__ import annotations
