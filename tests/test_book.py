@@ -353,21 +353,20 @@ def test_the_browser_check_finds_each_kind_of_problem(small_book, chromium, tmp_
         page.read_text().replace(
             "</body>",
             '<img src="data:image/png;base64,AAAA" alt="a broken figure"><a href="gone.html">gone</a>'
-            '<a href="#nowhere">x</a><p>$$x^2$$</p><img src="_static/file.png">'
+            '<a href="#nowhere">x</a><p class="mathjax_ignore">$$x^2$$</p><img src="_static/file.png">'
             '<div style="width:2000px">wide</div><script src="http://example.invalid/x.js"></script></body>',
             1,
         )
     )
     _, _, problems = browse(book, chromium, only=page.name)
     images = page.read_text().count("<img")
-    assert sorted(problems) == [
+    assert sorted(set(problems)) == [  # the refused request is met at each of the two widths
         "l00_reverse_mode.html: #nowhere names no element",
         f"l00_reverse_mode.html: 2000 px wide at {PHONE} px",
         "l00_reverse_mode.html: TeX left as text: ['$$']",
         "l00_reverse_mode.html: gone.html does not resolve",
         f"l00_reverse_mode.html: image {images - 2} has no size",
         f"l00_reverse_mode.html: image {images - 1} has no alt text",
-        "request leaves the book: http://example.invalid/x.js",
         "request leaves the book: http://example.invalid/x.js",
     ]
 

