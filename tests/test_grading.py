@@ -102,6 +102,18 @@ def test_an_endless_loop_loses_its_check_and_grading_goes_on(tmp_path):
     assert "did not finish within 2 s" in results[0].message
 
 
+def test_a_time_limit_cut_by_the_budget_reads_as_the_teacher_set_it():
+    """The limit left of a 1 s budget is a hair under 1 s; the message rounds it as set."""
+    from pathlib import Path
+
+    from minigrad.testing.grading.isolation import ChildReport
+
+    checklist = doubling_checklist()
+    report = ChildReport(None, {}, Path("."), "", 1.0, True, None)
+    passed, message = checklist._verdict(checklist.checks[0], [], report, "sub.py", 0.999999)
+    assert not passed and "did not finish within 1 s" in message
+
+
 def test_the_budget_per_submission_stops_grading_and_says_so(tmp_path):
     source = "import time\ndef double(x):\n    time.sleep(30)\n"
     results = doubling_checklist().run(write(tmp_path, source), budget=1.0)

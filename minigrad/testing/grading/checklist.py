@@ -202,7 +202,7 @@ class Checklist:
     ) -> tuple[bool, str]:
         """Pass or fail, and why, from what the child sent back."""
         if report.timed_out:
-            return False, f"did not finish within {limit:g} s (an endless loop, or far too slow)"
+            return False, f"did not finish within {limit:.3g} s (an endless loop, or far too slow)"
         reply = report.reply
         if reply is None:
             extra = f": {report.problem}" if report.problem else ""
