@@ -19,7 +19,7 @@ pytest.importorskip("myst_nb")
 from lessons.book import BookError, build
 
 ROOT = Path(__file__).resolve().parent.parent
-SMALL = ("l00_reverse_mode", "l02_rnn_memory")
+SMALL = ("l00_reverse_mode", "l06_gru")
 PHONE = 390  # px: a phone's width, at which no page may scroll sideways
 CHROMIUM_FLAGS = [  # headless, and no connections of its own on a closed network
     "--headless",
@@ -46,11 +46,11 @@ def small_book(tmp_path_factory):
 
 def test_a_book_of_two_lessons_has_pages_notebooks_figures_links_and_results(small_book):
     out, output = small_book
-    assert (output / "gradient_norms.png").is_file()  # pictures go where a script run puts them
-    assert results.load("l02_rnn_memory", output)["seeds"]  # the one run saved what tests read
+    assert (output / "gru_gates_by_hand.png").is_file()  # pictures go where a script run puts them
+    assert results.load("l06_gru", output)["x_test"].size  # the one run saved what tests read
     index = (out / "index.html").read_text()
     assert all(f'href="{stem}.html"' in index and f'href="notebooks/{stem}.ipynb"' in index for stem in SMALL)
-    assert "Reverse mode from scratch" in index and "Morvan" in index  # titles and articles
+    assert "Reverse mode from scratch" in index and "Cho et al." in index  # titles and articles
     for stem in SMALL:
         text = (out / f"{stem}.html").read_text()
         assert "<h1" in text and "[ok]" in text and "[FAILED]" not in text  # prose and verdicts
@@ -62,16 +62,16 @@ def test_a_book_of_two_lessons_has_pages_notebooks_figures_links_and_results(sma
         assert [c["metadata"]["tags"] for c in results_cells] == [["remove-cell"]]
         assert "RESULTS" not in text  # the notebook keeps the cell, the page leaves it out
         assert f'href="notebooks/{stem}.ipynb"' in text  # the page links its executed notebook
-    memory = (out / "l02_rnn_memory.html").read_text()
+    memory = (out / "l06_gru.html").read_text()
     assert memory.count('<img alt="') >= 2  # the figures
     title = re.search(r"<title>(.*?)</title>", memory).group(1)
-    assert title.startswith("2. Order, memory")  # numbered, from the lesson's title
+    assert title.startswith("2. Gated recurrent units")  # numbered, from the lesson's title
     reverse = (out / "l00_reverse_mode.html").read_text()
     next_link = re.search(
         r'<a class="right-next"\s+href="([^"]+)".*?prev-next-title">(.*?)</p>', reverse, re.S
     )
     next_title = re.sub(r"<[^>]+>", "", next_link.group(2))
-    assert (next_link.group(1), next_title) == ("l02_rnn_memory.html", title.split(" &#8212;")[0])  # by title
+    assert (next_link.group(1), next_title) == ("l06_gru.html", title.split(" &#8212;")[0])  # by title
 
 
 def test_the_page_hides_the_machinery_the_notebook_printed(small_book):
