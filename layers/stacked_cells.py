@@ -43,6 +43,7 @@ class StackedRNNCells(Module):
         if len(dtypes) > 1:
             raise ValueError(f"{name}: the cells need one dtype, got {sorted(str(d) for d in dtypes)}")
         self.dtype = dtypes.pop()
+        refuse_fused(cells)
         self.cells = list(cells)
         self.output_size = outputs[-1]
 
@@ -74,6 +75,7 @@ class StackedRNNCells(Module):
                 f"StackedRNNCells: needs {len(self.state_size)} states (every cell's, in order), "
                 f"got {len(states)}"
             )
+        refuse_fused(self.cells)  # a cell's impl may have been set after the stack was made
         new_states: list[Tensor] = []
         start = 0
         for cell, sizes in zip(self.cells, self.sizes, strict=True):
@@ -82,3 +84,15 @@ class StackedRNNCells(Module):
             new_states += list(produced) if isinstance(produced, (list, tuple)) else [produced]
             start += len(sizes)
         return x, new_states
+
+
+def refuse_fused(cells: Sequence[Any]) -> None:
+    """Raise if a cell asks for its fused op: a stack runs its cells one step at a time, so a
+    cell's whole-sequence kernel can never run there, and impl='fused' would be ignored."""
+    for k, cell in enumerate(cells):
+        if getattr(cell, "impl", None) == "fused":
+            raise ValueError(
+                f"StackedRNNCells: cell {k} ({type(cell).__name__}) has impl='fused', but a stack runs "
+                "its cells one step at a time; give it impl='auto' or 'autograd', or stack layers "
+                "(e.g. LSTM(..., return_sequences=True) then LSTM(...)) to run each on its fused op"
+            )

@@ -56,7 +56,7 @@ def test_rnn_over_a_built_in_cell_gives_the_built_in_layers_numbers(kind, impl):
     reference = layer_class(4, input_size=2, impl="autograd", **options)
     wrapped = layers.RNN(cell_class(4, input_size=2), **options)
     wrapped.set_weights(reference.get_weights())
-    wrapped.impl = impl  # the fused path runs inside RNN where the cell allows
+    wrapped.cell.impl = impl  # the cell owns its fast path; RNN runs it where the cell allows
     initial = [rng.standard_normal((3, 4)) for _ in range(len(reference.state_labels))]
     for got, want in zip(wrapped(x, initial_state=initial, mask=mask), reference(x, initial_state=initial, mask=mask),
                          strict=True):  # fmt: skip
@@ -125,7 +125,7 @@ def test_zero_output_for_mask_matches_a_numpy_loop():
     )
 
 
-@pytest.mark.parametrize("impl", ["autograd", "fused"])
+@pytest.mark.parametrize("impl", ["autograd", "auto"])
 def test_stacked_cells_equal_two_stacked_layers(impl):
     rng = np.random.default_rng(4)
     x, mask = rng.standard_normal((2, 4, 3)), random_mask(rng, 2, 4)
@@ -135,12 +135,30 @@ def test_stacked_cells_equal_two_stacked_layers(impl):
     stacked = layers.RNN(cells, return_state=True)
     assert cells.state_size == [5, 5, 2] and stacked.output_size == 2
     stacked.set_weights(first.get_weights() + second.get_weights())
-    stacked.impl = impl
+    for cell in cells.cells:
+        cell.impl = impl
     output, h1, c1, h2 = stacked(x, mask=mask)
     between, first_h, first_c = first(x, mask=mask)
     expected = second(between, mask=mask)
     for got, want in ((output, expected), (h2, expected), (h1, first_h), (c1, first_c)):
         np.testing.assert_allclose(got.data, want.data, atol=1e-12)
+
+
+def test_a_stack_refuses_a_cell_set_to_run_fused():
+    # a stack steps its cells one at a time, so a cell's whole-sequence kernel cannot run there
+    with pytest.raises(ValueError, match=r"cell 1 \(GRUCell\) has impl='fused'"):
+        layers.StackedRNNCells(
+            [layers.LSTMCell(5, input_size=3), layers.GRUCell(2, input_size=5, impl="fused")]
+        )
+    cells = layers.StackedRNNCells([layers.LSTMCell(5, input_size=3), layers.GRUCell(2, input_size=5)])
+    stacked = layers.RNN(cells)
+    x = np.ones((2, 4, 3))
+    before = stacked(x).data
+    cells.cells[0].impl = "fused"
+    with pytest.raises(ValueError, match=r"cell 0 \(LSTMCell\) has impl='fused'"):
+        stacked(x)
+    cells.cells[0].impl = "auto"
+    np.testing.assert_array_equal(stacked(x).data, before)
 
 
 class NoStateSize:
