@@ -81,6 +81,7 @@ def test_the_page_hides_the_machinery_the_notebook_printed(small_book):
         assert "PosixPath" not in page
         assert str(output) not in page and str(ROOT) not in page  # the build's folders
     assert "rnn_3_steps.dot" in (out / "l00_reverse_mode.html").read_text()  # the file's name stays
+    assert not (out / "genindex.html").exists()  # no index entries, so no empty index page
 
 
 def test_a_failing_claim_stops_the_book_naming_the_lesson_and_the_claim(tmp_path):

@@ -35,6 +35,7 @@ html_title = "minigrad: the lessons"
 html_static_path = ["static"]
 html_css_files = ["book.css"]
 html_copy_source = False
+html_use_index = False  # the book defines no index entries: its general index page would be empty
 html_show_sourcelink = False
 html_last_updated_fmt = None
 html_theme_options = {
