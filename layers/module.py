@@ -33,10 +33,15 @@ class Module:
     ``requires_grad=True`` (as PyTorch registers an ``nn.Parameter``); one frozen later with
     ``requires_grad = False`` (or by Keras's ``module.trainable = False``) stays a parameter,
     counted as non-trainable, as in Keras.
-    Sub-modules are the attributes that are Modules (or lists of them).  The attributes
-    named in ``cell_attributes`` hold cells of any kind (see ``cell_members``): their weights
-    and modules are found wherever a cell keeps them.  A parameter shared by several modules
-    is listed, counted and updated once.  Calling a module calls ``forward``.
+    Sub-modules are the attributes that are Modules.  Lists, tuples and dicts are searched
+    too, as Keras tracks them: ``self.blocks = [Dense(4), Dense(4)]`` gives the modules
+    ``blocks.0`` and ``blocks.1``, ``self.weights = {"U": Tensor(..., requires_grad=True)}``
+    the parameter ``weights.U``.  The attributes named in ``cell_attributes`` hold cells of
+    any kind (see ``cell_members``): their weights and modules are found wherever a cell keeps
+    them.  A parameter shared by several modules is listed, counted and updated once.  A
+    weight held in a container or a cell is known by ``requires_grad``: freeze it with
+    ``trainable = False`` (which remembers it), not by switching its ``requires_grad`` off.
+    Calling a module calls ``forward``.
     """
 
     training: bool = True
@@ -69,15 +74,14 @@ class Module:
     def _members(self) -> Iterator[tuple[str, Module | Tensor]]:
         """Sub-modules, and the weights that cells keep outside modules, by dotted name, in
         attribute order."""
+        frozen = {id(p) for p in self.__dict__.get("_frozen", [])}
         for name, value in vars(self).items():
+            if name in BOOKKEEPING:
+                continue
             if name in self.cell_attributes:
-                yield from cell_members(value, name, set())
-            elif isinstance(value, Module):
-                yield name, value
-            elif isinstance(value, (list, tuple)):
-                for i, item in enumerate(value):
-                    if isinstance(item, Module):
-                        yield f"{name}.{i}", item
+                yield from cell_members(value, name, set(), frozen, objects=True)
+            elif isinstance(value, (Module, list, tuple, dict)):
+                yield from cell_members(value, name, set(), frozen, objects=False)
 
     @property
     def trainable(self) -> bool:
@@ -214,30 +218,35 @@ class Module:
         assign_checked(own, state, type(self).__name__)
 
 
+# what Module keeps about its own parameters, not members of it
+BOOKKEEPING = ("_parameter_names", "_frozen", "_trainable")
 # objects that carry a __dict__ but hold no weights of a cell
 NOT_CELL_PARTS = (type, types.ModuleType, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
 
 
-def cell_members(value: Any, name: str, visited: set[int]) -> Iterator[tuple[str, Module | Tensor]]:
-    """The modules and weights that a cell of any kind holds, by dotted name from ``name``.
+def cell_members(
+    value: Any, name: str, visited: set[int], frozen: set[int], objects: bool
+) -> Iterator[tuple[str, Module | Tensor]]:
+    """The modules and weights that ``value`` holds, by dotted name from ``name``.
 
-    A weight is a leaf Tensor with ``requires_grad``; a Module is taken whole (its own rules
-    find its parameters).  Lists, tuples and dicts are searched in their order, and so are
-    the attributes of plain objects (a cell that is not a Module, and the objects it keeps),
-    each object once: ``cell.W``, ``cell.layers.0``, ``cell.weights.U``.
+    A weight is a leaf Tensor with ``requires_grad``, or one whose id is in ``frozen`` (frozen
+    by ``trainable = False``); a Module is taken whole (its own rules find its parameters).
+    Lists, tuples and dicts are searched in their order, and with ``objects`` so are the
+    attributes of plain objects (a cell that is not a Module, and the objects it keeps), each
+    object once: ``cell.W``, ``cell.layers.0``, ``cell.weights.U``.
     """
     if isinstance(value, Module):
         yield name, value
         return
     if isinstance(value, Tensor):
-        if value.requires_grad and value.is_leaf:
+        if value.is_leaf and (value.requires_grad or id(value) in frozen):
             yield name, value
         return
     if isinstance(value, (list, tuple)):
         items: Any = enumerate(value)
     elif isinstance(value, dict):
         items = value.items()
-    elif hasattr(value, "__dict__") and not isinstance(value, NOT_CELL_PARTS):
+    elif objects and hasattr(value, "__dict__") and not isinstance(value, NOT_CELL_PARTS):
         items = vars(value).items()
     else:
         return
@@ -245,7 +254,7 @@ def cell_members(value: Any, name: str, visited: set[int]) -> Iterator[tuple[str
         return
     visited.add(id(value))
     for key, item in items:
-        yield from cell_members(item, f"{name}.{key}", visited)
+        yield from cell_members(item, f"{name}.{key}", visited, frozen, objects)
 
 
 def assign_checked(params: Mapping[str, Tensor], values: Mapping[str, Any], owner: str) -> None:

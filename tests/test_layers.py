@@ -164,6 +164,41 @@ def test_a_frozen_parameter_is_kept_everywhere_and_counted_as_non_trainable(tmp_
     assert not np.array_equal(first.bias.data, bias_before)
 
 
+class Blocks(layers.Module):
+    """A model of one's own keeping its weights and layers in a list and a dict."""
+
+    def __init__(self, rng):
+        self.scales = [mg.Tensor(rng.standard_normal(3), requires_grad=True) for _ in range(2)]
+        self.parts = {
+            "dense": layers.Dense(3, input_size=3),
+            "shift": mg.Tensor(np.zeros(3), requires_grad=True),
+        }
+
+    def forward(self, x):
+        return self.parts["dense"](x * self.scales[0] * self.scales[1]) + self.parts["shift"]
+
+
+def test_weights_and_layers_in_lists_and_dicts_are_parameters_trained_saved_and_frozen(tmp_path):
+    # as Keras tracks them: a plain list of weights must not be silently left untrained
+    rng = np.random.default_rng(7)
+    model, x = Blocks(rng), rng.standard_normal((4, 3))
+    names = ["scales.0", "scales.1", "parts.dense.kernel", "parts.dense.bias", "parts.shift"]
+    assert [name for name, _ in model.named_parameters()] == names
+    before = [p.data.copy() for p in model.parameters()]
+    optimizer = mg.optim.SGD(model.parameters(), lr=0.1)
+    (model(x) ** 2).sum().backward()
+    optimizer.step()
+    assert all(not np.array_equal(p.data, b) for p, b in zip(model.parameters(), before, strict=True))
+    model.trainable = False  # frozen weights stay parameters: counted, saved, loaded
+    assert [name for name, _ in model.named_parameters()] == names and model.count_params(trainable=True) == 0
+    mg.save(model, tmp_path / "blocks.npz")
+    other = Blocks(np.random.default_rng(8))
+    other.load_state_dict(mg.load(tmp_path / "blocks.npz"))
+    np.testing.assert_array_equal(other(x).data, model(x).data)
+    model.trainable = True
+    assert model.count_params(trainable=True) == 3 + 3 + 9 + 3 + 3
+
+
 def test_a_shared_parameter_is_listed_counted_and_updated_once():
     first, second = (
         layers.Dense(2, input_size=2, use_bias=False),

@@ -311,6 +311,20 @@ def test_a_plain_cells_weights_are_parameters_wherever_it_keeps_them(stacked, tm
     np.testing.assert_allclose(other(x).data, weights_everywhere_numpy(x, other_cells), atol=1e-12)
 
 
+def test_a_frozen_plain_cells_weights_stay_parameters(tmp_path):
+    rng = np.random.default_rng(6)
+    W, U = (mg.Tensor(rng.standard_normal(shape), requires_grad=True) for shape in ((3, 2), (2, 2)))
+    layer, x = layers.RNN(TanhCell(W, U)), rng.standard_normal((2, 4, 3))
+    layer.trainable = False
+    assert list(layer.state_dict()) == ["cell.W", "cell.U"] and layer.count_params(trainable=False) == 10
+    mg.save(layer, tmp_path / "frozen.npz")
+    other = layers.RNN(TanhCell(*(mg.Tensor(np.zeros(s), requires_grad=True) for s in ((3, 2), (2, 2)))))
+    other.load_state_dict(mg.load(tmp_path / "frozen.npz"))
+    np.testing.assert_array_equal(other(x).data, layer(x).data)
+    layer.trainable = True
+    assert W.requires_grad and U.requires_grad and layer.count_params(trainable=True) == 10
+
+
 def test_a_module_inside_a_plain_cell_follows_train_and_eval():
     class DroppingCell:
         state_size = 3
