@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import types
 from collections.abc import Iterator, Mapping
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
 import numpy as np
 
@@ -211,11 +211,35 @@ class Module:
             )
         assign_checked(own, dict(zip(own, weights, strict=True)), type(self).__name__)
 
-    def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Copy arrays into the parameters of the same names.  Missing, unexpected or
-        wrongly shaped entries are a ValueError listing them all, and nothing is changed."""
+    def load_state_dict(self, state: Mapping[str, Any], strict: bool = True) -> IncompatibleKeys:
+        """Copy arrays into the parameters of the same names, as PyTorch's does.
+
+        state : dict of name -> array, as ``state_dict()`` or ``minigrad.load`` give
+        strict : True (the default): a missing or unexpected name is an error.  False: load
+            the names both sides have and leave the rest (e.g. a checkpoint of a part of the
+            model); the names left out are in the returned tuple.
+
+        Returns ``(missing_keys, unexpected_keys)``.  A wrongly shaped or non-numeric entry is
+        a ValueError either way; every problem is listed at once, and nothing is changed.
+        """
+        if not isinstance(strict, (bool, np.bool_)):
+            name = type(self).__name__
+            raise ValueError(f"{name}.load_state_dict: strict must be True or False, got {strict!r}")
         own = dict(self.named_parameters())
+        result = IncompatibleKeys([n for n in own if n not in state], [n for n in state if n not in own])
+        if not strict:
+            own = {name: param for name, param in own.items() if name in state}
+            state = {name: state[name] for name in own}
         assign_checked(own, state, type(self).__name__)
+        return result
+
+
+class IncompatibleKeys(NamedTuple):
+    """What ``load_state_dict`` did not match: the module's names the state lacked, and the
+    state's names the module has no parameter for."""
+
+    missing_keys: list[str]
+    unexpected_keys: list[str]
 
 
 # what Module keeps about its own parameters, not members of it

@@ -83,6 +83,32 @@ def test_loading_a_wrong_checkpoint_lists_problems_and_keeps_the_module(tmp_path
         np.testing.assert_array_equal(a, b)
 
 
+def test_loading_part_of_a_model_with_strict_false_reports_what_was_left(tmp_path):
+    encoder = layers.Sequential([layers.Embedding(5, 3), layers.LSTM(4, input_size=3)])
+    model = layers.Sequential(
+        [layers.Embedding(5, 3), layers.LSTM(4, input_size=3), layers.Dense(2, input_size=4)]
+    )
+    encoder_state = {**encoder.state_dict(), "extra": np.zeros(2)}
+    dense_before = model.layers[2].get_weights()
+    missing, unexpected = model.load_state_dict(encoder_state, strict=False)
+    assert missing == ["layers.2.kernel", "layers.2.bias"] and unexpected == ["extra"]
+    for name, value in encoder.state_dict().items():
+        np.testing.assert_array_equal(model.state_dict()[name], value)
+    for a, b in zip(dense_before, model.layers[2].get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)  # what the state lacks is left as it was
+    assert model.load_state_dict(model.state_dict()) == ([], [])
+    with pytest.raises(ValueError, match=r"missing 'layers.2.kernel'"):
+        model.load_state_dict(encoder_state)  # strict by default, and nothing changes
+    wrong = {**encoder_state, "layers.0.embeddings": np.zeros((6, 3))}
+    before = model.get_weights()
+    with pytest.raises(ValueError, match=r"'layers.0.embeddings' has shape \(6, 3\), expected \(5, 3\)"):
+        model.load_state_dict(wrong, strict=False)  # a wrong shape is an error either way
+    for a, b in zip(before, model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="strict must be True or False, got 'no'"):
+        model.load_state_dict(encoder_state, strict="no")
+
+
 def test_keys_named_like_savez_arguments_are_kept(tmp_path):
     arrays = {"allow_pickle": np.arange(3.0), "file": np.ones((2, 2)), "args": np.array([1, 2])}
     mg.save(arrays, tmp_path / "odd.npz")
