@@ -175,6 +175,70 @@ def test_forbidden_code_is_caught_when_the_submission_runs_it(tmp_path):
     assert "your code ran Dense.__init__ of layers/dense.py" in found[0].message
 
 
+def forbidding_checklist():
+    checks = doubling_checklist()
+    forbidding = Checklist(forbidden=("layers",))
+    forbidding.checks = checks.checks
+    return forbidding
+
+
+REUSE = "layers.Dense(2, input_size=3)"
+HIDING = {  # (at the top of the file, in the graded function): the reference reused out of sight
+    "switched off": ("", f"sys.setprofile(None)\n    {REUSE}"),
+    "replaced before the watch starts": ("sys.setprofile = threading.setprofile = lambda hook: None", REUSE),
+    "in a thread made unwatched": ("", f"threading.setprofile(None)\n    run_in_thread(lambda: {REUSE})"),
+    "in a raw thread": ("", f"done = threading.Event()\n    _thread.start_new_thread(lambda: ({REUSE}, done.set()), ())"
+                        "\n    done.wait(5)"),
+    "in another process": ("", "subprocess.run([sys.executable, '-c', 'import layers'], check=False)"),
+}  # fmt: skip
+PRELUDE = """
+import _thread
+import subprocess
+import sys
+import threading
+
+import layers
+
+{top}
+
+
+def run_in_thread(work):
+    thread = threading.Thread(target=work)
+    thread.start()
+    thread.join()
+
+
+def double(x):
+    {body}
+    return 2 * x
+"""
+
+
+@pytest.mark.parametrize("how", list(HIDING))
+def test_reuse_hidden_from_the_watch_is_caught(tmp_path, how):
+    top, body = HIDING[how]
+    found = forbidding_checklist().run(write(tmp_path, PRELUDE.format(top=top, body=body)))
+    assert not any(r.passed for r in found)
+    reuse, evasion = (
+        "your code ran Dense.__init__ of layers/dense.py",
+        "this assignment must see that your code",
+    )
+    # a thread started by threading or raw gets the watch whatever threading's profile says
+    expected = evasion if how in ("switched off", "in another process") else reuse
+    assert expected in found[0].message
+
+
+def test_reuse_in_a_watched_thread_is_caught_and_a_thread_of_ones_own_is_allowed(tmp_path):
+    found = forbidding_checklist().run(
+        write(tmp_path, PRELUDE.format(top="", body=f"run_in_thread(lambda: {REUSE})"))
+    )
+    assert "your code ran Dense.__init__ of layers/dense.py" in found[0].message
+    allowed = PRELUDE.replace("import layers\n", "").format(
+        top="", body="run_in_thread(lambda: sum(range(3)))"
+    )
+    assert all(r.passed for r in forbidding_checklist().run(write(tmp_path, allowed)))
+
+
 def test_draw_is_repeatable_and_cases_survive_json():
     first, second = draw(arrays(shape=(2,)), 5, seed=0), draw(arrays(shape=(2,)), 5, seed=0)
     assert len(first) == 5 and all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))

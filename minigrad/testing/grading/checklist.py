@@ -215,6 +215,11 @@ class Checklist:
                 f"your code ran {reply['forbidden_ran']}, which this assignment asks you to write yourself "
                 "(build it from the allowed primitives instead of reusing the reference)"
             )
+        if problem is None and reply.get("evaded_watch"):
+            problem = (
+                f"your code {reply['evaded_watch']}; this assignment must see that your code does not "
+                "reuse the reference, so it runs only in the grader's sight"
+            )
         if problem is None and reply.get("imported"):
             problem = f"your code imported {', '.join(map(str, reply['imported']))}: {self.refuse_reason}"
         if problem is not None:

@@ -16,15 +16,15 @@ import resource
 import sys
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
-from types import FrameType, ModuleType
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from minigrad.testing.grading.probes import PROBES
+from minigrad.testing.grading.watch import forbidding
 
 MESSAGE_LIMIT = 4000  # characters of an error message kept
 FILE_LIMIT = 256 * 2**20  # bytes the child may write in one file
@@ -124,40 +124,6 @@ def _locations(modules: Sequence[str]) -> list[str]:
     return places
 
 
-@contextmanager
-def forbidding(places: list[str], path: Path, seen: list[str]) -> Iterator[None]:
-    """Note in ``seen`` the first code from ``places`` that runs with the submission's code on the stack.
-
-    This catches reuse of a reference however it was reached; a submission can switch it off,
-    which is why the values the grader compares, not this, carry the grade.
-    """
-    if not places:
-        yield
-        return
-    own, prefixes = str(path), tuple(places)
-    grader = str(Path(__file__).parent) + os.sep  # this package's own code is not a reference
-    depth = 0  # how many of the submission's frames are on the stack
-
-    def hook(frame: FrameType, event: str, arg: Any) -> None:
-        nonlocal depth
-        if event == "call":
-            callee = frame.f_code.co_filename
-            if callee == own:
-                depth += 1
-            elif depth and not seen and callee.startswith(prefixes) and not callee.startswith(grader):
-                place = next(p for p in places if callee.startswith(p))
-                where = os.path.relpath(callee, os.path.dirname(place.rstrip(os.sep)))
-                seen.append(f"{getattr(frame.f_code, 'co_qualname', frame.f_code.co_name)} of {where}")
-        elif event == "return" and frame.f_code.co_filename == own:
-            depth -= 1
-
-    sys.setprofile(hook)
-    try:
-        yield
-    finally:
-        sys.setprofile(None)
-
-
 def _checked_outputs(arrays: dict[str, np.ndarray], index: int) -> dict[str, np.ndarray]:
     kept = {}
     for name, array in arrays.items():
@@ -183,7 +149,8 @@ def run_cases(request: dict[str, Any], folder: Path) -> tuple[dict[str, Any], di
     allowed = request.get("allowed_bases", [])
     reply["definitions"] = {n: definition(module, n, allowed) for n in request.get("names", [])}
     seen: list[str] = []
-    with forbidding(_locations(request.get("forbidden", [])), path, seen):
+    evaded: list[str] = []
+    with forbidding(_locations(request.get("forbidden", [])), path, seen, evaded):
         for k, case in enumerate(request["cases"]):
             own = {name: inputs[f"{k}.{name}"] for name in case["inputs"]}
             try:
@@ -194,6 +161,7 @@ def run_cases(request: dict[str, Any], folder: Path) -> tuple[dict[str, Any], di
                 reply["cases"].append({"error": describe_error(error, path), "facts": {}})
                 break
     reply["forbidden_ran"] = seen[0] if seen else None
+    reply["evaded_watch"] = evaded[0] if evaded else None
     refused = set(request.get("refuse_imports", []))
     reply["imported"] = sorted(refused & {name.split(".")[0] for name in sys.modules})
     return reply, arrays
