@@ -13,6 +13,7 @@ scale data, no cancelling by design) a few times n eps times the largest gradien
 import os
 import threading
 from functools import partial
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -37,6 +38,7 @@ LAYERS = {
     "GRU-reset-before": partial(layers.GRU, reset_after=False),
 }
 TIME, BATCH, FEATURES, UNITS = 5, 7, 3, 4  # a batch of 7: parts of 4 and 3 samples
+BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 
 @pytest.fixture
@@ -235,3 +237,20 @@ def test_a_forked_child_splits_on_its_own_threads():
     os.close(write)
     _, status = os.waitpid(child, 0)
     assert os.read(read, 100) == b"ok" and status == 0
+
+
+def test_the_benchmarks_two_thread_run_splits_the_gated_layers(blas_threads, monkeypatch):
+    """benchmarks/run.py times every size at two threads: the LSTM and GRU loops split there."""
+    pytest.importorskip("torch")
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    import rnn
+
+    blas_threads(2)
+    for kind in ("LSTM", "GRU"):
+        calls = record_calls(monkeypatch, OPS[kind][0])
+        for size in rnn.SIZES:
+            for dtype in rnn.DTYPES:
+                calls.clear()
+                rnn.make_layer(kind, "fused", size, dtype)(rnn.make_input(size, dtype))
+                assert sorted(rows for _, _, rows in calls) == [size[1] // 2] * 2, (kind, size, dtype)
+                assert len({thread for _, thread, _ in calls}) == 2
