@@ -12,6 +12,8 @@ scale data, no cancelling by design) a few times n eps times the largest gradien
 
 import os
 import threading
+import time
+from concurrent.futures import Future
 from functools import partial
 from pathlib import Path
 
@@ -58,19 +60,31 @@ def small_parts(monkeypatch):
     monkeypatch.setattr(batch_parallel, "MIN_PART_BYTES", 1)
 
 
-def record_calls(monkeypatch, op_class):
-    """A list that receives (direction, thread id, samples) for every call of op_class's
-    sequence_forward and sequence_backward."""
-    calls = []
-    for direction, batch_axis in (("forward", 1), ("backward", 0)):
-        original = getattr(op_class, f"sequence_{direction}")
+class Calls(list):
+    """(direction, thread id, samples) of every call of an op class's sequence_forward and
+    sequence_backward.  With ``rendezvous`` set, a call on the test's thread waits (up to 10 s)
+    until a call on another thread has begun, so that the pool's thread takes its part however
+    slowly it is scheduled (the caller would otherwise run a part no pool thread has started)."""
 
-        def recorded(op, first, *rest, _original=original, _direction=direction, _axis=batch_axis):
-            calls.append((_direction, threading.get_ident(), first.shape[_axis]))
-            return _original(op, first, *rest)
+    def __init__(self, monkeypatch, op_class):
+        super().__init__()
+        self.rendezvous, self.other_thread_began = False, threading.Event()
+        for direction, batch_axis in (("forward", 1), ("backward", 0)):
+            original = getattr(op_class, f"sequence_{direction}")
+            recorded = partial(self.call, original, direction, batch_axis)
+            monkeypatch.setattr(op_class, f"sequence_{direction}", lambda op, *a, _r=recorded: _r(op, *a))
 
-        monkeypatch.setattr(op_class, f"sequence_{direction}", recorded)
-    return calls
+    def call(self, original, direction, batch_axis, op, first, *rest):
+        self.append((direction, threading.get_ident(), first.shape[batch_axis]))
+        if threading.get_ident() != threading.main_thread().ident:
+            self.other_thread_began.set()
+        elif self.rendezvous:
+            assert self.other_thread_began.wait(10), "no pool thread took a part"
+            self.other_thread_began.clear()
+        return original(op, first, *rest)
+
+    def threads(self, direction=None):
+        return {thread for d, thread, _ in self if direction in (None, d)}
 
 
 def use_numpy_twins(monkeypatch, kind):
@@ -136,24 +150,24 @@ def test_split_gives_the_whole_batchs_numbers(kind, dtype, path, blas_threads, s
     if path == "numpy-twins":
         use_numpy_twins(monkeypatch, kind)
     case, mask = op_case(kind, dtype)
-    calls = record_calls(monkeypatch, OPS[kind][0])
+    calls = Calls(monkeypatch, OPS[kind][0])
     blas_threads(1)
     whole_values, whole_grads = run_op(kind, case, mask)
     assert calls == [("forward", threading.get_ident(), BATCH), ("backward", threading.get_ident(), BATCH)]
 
     calls.clear()
+    calls.rendezvous = True
     blas_threads(2)
     split_values, split_grads = run_op(kind, case, mask)
     for direction in ("forward", "backward"):
-        parts = [(thread, rows) for d, thread, rows in calls if d == direction]
-        assert sorted(rows for _, rows in parts) == [3, 4]
-        assert len({thread for thread, _ in parts}) == 2
-        assert threading.get_ident() in {thread for thread, _ in parts}
+        assert sorted(rows for d, _, rows in calls if d == direction) == [3, 4]
+        assert len(calls.threads(direction)) == 2 and threading.get_ident() in calls.threads(direction)
     first_rows = next(rows for _, thread, rows in calls if thread == threading.get_ident())
 
     for split, whole in zip(split_values + split_grads[:-2], whole_values + whole_grads[:-2], strict=True):
         assert split.dtype == whole.dtype and np.array_equal(split, whole)
     blas_threads(1)
+    calls.rendezvous = False
     parts_grads = [run_op(kind, case, mask, rows)[1] for rows in (slice(first_rows), slice(first_rows, None))]
     for index in (-2, -1):  # the recurrent kernel's and the bias's gradients: sums over the parts
         assert np.array_equal(split_grads[index], parts_grads[0][index] + parts_grads[1][index])
@@ -163,7 +177,7 @@ def test_split_gives_the_whole_batchs_numbers(kind, dtype, path, blas_threads, s
 @pytest.mark.parametrize("kind", LAYERS)
 def test_layer_options_split(kind, blas_threads, small_parts, monkeypatch):
     """go_backwards, return_state, initial states, masks and recurrent dropout through the layer."""
-    calls = record_calls(monkeypatch, OPS[kind][0])
+    calls = Calls(monkeypatch, OPS[kind][0])
     rng = np.random.default_rng(5)
     x_data = rng.standard_normal((BATCH, TIME, FEATURES))
     mask = rng.random((BATCH, TIME)) > 0.3
@@ -175,6 +189,7 @@ def test_layer_options_split(kind, blas_threads, small_parts, monkeypatch):
     results = {}
     for threads in (1, 2):
         blas_threads(threads)
+        calls.rendezvous = threads == 2
         x = mg.Tensor(x_data, requires_grad=True)
         initial = [mg.Tensor(rng.standard_normal((BATCH, UNITS)) * 0 + 0.5, requires_grad=True)]
         initial *= len(layer.state_sizes)
@@ -186,7 +201,7 @@ def test_layer_options_split(kind, blas_threads, small_parts, monkeypatch):
             [p.grad for p in layer.parameters()],
         )
         layer.zero_grad()
-    assert len({thread for _, thread, _ in calls}) == 2
+    assert len(calls.threads()) == 2
     for split, whole in zip(results[2][0], results[1][0], strict=True):
         assert np.array_equal(split, whole)
     for split, whole in zip(results[2][1], results[1][1], strict=True):
@@ -205,32 +220,60 @@ def test_one_thread_never_splits(blas_threads):
     assert batch_parallel.part_count(big[:, :5]) == 2
 
 
-def test_a_failing_part_raises_after_every_part_ended():
-    ended = threading.Event()
+def test_a_failing_part_raises_once_no_part_runs():
+    lock, running = threading.Lock(), [0]
 
     def fails() -> None:
         raise ValueError("part failed")
 
     def slow() -> str:
-        ended.wait(0.2)
-        ended.set()
+        with lock:
+            running[0] += 1
+        time.sleep(0.05)
+        with lock:
+            running[0] -= 1
         return "done"
 
-    with pytest.raises(ValueError, match="part failed"):
-        batch_parallel.run_parts([fails, slow])
-    assert ended.is_set()
-    with pytest.raises(ValueError, match="part failed"):
-        batch_parallel.run_parts([slow, fails])
+    for tasks in ([fails, slow], [slow, fails], [slow, fails, slow]):
+        with pytest.raises(ValueError, match="part failed"):
+            batch_parallel.run_parts(tasks)
+        assert running == [0]
     assert batch_parallel.run_parts([slow, slow, slow]) == ["done"] * 3
 
 
+def test_the_caller_runs_every_part_the_pool_has_not_started(monkeypatch):
+    class IdlePool:  # its threads never get a core
+        def submit(self, *args):
+            return Future()
+
+    monkeypatch.setattr(batch_parallel, "_executor", IdlePool)
+    results = batch_parallel.run_parts([partial(lambda i: (threading.get_ident(), i), i) for i in range(3)])
+    assert results == [(threading.get_ident(), i) for i in range(3)]
+
+
+def part_meeting_the_other() -> tuple[int, int]:
+    """Two tasks for run_parts: the first waits (up to 10 s) for the second to begin, so the
+    second runs on a pool thread; each returns its thread id."""
+    began = threading.Event()
+
+    def first() -> int:
+        assert began.wait(10), "no pool thread took the second part"
+        return threading.get_ident()
+
+    def second() -> int:
+        began.set()
+        return threading.get_ident()
+
+    return first, second
+
+
 def test_a_forked_child_splits_on_its_own_threads():
-    batch_parallel.run_parts([int, int])  # the parent's pool exists
+    batch_parallel.run_parts(part_meeting_the_other())  # the parent's pool has a thread
     read, write = os.pipe()
     child = os.fork()
-    if child == 0:  # a child has none of the parent's threads
+    if child == 0:  # a child has none of the parent's threads: it must start its own
         try:
-            threads = batch_parallel.run_parts([threading.get_ident, threading.get_ident])
+            threads = batch_parallel.run_parts(part_meeting_the_other())
             os.write(write, b"ok" if len(set(threads)) == 2 else b"one thread")
         finally:
             os._exit(0)
@@ -247,10 +290,11 @@ def test_the_benchmarks_two_thread_run_splits_the_gated_layers(blas_threads, mon
 
     blas_threads(2)
     for kind in ("LSTM", "GRU"):
-        calls = record_calls(monkeypatch, OPS[kind][0])
+        calls = Calls(monkeypatch, OPS[kind][0])
+        calls.rendezvous = True
         for size in rnn.SIZES:
             for dtype in rnn.DTYPES:
                 calls.clear()
                 rnn.make_layer(kind, "fused", size, dtype)(rnn.make_input(size, dtype))
                 assert sorted(rows for _, _, rows in calls) == [size[1] // 2] * 2, (kind, size, dtype)
-                assert len({thread for _, thread, _ in calls}) == 2
+                assert len(calls.threads()) == 2

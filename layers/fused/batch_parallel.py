@@ -2,43 +2,55 @@
 its own thread.
 
 Samples never meet inside a recurrence: row b of every step's product, gate and state depends
-on sample b alone.  So ``sequence_forward`` cuts the batch into contiguous parts of rows, runs
-the layer's own ``sequence_forward`` on each part in its own thread (the calling thread takes
-the first part, a persistent pool the others; the compiled kernels release the GIL), each
-part keeping its own saved state on its own op object, and joins them once per sequence:
-outputs and final states concatenated along the batch.  ``sequence_backward`` runs each
-part's backward on the same threads; the per-sample gradients (the input projection's, the
-initial states') are concatenated, the weights' (recurrent kernel, bias) summed over parts.
-There is one hand-off per sequence, never one per step: a step's product is far too small
-to share between threads (on a busy machine, a thread waiting for a core costs a scheduler's
-time slice, milliseconds, at every step), a part's whole loop is not.
+on sample b alone.  So ``sequence_forward`` cuts the batch into contiguous parts of rows and
+runs the layer's own ``sequence_forward`` on each part in its own thread, each part keeping
+its saved state on its own op object (``Parts``); ``sequence_backward`` runs each part's
+backward the same way.  Each part writes its rows of the outputs, the final states and the
+per-sample gradients (of the input projection and the initial states) into the whole
+batch's arrays; the weights' gradients (recurrent kernel, bias) are summed over the parts.
+The compiled loops release the GIL.
+
+There is one hand-off per sequence and none per step.  A step's product is far too small to
+share between threads: on a busy machine a thread waiting for a core costs a scheduler's time
+slice, milliseconds, at every step.  A part's whole loop is not, and ``run_parts`` makes even
+that wait harmless: the calling thread runs the first part, then every part that no pool
+thread has started yet, so a pool thread that cannot get a core delays nothing.
 
 How many parts
 --------------
 The user's thread limit is numpy's BLAS pool: OpenBLAS's thread count as OpenBLAS reports it
 at the call, which is what ``OPENBLAS_NUM_THREADS`` (or ``OMP_NUM_THREADS``) set at start-up,
 and what ``threadpoolctl.threadpool_limits`` or ``openblas_set_num_threads`` set since; by
-default OpenBLAS takes every core the process may run on.  At one thread nothing is split.
-With a BLAS other than OpenBLAS, whose count we cannot read, nothing is split either.  Each
-part gets at least ``MIN_ROWS`` samples: below that, a part's loop is too short to pay for the
-hand-off and its per-step products too narrow for BLAS to run at full speed (the crossover
-measured in each thread's own CPU time; see ``benchmarks``).  Inside the loop every part's
-products run on its own thread only (``blas.one_thread``).
+default OpenBLAS takes every core the process may run on.  At one thread nothing is split;
+with a BLAS other than OpenBLAS, whose count cannot be read, nothing is split either.  Inside
+the loop each part's products run on its own thread only (``blas.one_thread``).
+
+A part needs at least ``MIN_ROWS`` samples and ``MIN_PART_BYTES`` of x_proj (time * samples *
+gates * units numbers): a split pays a fixed cost (handing off, waking a thread, joining;
+0.2-0.4 ms of the caller's CPU time, measured on a busy 2-core machine) and a per-step one (a
+loop of half the samples costs more than half: the step's fixed work stays whole), and wins
+only where the loop is long enough.  Measured in each thread's CPU time
+(``benchmarks/batch_parallel.py``), the estimated two-core speed-up of the loops, forward /
+backward: LSTM float32 (T, B, U) = (50, 6, 128) 0.99 / 1.00 (parts of 307 kB), (50, 8, 128)
+1.23 / 1.14 (410 kB), (50, 16, 128) 1.72 / 1.74, (1000, 8, 64) 1.70 / 1.63; SimpleRNN float32
+(50, 16, 128) 0.91 / 1.03 (205 kB), (50, 32, 128) 1.12 / 1.37 (410 kB).
 
 Numbers
 -------
-Each sample's outputs, states and gradients come from the same operations, in the same order,
-as without the split (BLAS computes each row of a product from that row alone).  The weights'
-gradients are sums over every step and sample, dU = sum_{t,b} fed_back_{t,b}^T dz_{t,b}; split,
-each part sums its own samples and the parts' sums are added, a different order of the same
-additions, so they agree to rounding: within 2 n eps sum_{t,b} |fed_back_{t,b}| |dz_{t,b}|
-for n = time * batch terms.
+Each sample's outputs, states and gradients come from the same operations in the same order
+as without the split: BLAS computes each row of a product from that row alone (with two rows
+at least, so that the product stays a matrix product: one row would go to BLAS's
+matrix-vector routine, which may round differently).  The weights' gradients are sums over
+every step and sample, dU = sum_{t,b} fed_back_{t,b}^T dz_{t,b}; split, each part sums its
+own samples and the parts' sums are added: the same terms added in another order, equal to
+rounding (a few times n eps times the terms' magnitudes for n = time * batch terms).
 """
 
 from __future__ import annotations
 
 import itertools
 import os
+import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, NamedTuple, TypeVar
@@ -77,17 +89,28 @@ def _executor() -> ThreadPoolExecutor:
 
 
 def run_parts(tasks: Sequence[Callable[[], Result]]) -> list[Result]:
-    """Each task's result, the first run on the calling thread and each other on a thread of
-    the pool.  Returns only when every task has ended; re-raises the first task's error."""
-    futures: list[Future] = [_executor().submit(task) for task in tasks[1:]]
+    """Each task's result, in order.  The calling thread runs the first task, then every task
+    that no thread of the pool has started yet; a pool thread runs each task it reaches
+    first.  So a pool thread that waits for a core (another program has it) delays nothing:
+    the caller has done its work.  Returns once no task runs; on an error, re-raises the first
+    in task order (the tasks no thread has started by then never run)."""
+    claims = [threading.Lock() for _ in tasks]
+    results: list[Any] = [None] * len(tasks)
+
+    def run(index: int) -> None:  # runs task ``index`` unless another thread has claimed it
+        if claims[index].acquire(blocking=False):
+            results[index] = tasks[index]()
+
+    futures: list[Future] = [_executor().submit(run, index) for index in range(1, len(tasks))]
     try:
-        first = tasks[0]()
-    finally:
-        errors = [future.exception() for future in futures]  # waits for every part
+        for index in range(len(tasks)):
+            run(index)
+    finally:  # wait for the tasks a pool thread has started; cancel the others
+        errors = [future.exception() for future in futures if not future.cancel()]
     for error in errors:
         if error is not None:
             raise error
-    return [first, *(future.result() for future in futures)]
+    return results
 
 
 def _part_op(op: Any, rows: slice) -> Any:
