@@ -2,9 +2,9 @@
 
 A two-thread wall-clock speed-up cannot be measured on a machine that runs other work, but
 what decides it can: on a quiet 2-core machine the split loop takes as long as its slowest
-thread, so its speed-up is (the whole loop's CPU time) / (the calling thread's CPU time,
-which includes the slicing, the concatenation and the hand-off, plus whatever the other part
-took longer, plus the hand-off's wake-up latency).  This script measures each of those in
+thread, so its speed-up is (the whole loop's CPU time) / (the calling thread's own work
+outside the parts: setting up, handing off, joining; plus the longer of its own part and the
+other part with the hand-off's wake-up latency).  This script measures each of those in
 thread CPU time (``time.thread_time``), the whole and the split taking turns, medians of
 many repeats, forward and backward time loops of every fused layer at several batch sizes:
 
@@ -62,25 +62,27 @@ def make_op(kind: str, time_: int, batch: int, units: int, dtype: type) -> tuple
 
 
 class PartClock:
-    """Each part's task (its slices, its loop) in its own thread's CPU seconds, recorded by
-    wrapping the tasks that ``batch_parallel.run_parts`` receives while installed."""
+    """Each part's task (its slices, its loop) in the CPU seconds of the thread that ran it,
+    recorded by wrapping the tasks that ``batch_parallel.run_parts`` receives while installed."""
 
     def __init__(self) -> None:
-        self.seconds: dict[int, float] = {}
+        self.seconds: dict[int, tuple[float, int]] = {}  # task index: (seconds, thread id)
         self.run_parts = batch_parallel.run_parts
 
     def __enter__(self) -> PartClock:
-        batch_parallel.run_parts = lambda tasks: self.run_parts([self.timed(task) for task in tasks])
+        batch_parallel.run_parts = lambda tasks: self.run_parts(
+            [self.timed(index, task) for index, task in enumerate(tasks)]
+        )
         return self
 
     def __exit__(self, *exception: object) -> None:
         batch_parallel.run_parts = self.run_parts
 
-    def timed(self, task: Callable[[], Any]) -> Callable[[], Any]:
+    def timed(self, index: int, task: Callable[[], Any]) -> Callable[[], Any]:
         def run() -> Any:
             start = time.thread_time()
             result = task()
-            self.seconds[threading.get_ident()] = time.thread_time() - start
+            self.seconds[index] = (time.thread_time() - start, threading.get_ident())
             return result
 
         return run
@@ -98,13 +100,15 @@ def hand_off_latency(repeats: int) -> float:
 
 
 def measure(run: Callable[[], None], clock: PartClock) -> tuple[float, float, float]:
-    """(caller's CPU seconds for the whole call, its own part's, the other part's)."""
+    """(the caller's CPU seconds outside the parts' tasks, the first part's, the longest other
+    part's), whichever thread ran each part; for the whole loop, (its seconds, 0, 0)."""
     clock.seconds.clear()
     start = time.thread_time()
     run()
     caller = time.thread_time() - start
-    own = clock.seconds.pop(threading.get_ident(), caller)
-    return caller, own, max(clock.seconds.values(), default=0.0)
+    caller_tasks = sum(s for s, thread in clock.seconds.values() if thread == threading.get_ident())
+    first = clock.seconds.pop(0, (0.0, 0))[0]
+    return caller - caller_tasks, first, max((s for s, _ in clock.seconds.values()), default=0.0)
 
 
 def case(
@@ -126,13 +130,13 @@ def case(
                         loop = backward()
                     figures[mode].append(measure(loop, clock))
             whole = statistics.median(c for c, _, _ in figures["whole"])
-            caller = statistics.median(c for c, _, _ in figures["split"])
+            overhead = statistics.median(c for c, _, _ in figures["split"])
             own = statistics.median(o for _, o, _ in figures["split"])
             other = statistics.median(p for _, _, p in figures["split"])
-            critical = caller + max(0.0, other + latency - own)
+            critical = overhead + max(own, other + latency)
             rows.append(
                 f"{direction:8s} whole {whole * 1e3:8.3f} ms  parts {own * 1e3:7.3f} / {other * 1e3:7.3f} ms"
-                f"  caller {caller * 1e3:7.3f} ms (+{(caller - own) * 1e3:.3f})"
+                f"  caller's own {overhead * 1e3:6.3f} ms"
                 f"  speed-up {whole / critical:4.2f}"
             )
     label = f"{kind:9s} T={time_:4d} B={batch:3d} U={units:3d} {np.dtype(dtype).name}"
