@@ -148,7 +148,10 @@ class FusedRecurrence(Function):
       dL/d initial states, dL/d recurrent_kernel, dL/d bias).
 
     On ``self`` for them: ``mask`` (batch, time) bool, m_t of every step; ``recurrent_mask``
-    (batch, units), d; ``activation`` and ``recurrent_activation``, codes of ``CODES``.
+    (batch, units), d; ``activation`` and ``recurrent_activation``, codes of ``CODES``.  The
+    time loop may run on part of the batch, on a new op of the same class given only those
+    four (cut to its rows), in a thread of its own (``batch_parallel``): the two methods read
+    nothing else from ``self`` and keep what backward needs there.
     """
 
     n_states: ClassVar[int] = 1
