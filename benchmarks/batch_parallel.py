@@ -122,8 +122,8 @@ def case(
         for direction in ("forward", "backward"):
             figures: dict[str, list[tuple[float, float, float]]] = {"whole": [], "split": []}
             for _ in range(repeats):
-                for mode, min_bytes in (("whole", 2**62), ("split", 1)):
-                    batch_parallel.MIN_PART_BYTES = min_bytes
+                for mode, min_size in (("whole", 2**62), ("split", 1)):
+                    batch_parallel.MIN_PART_SIZE = min_size
                     loop = forward()
                     if direction == "backward":
                         loop()

@@ -57,7 +57,7 @@ def blas_threads():
 @pytest.fixture
 def small_parts(monkeypatch):
     """Split however small the loop (the tests' sizes are far below the crossover)."""
-    monkeypatch.setattr(batch_parallel, "MIN_PART_BYTES", 1)
+    monkeypatch.setattr(batch_parallel, "MIN_PART_SIZE", 1)
 
 
 class Calls(list):

@@ -25,15 +25,16 @@ default OpenBLAS takes every core the process may run on.  At one thread nothing
 with a BLAS other than OpenBLAS, whose count cannot be read, nothing is split either.  Inside
 the loop each part's products run on its own thread only (``blas.one_thread``).
 
-A part needs at least ``MIN_ROWS`` samples and ``MIN_PART_BYTES`` of x_proj (time * samples *
-gates * units numbers): a split pays a fixed cost (handing off, waking a thread, joining;
-0.2-0.4 ms of the caller's CPU time, measured on a busy 2-core machine) and a per-step one (a
-loop of half the samples costs more than half: the step's fixed work stays whole), and wins
-only where the loop is long enough.  Measured in each thread's CPU time
-(``benchmarks/batch_parallel.py``), the estimated two-core speed-up of the loops, forward /
-backward: LSTM float32 (T, B, U) = (50, 6, 128) 0.99 / 1.00 (parts of 307 kB), (50, 8, 128)
-1.23 / 1.14 (410 kB), (50, 16, 128) 1.72 / 1.74, (1000, 8, 64) 1.70 / 1.63; SimpleRNN float32
-(50, 16, 128) 0.91 / 1.03 (205 kB), (50, 32, 128) 1.12 / 1.37 (410 kB).
+A part needs at least ``MIN_ROWS`` samples and ``MIN_PART_SIZE`` numbers of x_proj (time *
+samples * gates * units): a split pays a fixed cost per call (handing off, waking a thread,
+joining: 0.05-0.4 ms of the caller's CPU time on a busy 2-core machine) and a per-step one (a
+part's step keeps the step's fixed work), so it wins only on loops long and wide enough.
+Measured in each thread's CPU time (``benchmarks/batch_parallel.py``: every fused layer, four
+shapes, six batch sizes, both dtypes, forward and backward, twice), the estimated two-core
+speed-up of the loops against a part's size in numbers: below 25,000, 41 of 56 cases lost
+(median 0.85); 25,000-100,000, 50 of 208 lost (median 1.20); from 100,000 up, none of 312
+(least 1.04, medians 1.35-1.60).  For example LSTM float64 (T, B, U) = (50, 6, 128), parts of
+76,800: 0.77 forward; LSTM float32 (50, 16, 128), parts of 204,800: 1.72 / 1.74.
 
 Numbers
 -------
@@ -60,7 +61,7 @@ import numpy as np
 import layers.fused.blas as blas
 
 MIN_ROWS = 2  # a part of one row would take BLAS's matrix-vector path, which rounds differently
-MIN_PART_BYTES = 400_000  # the least x_proj a part's loop reads (the crossover, measured)
+MIN_PART_SIZE = 100_000  # the fewest numbers of x_proj a part's loop reads (the crossover)
 
 Result = TypeVar("Result")
 
@@ -68,12 +69,12 @@ Result = TypeVar("Result")
 def part_count(x_proj: np.ndarray) -> int:
     """How many parts the batch of ``x_proj`` (time, batch, width) is split into: the BLAS
     pool's thread count, as long as each part keeps at least ``MIN_ROWS`` samples and
-    ``MIN_PART_BYTES`` of x_proj; 1 (no split) at one thread or with a BLAS whose thread
+    ``MIN_PART_SIZE`` numbers of x_proj; 1 (no split) at one thread or with a BLAS whose thread
     count cannot be read."""
     if blas.THREAD_COUNT is None:
         return 1
     threads = blas.THREAD_COUNT[0]()
-    return max(1, min(threads, x_proj.shape[1] // MIN_ROWS, x_proj.nbytes // MIN_PART_BYTES))
+    return max(1, min(threads, x_proj.shape[1] // MIN_ROWS, x_proj.size // MIN_PART_SIZE))
 
 
 _pool: tuple[int, ThreadPoolExecutor] | None = None
