@@ -93,8 +93,9 @@ def run_parts(tasks: Sequence[Callable[[], Result]]) -> list[Result]:
     """Each task's result, in order.  The calling thread runs the first task, then every task
     that no thread of the pool has started yet; a pool thread runs each task it reaches
     first.  So a pool thread that waits for a core (another program has it) delays nothing:
-    the caller has done its work.  Returns once no task runs; on an error, re-raises the first
-    in task order (the tasks no thread has started by then never run)."""
+    the caller has done its work.  Returns once no task runs.  A task's error is re-raised
+    then (the caller's own first, else the pool's in task order); the tasks that no thread
+    has started by then never run."""
     claims = [threading.Lock() for _ in tasks]
     results: list[Any] = [None] * len(tasks)
 
@@ -140,7 +141,7 @@ class Parts(NamedTuple):
 def sequence_forward(
     op: Any, x_proj: np.ndarray, states: list[np.ndarray], recurrent: np.ndarray, bias: np.ndarray
 ) -> tuple[np.ndarray, list[np.ndarray]]:
-    """``op.sequence_forward`` over the whole batch, on ``part_count(batch)`` threads; the
+    """``op.sequence_forward`` over the whole batch, on ``part_count(x_proj)`` threads; the
     same arguments and results (x_proj (time, batch, width), each state (batch, units);
     outputs (batch, time, units), final states (batch, units)).  Sets ``op.parts``, a
     ``Parts`` (None when not split), for ``sequence_backward``."""
