@@ -48,6 +48,7 @@ from typing import Any, ClassVar
 import numpy as np
 from numba import njit
 
+import layers.fused.batch_parallel as batch_parallel
 import layers.fused.blas as blas
 from layers.fused.pointwise import CODES
 from minigrad import Function
@@ -147,7 +148,10 @@ class FusedRecurrence(Function):
       dL/d initial states, dL/d recurrent_kernel, dL/d bias).
 
     On ``self`` for them: ``mask`` (batch, time) bool, m_t of every step; ``recurrent_mask``
-    (batch, units), d; ``activation`` and ``recurrent_activation``, codes of ``CODES``.
+    (batch, units), d; ``activation`` and ``recurrent_activation``, codes of ``CODES``.  The
+    time loop may run on part of the batch, on a new op of the same class given only those
+    four (cut to its rows), in a thread of its own (``batch_parallel``): the two methods read
+    nothing else from ``self`` and keep what backward needs there.
     """
 
     n_states: ClassVar[int] = 1
@@ -169,16 +173,17 @@ class FusedRecurrence(Function):
         self.recurrent_mask = np.ones((batch, units), x.dtype) if recurrent_mask is None else recurrent_mask
         # every step's input projection in one product: (time*batch, features) @ kernel
         x_proj = (self.x.reshape(-1, features) @ kernel).reshape(time, batch, -1)
-        with blas.one_thread():  # the loop's small products (layers/fused/blas.py)
-            outputs, finals = self.sequence_forward(x_proj, states, np.ascontiguousarray(recurrent), bias)
+        # the time loop, its batch split over the cores allowed (layers/fused/batch_parallel.py)
+        outputs, finals = batch_parallel.sequence_forward(
+            self, x_proj, states, np.ascontiguousarray(recurrent), bias
+        )
         return (outputs, *finals)
 
     def backward(self, g_outputs, *g_finals):
         time, batch, features = self.x.shape
-        with blas.one_thread():
-            g_x_proj, g_states, g_recurrent, g_bias = self.sequence_backward(
-                np.ascontiguousarray(g_outputs), [np.ascontiguousarray(g) for g in g_finals]
-            )
+        g_x_proj, g_states, g_recurrent, g_bias = batch_parallel.sequence_backward(
+            self, np.ascontiguousarray(g_outputs), [np.ascontiguousarray(g) for g in g_finals]
+        )
         flat = g_x_proj.reshape(time * batch, -1)
         g_x = (flat @ self.kernel.T).reshape(time, batch, features).transpose(1, 0, 2)
         g_kernel = self.x.reshape(-1, features).T @ flat

@@ -42,7 +42,7 @@ from layers.fused.pointwise import activate_columns, activate_np, derivative_np,
 from layers.fused.twins import twin
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _forward_jit(
     x_proj,
     recurrent_zr,
@@ -110,7 +110,7 @@ def _forward_np(
         masked_step_forward(mask[:, t], (z * h + (1 - z) * n,), (h,), outputs, t)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _backward_jit(
     g_outputs,
     recurrent_zr_t,

@@ -35,7 +35,7 @@ from layers.fused.pointwise import activate_columns, activate_np, derivative_np,
 from layers.fused.twins import twin
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _forward_jit(
     x_proj, recurrent, h, c, mask, recurrent_mask, activation, recurrent_activation, outputs, saved
 ):
@@ -81,7 +81,7 @@ def _forward_np(
         masked_step_forward(mask[:, t], (o * tanh_c[t], c_candidate), (h, c), outputs, t)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _backward_jit(
     g_outputs, recurrent_t, g_h, g_c, mask, recurrent_mask, activation, recurrent_activation, saved, g_x_proj
 ):

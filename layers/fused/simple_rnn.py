@@ -25,7 +25,7 @@ from layers.fused.pointwise import activate_columns, activate_np, derivative_np,
 from layers.fused.twins import twin
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _forward_jit(x_proj, recurrent, h, mask, recurrent_mask, activation, outputs, fed_back):
     # h (batch, units): the initial state, updated in place into the final one
     batch, time, units = outputs.shape
@@ -46,7 +46,7 @@ def _forward_np(x_proj, recurrent, h, mask, recurrent_mask, activation, outputs,
         masked_step_forward(mask[:, t], (h_candidate,), (h,), outputs, t)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def _backward_jit(g_outputs, recurrent_t, g_h, mask, recurrent_mask, activation, outputs, g_x_proj):
     # g_h (batch, units): dL/d(final state), updated in place into dL/d(initial state)
     batch, time, units = g_outputs.shape
