@@ -57,7 +57,7 @@ def _forward_jit(
     h_candidate = np.empty((batch, units), h.dtype)
     for t in range(time):
         gate = gates[t]
-        recurrent_product(h, recurrent_mask, recurrent, fed_back[t], hr)
+        recurrent_product(h, recurrent_mask, recurrent, fed_back[t], hr, 0.0)
         for b in range(batch):
             hr[b] += recurrent_bias
             for j in range(2 * units):
