@@ -196,9 +196,9 @@ def test_gru_sequence_twins_agree(case):
     def backward_arguments():
         return (case["g_outputs"], np.ascontiguousarray(case["recurrent"].T), case["g_finals"][0].copy(),
                 case["keep"], case["rmask"], act, ract, saved, np.zeros((time, batch, 3 * units), dtype),
-                np.zeros((time, batch, 3 * units), dtype))  # fmt: skip
+                np.zeros((time, batch, units), dtype))  # fmt: skip
 
-    jitted, plain = run_twins("gru_backward", backward_arguments, [8, 9, 2])  # dL/dx_proj, dL/dhr, dh0
+    jitted, plain = run_twins("gru_backward", backward_arguments, [8, 9, 2])  # dL/dx_proj, dL/dhr_n, dh0
     assert_all_close(jitted, plain, dtype)
 
 
