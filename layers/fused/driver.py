@@ -153,7 +153,8 @@ class FusedRecurrence(Function):
 
     * ``sequence_forward(x_proj, states, recurrent, bias)`` -> (outputs (batch, time, units),
       final states), keeping on ``self`` what its backward needs; x_proj is time-major,
-      (time, batch, gates*units), so that each step's block is contiguous, and recurrent is
+      (time, batch, gates*units), so that each step's block is contiguous, and the layer's to
+      overwrite (a step's recurrent product may land on it), and recurrent is
       C-contiguous (the orthogonal initialiser gives Fortran order, where BLAS's products of
       a few rows run several times slower);
     * ``sequence_backward(g_outputs, g_finals)`` -> (dL/dx_proj (time, batch, gates*units),
