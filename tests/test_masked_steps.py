@@ -135,9 +135,9 @@ def kernel_arguments(kind, x_proj, keep, seed):
         forward = (x_proj, zr, hh, h, keep, rmask, *acts, outputs, saved)
         backward = (g_outputs, zr.T.copy(), hh.T.copy(), dh, keep, rmask, *acts, saved, g_x_proj)
         return forward, (8, 3), backward, (9, 3)
-    bias, g_hr = rng.standard_normal(width).astype(dtype), np.zeros((time, batch, width), dtype)
+    bias, g_hr_n = rng.standard_normal(width).astype(dtype), np.zeros((time, batch, units), dtype)
     forward = (x_proj, recurrent, bias, h, keep, rmask, *acts, outputs, saved)
-    backward = (g_outputs, recurrent_t, dh, keep, rmask, *acts, saved, g_x_proj, g_hr)
+    backward = (g_outputs, recurrent_t, dh, keep, rmask, *acts, saved, g_x_proj, g_hr_n)
     return forward, (8, 3), backward, (8, 9, 2)
 
 

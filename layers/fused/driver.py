@@ -55,13 +55,15 @@ from minigrad import Function
 
 
 @njit(cache=True, inline="always")
-def recurrent_product(h, rmask, recurrent, hd_t, out):
-    """hd_t = h * d (the state fed back, after recurrent dropout) and out = hd_t U: the one
-    matrix product of a forward step, (batch, units) by (units, gates*units)."""
+def recurrent_product(h, rmask, recurrent, hd_t, out, beta):
+    """hd_t = h * d (the state fed back, after recurrent dropout) and out = hd_t U + beta out:
+    the one matrix product of a forward step, (batch, units) by (units, gates*units); with
+    beta = 1 it lands on the step's input projection, with no pass of its own."""
     for b in range(h.shape[0]):
-        for j in range(h.shape[1]):
-            hd_t[b, j] = h[b, j] * rmask[b, j]
-    blas.gemm(hd_t, recurrent, out, 0.0)
+        h_b, rmask_b, hd_b = h[b], rmask[b], hd_t[b]
+        for j in range(h_b.shape[0]):
+            hd_b[j] = h_b[j] * rmask_b[j]
+    blas.gemm(hd_t, recurrent, out, beta)
 
 
 @njit(cache=True, inline="always")
@@ -70,8 +72,17 @@ def add_recurrent_gradient(g_pre, recurrent_t, rmask, scratch, dh):
     gradient g_pre (batch, gates*units) of the step's recurrent pre-activations."""
     blas.gemm(g_pre, recurrent_t, scratch, 0.0)
     for b in range(dh.shape[0]):
-        for j in range(dh.shape[1]):
-            dh[b, j] += scratch[b, j] * rmask[b, j]
+        dh_b, scratch_b, rmask_b = dh[b], scratch[b], rmask[b]
+        for j in range(dh_b.shape[0]):
+            dh_b[j] += scratch_b[j] * rmask_b[j]
+
+
+@njit(cache=True, inline="always")
+def _copy_row(source, target):
+    """target[:] = source for two 1-D arrays of one length, as a plain loop (an array
+    assignment first checks whether the two overlap, a cost per row of every step)."""
+    for j in range(target.shape[0]):
+        target[j] = source[j]
 
 
 @njit(cache=True, error_model="numpy")
@@ -85,14 +96,15 @@ def masked_step_forward(mask_t, candidates, states, outputs, t):
     outputs : (batch, time, units); y_t is written into outputs[:, t] (y_{-1} = 0)
     """
     for b in range(mask_t.shape[0]):
+        y_t = outputs[b, t]
         if mask_t[b]:
             for k in range(len(states)):
-                states[k][b] = candidates[k][b]
-            outputs[b, t] = candidates[0][b]
+                _copy_row(candidates[k][b], states[k][b])
+            _copy_row(candidates[0][b], y_t)
         elif t > 0:
-            outputs[b, t] = outputs[b, t - 1]
+            _copy_row(outputs[b, t - 1], y_t)
         else:
-            outputs[b, t] = 0
+            y_t[:] = 0
 
 
 @njit(cache=True, error_model="numpy")
@@ -101,8 +113,9 @@ def gradient_reaching_h(g_h, g_outputs, t, repeated, out):
     step t is kept (its blend with m_t = 0 is ``masked_step_backward``'s).  All (batch, units)
     but g_outputs, (batch, time, units)."""
     for b in range(out.shape[0]):
-        for j in range(out.shape[1]):
-            out[b, j] = g_h[b, j] + g_outputs[b, t, j] + repeated[b, j]
+        g_h_b, g_y, repeated_b, out_b = g_h[b], g_outputs[b, t], repeated[b], out[b]
+        for j in range(out_b.shape[0]):
+            out_b[j] = g_h_b[j] + g_y[j] + repeated_b[j]
 
 
 @njit(cache=True, error_model="numpy")
@@ -121,7 +134,7 @@ def masked_step_backward(mask_t, g_outputs, t, repeated, g_states, g_cell_states
     for b in range(mask_t.shape[0]):
         if mask_t[b]:
             for k in range(len(g_states)):
-                g_states[k][b] = g_cell_states[k][b]
+                _copy_row(g_cell_states[k][b], g_states[k][b])
             repeated[b] = 0
         else:
             repeated[b] += g_outputs[b, t]
@@ -141,7 +154,8 @@ class FusedRecurrence(Function):
 
     * ``sequence_forward(x_proj, states, recurrent, bias)`` -> (outputs (batch, time, units),
       final states), keeping on ``self`` what its backward needs; x_proj is time-major,
-      (time, batch, gates*units), so that each step's block is contiguous, and recurrent is
+      (time, batch, gates*units), so that each step's block is contiguous, and the layer's to
+      overwrite (a step's recurrent product may land on it), and recurrent is
       C-contiguous (the orthogonal initialiser gives Fortran order, where BLAS's products of
       a few rows run several times slower);
     * ``sequence_backward(g_outputs, g_finals)`` -> (dL/dx_proj (time, batch, gates*units),

@@ -13,6 +13,10 @@ Backward, from the whole gradient dh~ reaching h~:
     dL/dx_proj = (dz_pre, dr_pre, dn_pre)      dL/dhr = (dz_pre, dr_pre, dn_pre r)
     dh_{t-1} = dh~ z + (dL/dhr U^T) * d        dU = sum_t (h_{t-1} * d)^T dL/dhr_t
 
+dL/dhr shares its z and r blocks with dL/dx_proj, so backward keeps only its n block,
+dn_pre r, per step.  Without recurrent dropout (d = 1) the state fed back is h_{t-1} itself,
+and forward keeps it once.
+
 (``tanh`` and ``sigma`` are the layer's activation and recurrent activation.)  The masked
 step is the driver's: the cell runs on every sample, and ``masked_step_forward`` /
 ``masked_step_backward`` select.  ``gru_reset_before`` is the GRU with reset_after=False.
@@ -57,7 +61,7 @@ def _forward_jit(
     h_candidate = np.empty((batch, units), h.dtype)
     for t in range(time):
         gate = gates[t]
-        recurrent_product(h, recurrent_mask, recurrent, fed_back[t], hr)
+        recurrent_product(h, recurrent_mask, recurrent, fed_back[t], hr, 0.0)
         for b in range(batch):
             hr[b] += recurrent_bias
             for j in range(2 * units):
@@ -106,7 +110,16 @@ def _forward_np(
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _backward_jit(
-    g_outputs, recurrent_t, g_h, mask, recurrent_mask, activation, recurrent_activation, saved, g_x_proj, g_hr
+    g_outputs,
+    recurrent_t,
+    g_h,
+    mask,
+    recurrent_mask,
+    activation,
+    recurrent_activation,
+    saved,
+    g_x_proj,
+    g_hr_n,
 ):
     # g_h (batch, units): dL/d(final state), updated in place into dL/d(initial state)
     gates, h_prev, hr_n = saved[1:]  # saved[0], the states fed back, serves dL/dU
@@ -114,8 +127,9 @@ def _backward_jit(
     repeated = np.zeros((batch, units), g_h.dtype)  # r_t: gradient of outputs repeated later
     g_h_candidate, g_h_cell = np.empty((batch, units), g_h.dtype), np.empty((batch, units), g_h.dtype)
     scratch = np.empty((batch, units), g_h.dtype)
+    g_r = np.empty((batch, 3 * units), g_h.dtype)  # the step's dL/dhr
     for t in range(time - 1, -1, -1):
-        gate, g_x, g_r = gates[t], g_x_proj[t], g_hr[t]
+        gate, g_x, g_n = gates[t], g_x_proj[t], g_hr_n[t]
         gradient_reaching_h(g_h, g_outputs, t, repeated, g_h_candidate)
         for b in range(batch):
             for j in range(units):
@@ -128,16 +142,29 @@ def _backward_jit(
         for b in range(batch):
             for j in range(units):
                 g_x[b, units + j] = g_x[b, 2 * units + j] * hr_n[t, b, j]
-                g_r[b, 2 * units + j] = g_x[b, 2 * units + j] * gate[b, units + j]
+                g_n[b, j] = g_x[b, 2 * units + j] * gate[b, units + j]
         times_derivative(g_x, gate, units, units, recurrent_activation)  # dr_pre
+        masked_step_backward(mask[:, t], g_outputs, t, repeated, (g_h,), (g_h_cell,), (g_x, g_n))
         for b in range(batch):
-            g_r[b, : 2 * units] = g_x[b, : 2 * units]
-        masked_step_backward(mask[:, t], g_outputs, t, repeated, (g_h,), (g_h_cell,), (g_x, g_r))
+            g_r_b, g_x_b, g_n_b = g_r[b], g_x[b], g_n[b]
+            for j in range(2 * units):
+                g_r_b[j] = g_x_b[j]
+            for j in range(units):
+                g_r_b[2 * units + j] = g_n_b[j]
         add_recurrent_gradient(g_r, recurrent_t, recurrent_mask, scratch, g_h)
 
 
 def _backward_np(
-    g_outputs, recurrent_t, g_h, mask, recurrent_mask, activation, recurrent_activation, saved, g_x_proj, g_hr
+    g_outputs,
+    recurrent_t,
+    g_h,
+    mask,
+    recurrent_mask,
+    activation,
+    recurrent_activation,
+    saved,
+    g_x_proj,
+    g_hr_n,
 ):
     gates, h_prev, hr_n = saved[1:]
     units = g_h.shape[1]
@@ -149,10 +176,11 @@ def _backward_np(
         g_z = g_h_candidate * (h_prev[t] - n) * derivative_np(z, recurrent_activation)
         g_r = g_n * hr_n[t] * derivative_np(r, recurrent_activation)
         g_x_proj[t] = np.concatenate([g_z, g_r, g_n], axis=1)
-        g_hr[t] = np.concatenate([g_z, g_r, g_n * r], axis=1)
-        g_cell = (g_x_proj[t], g_hr[t])
+        g_hr_n[t] = g_n * r
+        g_cell = (g_x_proj[t], g_hr_n[t])
         masked_step_backward(mask[:, t], g_outputs, t, repeated, (g_h,), (g_h_candidate * z,), g_cell)
-        g_h += (g_hr[t] @ recurrent_t) * recurrent_mask
+        g_hr = np.concatenate([g_x_proj[t, :, : 2 * units], g_hr_n[t]], axis=1)
+        g_h += (g_hr @ recurrent_t) * recurrent_mask
 
 
 gru_forward = twin("gru_forward", _forward_jit, _forward_np)
@@ -168,8 +196,12 @@ class FusedGRU(FusedRecurrence):
         units, dtype = width // 3, h.dtype
         x_proj += bias[0]  # row 0 joins the input projection, row 1 the recurrent one
         self.recurrent = recurrent
-        # per step: the state fed back h * d, the gates z, r, n, h_{t-1} and hr_n
-        self.saved = time_major(time, batch, dtype, units, width, units, units)
+        # per step: the state fed back h * d, the gates z, r, n, h_{t-1} and hr_n; h_{t-1} is
+        # the state fed back where there is no recurrent dropout
+        fed_back, gates, hr_n = time_major(time, batch, dtype, units, width, units)
+        no_dropout = bool((self.recurrent_mask == 1).all())
+        h_prev = fed_back if no_dropout else np.empty_like(fed_back)
+        self.saved = (fed_back, gates, h_prev, hr_n)
         outputs = np.empty((batch, time, units), dtype)
         gru_forward(
             x_proj,
@@ -187,7 +219,7 @@ class FusedGRU(FusedRecurrence):
 
     def sequence_backward(self, g_outputs, g_finals):
         g_h = g_finals[0].copy()
-        g_x_proj, g_hr = np.empty_like(self.saved[1]), np.empty_like(self.saved[1])
+        g_x_proj, g_hr_n = np.empty_like(self.saved[1]), np.empty_like(self.saved[0])
         gru_backward(
             g_outputs,
             np.ascontiguousarray(self.recurrent.T),
@@ -198,9 +230,12 @@ class FusedGRU(FusedRecurrence):
             self.recurrent_activation,
             self.saved,
             g_x_proj,
-            g_hr,
+            g_hr_n,
         )
-        fed_back, width = self.saved[0], g_hr.shape[2]
-        g_recurrent = fed_back.reshape(-1, fed_back.shape[2]).T @ g_hr.reshape(-1, width)
-        g_bias = np.stack([g_x_proj.sum(axis=(0, 1)), g_hr.sum(axis=(0, 1))])
+        units = g_hr_n.shape[2]
+        fed_back, g_zr = self.saved[0].reshape(-1, units), g_x_proj.reshape(-1, 3 * units)[:, : 2 * units]
+        # dU = sum_t hd_t^T dL/dhr_t, block by block: (dz, dr) are dL/dx_proj's own columns
+        g_recurrent = np.concatenate([fed_back.T @ g_zr, fed_back.T @ g_hr_n.reshape(-1, units)], axis=1)
+        g_bias_x = g_x_proj.sum(axis=(0, 1))
+        g_bias = np.stack([g_bias_x, np.concatenate([g_bias_x[: 2 * units], g_hr_n.sum(axis=(0, 1))])])
         return g_x_proj, [g_h], g_recurrent, g_bias

@@ -64,7 +64,7 @@ def _forward_jit(
     h_candidate = np.empty((batch, units), h.dtype)
     for t in range(time):
         gate = gates[t]
-        recurrent_product(h, recurrent_mask, recurrent_zr, fed_back[t], hr_zr)
+        recurrent_product(h, recurrent_mask, recurrent_zr, fed_back[t], hr_zr, 0.0)
         for b in range(batch):
             for j in range(2 * units):
                 pre[b, j] = x_proj[t, b, j] + hr_zr[b, j]

@@ -39,27 +39,28 @@ from layers.fused.twins import twin
 def _forward_jit(
     x_proj, recurrent, h, c, mask, recurrent_mask, activation, recurrent_activation, outputs, saved
 ):
-    # h, c (batch, units): the initial states, updated in place into the final ones
+    # h, c (batch, units): the initial states, updated in place into the final ones; x_proj's
+    # step t becomes the step's pre-activations z (the recurrent product lands on it)
     fed_back, gates, c_prev, tanh_c = saved  # each (time, batch, ...), for backward
     batch, time, units = outputs.shape
-    z = np.empty((batch, 4 * units), h.dtype)
     h_candidate, c_candidate = np.empty((batch, units), h.dtype), np.empty((batch, units), h.dtype)
     for t in range(time):
-        gate = gates[t]
-        recurrent_product(h, recurrent_mask, recurrent, fed_back[t], z)
-        for b in range(batch):
-            z[b] += x_proj[t, b]
+        z, gate = x_proj[t], gates[t]
+        recurrent_product(h, recurrent_mask, recurrent, fed_back[t], z, 1.0)
         activate_columns(z, gate, 0, 2 * units, recurrent_activation)  # i, f
         activate_columns(z, gate, 2 * units, units, activation)  # g
         activate_columns(z, gate, 3 * units, units, recurrent_activation)  # o
-        c_prev[t] = c
         for b in range(batch):
+            i, f, g = gate[b, :units], gate[b, units : 2 * units], gate[b, 2 * units : 3 * units]
+            c_b, c_prev_b, c_candidate_b = c[b], c_prev[t, b], c_candidate[b]
+            c_prev_b[:] = c_b
             for j in range(units):
-                c_candidate[b, j] = gate[b, units + j] * c[b, j] + gate[b, j] * gate[b, 2 * units + j]
+                c_candidate_b[j] = f[j] * c_b[j] + i[j] * g[j]
         activate_columns(c_candidate, tanh_c[t], 0, units, activation)
         for b in range(batch):
+            o, tanh_c_b, h_candidate_b = gate[b, 3 * units :], tanh_c[t, b], h_candidate[b]
             for j in range(units):
-                h_candidate[b, j] = gate[b, 3 * units + j] * tanh_c[t, b, j]
+                h_candidate_b[j] = o[j] * tanh_c_b[j]
         masked_step_forward(mask[:, t], (h_candidate, c_candidate), (h, c), outputs, t)
 
 
@@ -70,7 +71,8 @@ def _forward_np(
     units = h.shape[1]
     for t in range(outputs.shape[1]):
         fed_back[t] = h * recurrent_mask
-        z = x_proj[t] + fed_back[t] @ recurrent
+        x_proj[t] += fed_back[t] @ recurrent
+        z = x_proj[t]
         gates[t, :, : 2 * units] = activate_np(z[:, : 2 * units], recurrent_activation)
         gates[t, :, 2 * units : 3 * units] = activate_np(z[:, 2 * units : 3 * units], activation)
         gates[t, :, 3 * units :] = activate_np(z[:, 3 * units :], recurrent_activation)
@@ -96,17 +98,28 @@ def _backward_jit(
         gate, g_z = gates[t], g_x_proj[t]
         gradient_reaching_h(g_h, g_outputs, t, repeated, g_h_candidate)
         for b in range(batch):
+            o, g_h_candidate_b, g_c_candidate_b = gate[b, 3 * units :], g_h_candidate[b], g_c_candidate[b]
             for j in range(units):
-                g_c_candidate[b, j] = g_h_candidate[b, j] * gate[b, 3 * units + j]
+                g_c_candidate_b[j] = g_h_candidate_b[j] * o[j]
         times_derivative(g_c_candidate, tanh_c[t], 0, units, activation)
+        # row by row, each block by itself, and few arrays per loop: the compiler vectorises a
+        # loop only where it can check at run time that no two of its arrays overlap
         for b in range(batch):
+            i, f, g = gate[b, :units], gate[b, units : 2 * units], gate[b, 2 * units : 3 * units]
+            g_i, g_f = g_z[b, :units], g_z[b, units : 2 * units]
+            g_g, g_o = g_z[b, 2 * units : 3 * units], g_z[b, 3 * units :]
+            g_c_b, g_c_cell_b, dc = g_c[b], g_c_cell[b], g_c_candidate[b]
             for j in range(units):
-                g_c_candidate[b, j] += g_c[b, j]
-                g_c_cell[b, j] = g_c_candidate[b, j] * gate[b, units + j]
-                g_z[b, j] = g_c_candidate[b, j] * gate[b, 2 * units + j]
-                g_z[b, units + j] = g_c_candidate[b, j] * c_prev[t, b, j]
-                g_z[b, 2 * units + j] = g_c_candidate[b, j] * gate[b, j]
-                g_z[b, 3 * units + j] = g_h_candidate[b, j] * tanh_c[t, b, j]
+                dc[j] += g_c_b[j]
+                g_c_cell_b[j] = dc[j] * f[j]
+            for j in range(units):
+                g_i[j] = dc[j] * g[j]
+                g_g[j] = dc[j] * i[j]
+            c_prev_b, tanh_c_b, g_h_candidate_b = c_prev[t, b], tanh_c[t, b], g_h_candidate[b]
+            for j in range(units):
+                g_f[j] = dc[j] * c_prev_b[j]
+            for j in range(units):
+                g_o[j] = g_h_candidate_b[j] * tanh_c_b[j]
         times_derivative(g_z, gate, 0, 2 * units, recurrent_activation)
         times_derivative(g_z, gate, 2 * units, units, activation)
         times_derivative(g_z, gate, 3 * units, units, recurrent_activation)

@@ -27,22 +27,21 @@ from layers.fused.twins import twin
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _forward_jit(x_proj, recurrent, h, mask, recurrent_mask, activation, outputs, fed_back):
-    # h (batch, units): the initial state, updated in place into the final one
+    # h (batch, units): the initial state, updated in place into the final one; x_proj's step
+    # t becomes the step's pre-activation z (the recurrent product lands on it)
     batch, time, units = outputs.shape
-    z = np.empty((batch, units), h.dtype)
     h_candidate = np.empty((batch, units), h.dtype)
     for t in range(time):
-        recurrent_product(h, recurrent_mask, recurrent, fed_back[t], z)
-        for b in range(batch):
-            z[b] += x_proj[t, b]
-        activate_columns(z, h_candidate, 0, units, activation)
+        recurrent_product(h, recurrent_mask, recurrent, fed_back[t], x_proj[t], 1.0)
+        activate_columns(x_proj[t], h_candidate, 0, units, activation)
         masked_step_forward(mask[:, t], (h_candidate,), (h,), outputs, t)
 
 
 def _forward_np(x_proj, recurrent, h, mask, recurrent_mask, activation, outputs, fed_back):
     for t in range(outputs.shape[1]):
         fed_back[t] = h * recurrent_mask
-        h_candidate = activate_np(x_proj[t] + fed_back[t] @ recurrent, activation)
+        x_proj[t] += fed_back[t] @ recurrent
+        h_candidate = activate_np(x_proj[t], activation)
         masked_step_forward(mask[:, t], (h_candidate,), (h,), outputs, t)
 
 
