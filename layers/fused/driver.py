@@ -47,10 +47,12 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
 import layers.fused.blas as blas
 from layers.fused.pointwise import CODES
 from minigrad import Function
+from minigrad.engine import read_only
 
 
 @njit(cache=True, inline="always")
@@ -73,7 +75,9 @@ def add_recurrent_gradient(g_pre, recurrent_t, rmask, scratch, dh):
             dh[b, j] += scratch[b, j] * rmask[b, j]
 
 
-@njit(cache=True, error_model="numpy")
+# Called by the kernels and by their numpy twins: compiled only inside a kernel, plain Python
+# in a twin (so that with MINIGRAD_JIT=0 nothing is compiled).
+@register_jitable(error_model="numpy")
 def masked_step_forward(mask_t, candidates, states, outputs, t):
     """Step t's blend: s_t = m_t s~_t + (1 - m_t) s_{t-1} and y_t = m_t y~_t + (1 - m_t) y_{t-1},
     by selection per sample.
@@ -104,7 +108,7 @@ def gradient_reaching_h(g_h, g_outputs, t, repeated, out):
             out[b, j] = g_h[b, j] + g_outputs[b, t, j] + repeated[b, j]
 
 
-@njit(cache=True, error_model="numpy")
+@register_jitable(error_model="numpy")
 def masked_step_backward(mask_t, g_outputs, t, repeated, g_states, g_cell_states, g_cell):
     """Step t's blend backward, by selection per sample, once the cell's backward has run on
     every sample (where m_t = 0 its numbers are dropped, never multiplied by 0).
@@ -177,7 +181,10 @@ class FusedRecurrence(Function):
         time, batch, features = self.x.shape
         with blas.one_thread():
             g_x_proj, g_states, g_recurrent, g_bias = self.sequence_backward(
-                np.ascontiguousarray(g_outputs), [np.ascontiguousarray(g) for g in g_finals]
+                # read-only as the engine's gradients come, copied or not: Numba compiles a
+                # kernel once per argument type, and writability is part of it
+                read_only((np.ascontiguousarray(g_outputs),))[0],
+                [np.ascontiguousarray(g) for g in g_finals],
             )
         flat = g_x_proj.reshape(time * batch, -1)
         g_x = (flat @ self.kernel.T).reshape(time, batch, features).transpose(1, 0, 2)
