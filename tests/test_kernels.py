@@ -88,6 +88,27 @@ def test_the_switch_selects_the_numpy_twins():
     assert bad.returncode != 0 and "MINIGRAD_JIT must be '0' or '1', got 'yes'" in bad.stderr
 
 
+def test_the_numpy_twins_compile_nothing(tmp_path):
+    """With MINIGRAD_JIT=0 every kernel and every fused layer, forward and backward, in both
+    dtypes, runs without Numba compiling a single function (counted by Numba's own events)."""
+    code = (
+        "from numba.core import event\n"
+        "compiled = []\n"
+        "class Count(event.Listener):\n"
+        "    def on_start(self, ev): compiled.append(ev.data['dispatcher'].py_func.__qualname__)\n"
+        "    def on_end(self, ev): pass\n"
+        "event.register('numba:compile', Count())\n"
+        "import layers, minigrad\n"
+        "minigrad.kernels.warm_up()\n"
+        "layers.fused.warm_up()\n"
+        "print(sorted(set(compiled)))\n"
+    )
+    env = {**os.environ, "MINIGRAD_JIT": "0", "NUMBA_CACHE_DIR": str(tmp_path)}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "[]"
+
+
 def test_the_ops_give_the_same_numbers_on_both_paths():
     code = (
         "import numpy as np, minigrad as mg\n"

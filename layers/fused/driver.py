@@ -47,11 +47,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numba import njit
+from numba.extending import register_jitable
 
 import layers.fused.batch_parallel as batch_parallel
 import layers.fused.blas as blas
 from layers.fused.pointwise import CODES
 from minigrad import Function
+from minigrad.engine import read_only
 
 
 @njit(cache=True, inline="always")
@@ -85,7 +87,9 @@ def _copy_row(source, target):
         target[j] = source[j]
 
 
-@njit(cache=True, error_model="numpy")
+# Called by the kernels and by their numpy twins: compiled only inside a kernel, plain Python
+# in a twin (so that with MINIGRAD_JIT=0 nothing is compiled).
+@register_jitable(error_model="numpy")
 def masked_step_forward(mask_t, candidates, states, outputs, t):
     """Step t's blend: s_t = m_t s~_t + (1 - m_t) s_{t-1} and y_t = m_t y~_t + (1 - m_t) y_{t-1},
     by selection per sample.
@@ -118,7 +122,7 @@ def gradient_reaching_h(g_h, g_outputs, t, repeated, out):
             out_b[j] = g_h_b[j] + g_y[j] + repeated_b[j]
 
 
-@njit(cache=True, error_model="numpy")
+@register_jitable(error_model="numpy")
 def masked_step_backward(mask_t, g_outputs, t, repeated, g_states, g_cell_states, g_cell):
     """Step t's blend backward, by selection per sample, once the cell's backward has run on
     every sample (where m_t = 0 its numbers are dropped, never multiplied by 0).
@@ -196,7 +200,11 @@ class FusedRecurrence(Function):
     def backward(self, g_outputs, *g_finals):
         time, batch, features = self.x.shape
         g_x_proj, g_states, g_recurrent, g_bias = batch_parallel.sequence_backward(
-            self, np.ascontiguousarray(g_outputs), [np.ascontiguousarray(g) for g in g_finals]
+            self,
+            # read-only as the engine's gradients come, copied or not: Numba compiles a kernel
+            # once per argument type, and writability is part of it
+            read_only((np.ascontiguousarray(g_outputs),))[0],
+            [np.ascontiguousarray(g) for g in g_finals],
         )
         flat = g_x_proj.reshape(time * batch, -1)
         g_x = (flat @ self.kernel.T).reshape(time, batch, features).transpose(1, 0, 2)
