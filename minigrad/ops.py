@@ -530,7 +530,9 @@ class Stack(Primitive):
 
     def backward(self, g):
         # each input gets its own slice of the gradient back
-        return tuple(np.take(g, i, axis=self.axis) for i in range(g.shape[self.axis]))
+        # (views of g: the engine never writes into a gradient it did not make)
+        before = (slice(None),) * self.axis
+        return tuple([g[(*before, i)] for i in range(g.shape[self.axis])])
 
 
 def stack(tensors: list[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
@@ -567,6 +569,34 @@ def _axis_or_dim(op: str, axis: int, dim: int | None) -> int:
     if axis != 0:
         raise TypeError(f"{op}: give axis or dim, not both")
     return dim
+
+
+class Chunk(Primitive):
+    """Consecutive blocks along an axis, each a view of the input, as the outputs of one op:
+    an LSTM's four gates from one pre-activation, with one backward for the four."""
+
+    shares_input_memory = takes_bool = True
+
+    def forward(self, a, chunks, axis):
+        n = a.shape[axis]
+        if n == 0:
+            raise ValueError(f"chunk: axis {axis} of the tensor of shape {a.shape} is empty")
+        size, self.axis = -(-n // chunks), axis  # blocks of ceil(n / chunks), as in PyTorch
+        before = (slice(None),) * axis
+        return tuple([a[(*before, slice(start, start + size))] for start in range(0, n, size)])
+
+    def backward(self, *grads):
+        # each block's gradient back in its place, side by side
+        return (np.concatenate(grads, axis=self.axis),)
+
+
+def chunk(a: Any, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
+    """``a`` cut along ``axis`` into ``chunks`` blocks of ceil(size / chunks) (the last may be
+    smaller, and there may be fewer blocks), as PyTorch's ``chunk``: views, in the graph."""
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)) or chunks < 1:
+        raise ValueError(f"chunk: chunks must be a positive integer, got {chunks!r}")
+    return Chunk.apply(a, chunks=int(chunks), axis=normalize_axes("chunk", axis, a.ndim)[0])
 
 
 class Where(Primitive):
