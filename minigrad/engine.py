@@ -135,7 +135,8 @@ def chain_rule(
     op: Function, parents: tuple[Tensor | OutputRef, ...], grads: tuple[np.ndarray, ...]
 ) -> tuple[np.ndarray | IndexedGrad | None, ...]:
     """dL/d(each input of op) from dL/d(each output): ``op.backward``, with its checks."""
-    check_versions(op, parents)
+    if grad_mode.changes_in_place != op.changes_at_forward:  # else nothing changed anywhere
+        check_versions(op, parents)
     if not op.leaves_grads_unchanged:
         grads = read_only(grads)
     try:
@@ -158,11 +159,10 @@ def check_versions(op: Function, parents: tuple[Tensor | OutputRef, ...]) -> Non
     tensor has a version counter that each in-place change moves on (shared by tensors that
     share memory), and PyTorch keeps these counters on, as do we.  Most backwards run with no
     in-place change anywhere since their forward: one comparison of the global count of
-    changes (``grad_mode.changes_in_place``) with the op's shows it; only after a change
-    are the op's counters looked at, each knowing when it last moved (``Version``)."""
+    changes (``grad_mode.changes_in_place``) with the op's shows it (``chain_rule`` makes it
+    before calling this); only after a change are the op's counters looked at, each
+    knowing when it last moved (``Version``)."""
     since = op.changes_at_forward
-    if grad_mode.changes_in_place == since:
-        return
     counters = [parent.version_counter for parent in parents] + list(op.output_versions)
     changed = next((k for k, counter in enumerate(counters) if counter.changed_at > since), None)
     if changed is None:
@@ -215,21 +215,31 @@ def checked_input_grads(
         parent = parents[i]
         if g is None or not parent.requires_grad:
             checked.append(None)
-            continue
-        dtype = parent.dtype
-        if isinstance(g, IndexedGrad):
-            g.values = np.asarray(g.values, dtype=dtype)
-        elif type(g) is not np.ndarray or (g.dtype is not dtype and g.dtype != dtype):
-            g = np.asarray(g, dtype=dtype)
-        if g.shape != parent.shape:
-            raise RuntimeError(
-                f"{type(op).__name__}.backward returned a gradient of shape {g.shape} "
-                f"for input {i} of shape {parent.shape}"
-            )
-        if grad_mode.anomaly_checks:
-            check_finite(g.values if isinstance(g, IndexedGrad) else g, type(op), i)
-        checked.append(g)
+        elif type(g) is np.ndarray and g.dtype is parent.dtype and g.shape == parent.shape:
+            checked.append(g)  # the common case: nothing to convert or report
+            if grad_mode.anomaly_checks:
+                check_finite(g, type(op), i)
+        else:
+            checked.append(converted_grad(op, i, parent, g))
     return tuple(checked)
+
+
+def converted_grad(op: Function, i: int, parent: Tensor | OutputRef, g: Any) -> np.ndarray | IndexedGrad:
+    """``g``, the gradient op's backward returned for input i, in parent's dtype; an error
+    for a shape other than parent's."""
+    dtype = parent.dtype
+    if isinstance(g, IndexedGrad):
+        g.values = np.asarray(g.values, dtype=dtype)
+    elif type(g) is not np.ndarray or g.dtype != dtype:
+        g = np.asarray(g, dtype=dtype)
+    if g.shape != parent.shape:
+        raise RuntimeError(
+            f"{type(op).__name__}.backward returned a gradient of shape {g.shape} "
+            f"for input {i} of shape {parent.shape}"
+        )
+    if grad_mode.anomaly_checks:
+        check_finite(g.values if isinstance(g, IndexedGrad) else g, type(op), i)
+    return g
 
 
 def check_finite(array: np.ndarray, op: type, input_index: int | None = None) -> None:

@@ -21,8 +21,12 @@ from minigrad.tensor import Tensor, as_tuple
 
 def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
     """The shape numpy broadcasting gives, or a ValueError naming the op and the shapes."""
-    if all(shape == shapes[0] for shape in shapes):  # the common case, without numpy's machinery
-        return shapes[0]
+    first = shapes[0]
+    for shape in shapes:
+        if shape != first:
+            break
+    else:  # the common case, one shape: without numpy's machinery
+        return first
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:
