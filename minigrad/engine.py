@@ -215,7 +215,7 @@ def checked_input_grads(
         parent = parents[i]
         if g is None or not parent.requires_grad:
             checked.append(None)
-        elif type(g) is np.ndarray and g.dtype is parent.dtype and g.shape == parent.shape:
+        elif type(g) is np.ndarray and g.dtype == parent.dtype and g.shape == parent.shape:
             checked.append(g)  # the common case: nothing to convert or report
             if grad_mode.anomaly_checks:
                 check_finite(g, type(op), i)

@@ -632,10 +632,7 @@ class Version:
     n sees this memory changed since iff ``changed_at > n``; while the count is still n,
     nothing has changed anywhere and the engine need look at no counter."""
 
-    __slots__ = ("changed_at", "value")
-
-    def __init__(self) -> None:
-        self.value = self.changed_at = 0
+    value = changed_at = 0  # until the first change (no __init__: one is made per op)
 
     def bump(self) -> None:
         """Record one in-place change of this memory."""
