@@ -4,13 +4,17 @@
 it on scalars in one page: sort the graph so that every tensor comes after what it was made
 from, seed the result's gradient, then walk the order backwards, letting each op turn the
 gradient of its output into gradients of its inputs (the chain rule) and adding up what each
-tensor receives from its several uses.  Then free the graph.
+tensor receives from its several uses, freeing each op once its backward has run.
+
+The graph holds each op's output weakly (``function.OutputRef``): an array lives as long as
+the program or some op's saved values hold it, not because an op somewhere took it in.
 
 Everything after ``backward`` is a named piece it calls, each with the reason it exists:
-the iterative sort (an unrolled sequence is deeper than Python's recursion limit), the
-checks that keep an op's backward honest (inputs changed in place since forward, gradients
-written into, gradients of the wrong shape, dtype or value), the sums that add an indexing
-gradient into its places only, and the gathering of an op's several outputs.
+the collector paused, the iterative sort (an unrolled sequence is deeper than Python's
+recursion limit), the checks that keep an op's backward honest (inputs changed in place
+since forward, gradients written into, gradients of the wrong shape, dtype or value), the
+sums that add an indexing gradient into its places only, and the gathering of an op's
+several outputs.
 """
 
 from __future__ import annotations
@@ -47,11 +51,13 @@ def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None
                 inputs = op.inputs
                 for parent, parent_grad in zip(inputs, chain_rule(op, inputs, grads), strict=True):
                     sums.add(parent, parent_grad)
+                if not retain_graph:  # what op saved is needed no more: free it as we go
+                    free(op)
         for node, g in reached:  # written only now, when every op's backward has succeeded
             node.grad = g.copy() if node.grad is None else np.asarray(node.grad + g)
-        if not retain_graph:
+        if not retain_graph:  # and the ops whose backward the loss never reached
             for node in order:
-                if node.grad_fn is not None:
+                if node.grad_fn is not None and not node.grad_fn.released:
                     free(node.grad_fn)
 
 
@@ -256,7 +262,10 @@ def check_finite(array: np.ndarray, op: type, input_index: int | None = None) ->
 def free(op: Function) -> None:
     """Drop what ``op`` saved for backward (its inputs, and whatever arrays its forward kept on
     self, under any name), so that a training loop does not hold every step's graph.  What
-    is left says that it was freed, for ``recorded_op``'s error."""
+    is left says that it was freed, for ``recorded_op``'s error.  Backward frees each op as
+    soon as its backward has run, as PyTorch does, so that the arrays saved for the last
+    steps of a sequence go while the first are still being differentiated (a backward that
+    raises leaves the ops before it freed: run forward again)."""
     vars(op).clear()
     op.inputs, op.released = (), True
 

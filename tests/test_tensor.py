@@ -507,6 +507,24 @@ def test_a_held_intermediate_keeps_its_values_and_its_gradient():
     np.testing.assert_allclose(h.grad, 2 * (1 - np.tanh([3.0, 6.0]) ** 2))
 
 
+def test_backward_frees_each_op_once_its_backward_has_run():
+    x = Tensor([0.5, 1.0], requires_grad=True)
+    seen = []
+
+    class Spy(mg.Function):
+        def forward(self, a):
+            return a.copy()
+
+        def backward(self, g):
+            seen.append(later.grad_fn.released)  # Tanh ran first, and is freed already
+            return (g,)
+
+    later = Spy.apply(x).tanh()
+    later.sum().backward()
+    assert seen == [True]
+    np.testing.assert_allclose(x.grad, 1 - np.tanh([0.5, 1.0]) ** 2)
+
+
 def test_backward_pauses_the_cycle_collector_and_restores_it():
     seen = []
     x = Tensor([1.0], requires_grad=True)
