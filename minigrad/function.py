@@ -47,8 +47,9 @@ class Function:
         recurrent layer makes its outputs and its final states.  Each output tensor's
         ``output_index`` is its place here.
     output_versions, changes_at_forward
-        The version counters of the op's outputs, and the count of in-place changes when
-        the op ran, which the engine checks before backward (``engine.check_versions``).
+        The version counters of the op's outputs (none unless ``reads_outputs``), and the
+        count of in-place changes when the op ran, which the engine checks before backward
+        (``engine.check_versions``).
     """
 
     released = False  # set by the engine when backward frees the graph
@@ -62,6 +63,9 @@ class Function:
     # True for ops whose backward never writes into its incoming gradients; the engine hands
     # the others read-only views (see ``engine.read_only``).
     leaves_grads_unchanged = False
+    # False for ops whose backward never reads their outputs: the engine then need not check
+    # that the outputs were left unchanged (their inputs it checks always), as in PyTorch.
+    reads_outputs = True
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray | tuple[np.ndarray, ...]:
         raise NotImplementedError
@@ -154,11 +158,11 @@ def enter_graph(op: Function, inputs: tuple[Tensor, ...], outputs: list[Tensor])
     if len(outputs) == 1:
         out = outputs[0]
         op.output_specs = ((out.data.shape, out.data.dtype),)
-        op.output_versions = (out.version_counter,)
+        op.output_versions = (out.version_counter,) if op.reads_outputs else ()
         out.grad_fn = op
         return
     op.output_specs = tuple([(out.data.shape, out.data.dtype) for out in outputs])
-    op.output_versions = tuple([out.version_counter for out in outputs])
+    op.output_versions = tuple([out.version_counter for out in outputs]) if op.reads_outputs else ()
     for index, out in enumerate(outputs):
         out.grad_fn, out.output_index = op, index
 

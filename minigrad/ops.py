@@ -62,9 +62,11 @@ def normalize_axes(op: str, axis: int | tuple[int, ...] | None, ndim: int) -> tu
 class Primitive(Function):
     """The ops of this module.  None of their backwards writes into its incoming gradient
     (``test_no_primitive_writes_into_its_incoming_gradient`` checks each), so the engine hands
-    them the arrays themselves rather than read-only views."""
+    them the arrays themselves rather than read-only views; and only three read their output
+    (``test_only_ops_that_read_their_output_have_it_checked`` checks which)."""
 
     leaves_grads_unchanged = True
+    reads_outputs = False  # but Exp, Tanh and Sigmoid, whose backward reads the output
 
 
 # --- elementwise binary ops ---
@@ -233,6 +235,8 @@ def pow(a: Any, exponent: float) -> Tensor:
 
 
 class Exp(Primitive):
+    reads_outputs = True
+
     def forward(self, a):
         self.out = np.exp(a)
         return self.out
@@ -263,6 +267,8 @@ def log(a: Any) -> Tensor:
 
 
 class Tanh(Primitive):
+    reads_outputs = True
+
     def forward(self, a):
         self.out = np.tanh(a)
         return self.out
@@ -279,6 +285,8 @@ def tanh(a: Any) -> Tensor:
 
 
 class Sigmoid(Primitive):
+    reads_outputs = True
+
     def forward(self, a):
         self.out = kernels.sigmoid(a)
         return self.out

@@ -548,6 +548,31 @@ def test_no_primitive_writes_into_its_incoming_gradient(monkeypatch):
     assert seen == set(ops.Primitive.__subclasses__())
 
 
+def test_only_ops_that_read_their_output_have_it_checked():
+    # An op that says it never reads its output gives the same gradient when that output was
+    # changed in place (through detach) before its backward, and backward lets the change
+    # pass, as PyTorch does; the ops that read it refuse.  (A view of x is skipped: changing
+    # it changes x, which every op's input check refuses.)
+    seen = set()
+    for use in EVERY_PRIMITIVE:
+        x, fresh = (mg.Tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True) for _ in range(2))
+        expected = use(fresh)
+        expected.backward(np.ones(expected.shape))
+        out = use(x)
+        if np.may_share_memory(out.data, x.data):
+            continue
+        op = type(out.grad_fn)
+        out.detach().mul_(7.0)
+        if op.reads_outputs:
+            seen.add(op)
+            with pytest.raises(RuntimeError, match=rf"{op.__name__}.backward: output 0 .* changed in place"):
+                out.backward(np.ones(out.shape))
+        else:
+            out.backward(np.ones(out.shape))
+            np.testing.assert_allclose(x.grad, fresh.grad, rtol=1e-12)
+    assert seen == {ops.Exp, ops.Tanh, ops.Sigmoid}
+
+
 def test_a_matrix_product_of_vectors_and_matrices_sends_gradients_of_their_shapes():
     rng = np.random.default_rng(0)
     for shape_a, shape_b in [((3,), (3, 4)), ((2, 3), (3,)), ((3,), (3,)), ((2, 3), (3, 4))]:
