@@ -2,8 +2,8 @@
 
 * ``lstm``: ``layers.LSTM(impl="autograd")`` (one Tensor op at a time, unrolled over time)
   against :func:`lstm_loop` run on PyTorch tensors, which performs the same ops in the same
-  order as minigrad's LSTM cell (x_t @ W + h @ U, + b, four column slices, sigmoid / tanh,
-  f * c + i * g, o * tanh(c), stack): the fair comparator of the two engines.  PyTorch's
+  order as minigrad's LSTM cell (x_t @ W + h @ U, + b, the four gate blocks by ``chunk``,
+  sigmoid / tanh, f * c + i * g, o * tanh(c), stack): the fair comparator of the two engines.  PyTorch's
   ``nn.LSTM`` (one fused op) is timed beside them.  Phases as in ``rnn.py``.
 * ``op``: one op forward and backward (its output's gradient given), leaves made once:
   a (32, 64) @ (64, 128) product, tanh of (32, 128), a (32, 128) + (32, 128) sum.
@@ -33,15 +33,15 @@ def lstm_loop(x: Any, h: Any, c: Any, kernel: Any, recurrent: Any, bias: Any, st
     """An LSTM over x (batch, time, features) from states h, c (batch, units), in Keras's
     layout (kernel (features, 4 units), recurrent (units, 4 units), gates i, f, c, o), op
     by op on whichever tensors it is given: (batch, time, units)."""
-    units = h.shape[1]
     outputs = []
     for t in range(x.shape[1]):
         z = x[:, t] @ kernel + h @ recurrent
         z = z + bias
-        i = z[:, :units].sigmoid()
-        f = z[:, units : 2 * units].sigmoid()
-        g = z[:, 2 * units : 3 * units].tanh()
-        o = z[:, 3 * units :].sigmoid()
+        z_i, z_f, z_c, z_o = z.chunk(4, dim=1)
+        i = z_i.sigmoid()
+        f = z_f.sigmoid()
+        g = z_c.tanh()
+        o = z_o.sigmoid()
         c = f * c + i * g
         h = o * c.tanh()
         outputs.append(h)

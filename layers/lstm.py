@@ -50,10 +50,11 @@ class LSTMCell(GatedCell):
         h, c = states
         h_fed_back = h if h_fed_back is None else h_fed_back
         z = self.with_bias(x @ self.kernel + h_fed_back @ self.recurrent_kernel)
-        i = self.recurrent_activation(self.gate(z, 0))
-        f = self.recurrent_activation(self.gate(z, 1))
-        g = self.activation(self.gate(z, 2))
-        o = self.recurrent_activation(self.gate(z, 3))
+        z_i, z_f, z_c, z_o = z.chunk(4, dim=1)  # the gate blocks: views, one op
+        i = self.recurrent_activation(z_i)
+        f = self.recurrent_activation(z_f)
+        g = self.activation(z_c)
+        o = self.recurrent_activation(z_o)
         c_new = f * c + i * g
         h_new = o * self.activation(c_new)
         return h_new, [h_new, c_new]

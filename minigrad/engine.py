@@ -4,18 +4,25 @@
 it on scalars in one page: sort the graph so that every tensor comes after what it was made
 from, seed the result's gradient, then walk the order backwards, letting each op turn the
 gradient of its output into gradients of its inputs (the chain rule) and adding up what each
-tensor receives from its several uses.  Then free the graph.
+tensor receives from its several uses, freeing each op once its backward has run.
+
+The graph holds each op's output weakly (``function.OutputRef``): an array lives as long as
+the program or some op's saved values hold it, not because an op somewhere took it in.
 
 Everything after ``backward`` is a named piece it calls, each with the reason it exists:
-the iterative sort (an unrolled sequence is deeper than Python's recursion limit), the
-checks that keep an op's backward honest (inputs changed in place since forward, gradients
-written into, gradients of the wrong shape, dtype or value), the sums that add an indexing
-gradient into its places only, and the gathering of an op's several outputs.
+the collector paused, the iterative sort (an unrolled sequence is deeper than Python's
+recursion limit), the checks that keep an op's backward honest (inputs changed in place
+since forward, gradients written into, gradients of the wrong shape, dtype or value), the
+sums that add an indexing gradient into its places only, and the gathering of an op's
+several outputs.
 """
 
 from __future__ import annotations
 
+import gc
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,35 +30,40 @@ import numpy as np
 from minigrad import grad_mode, kernels
 
 if TYPE_CHECKING:
-    from minigrad.function import Function
+    from minigrad.function import Function, OutputRef
     from minigrad.tensor import Tensor
 
 
 def backward(root: Tensor, grad: Any = None, retain_graph: bool = False) -> None:
     """Accumulate d(root)/d(leaf) into ``leaf.grad`` for every leaf root depends on."""
     seed = initial_gradient(root, grad)  # dL/dL: 1 for a one-element loss
-    order = topological_order(root)  # every tensor after the tensors it was made from
-    sums = GradientSums(root, seed)  # dL/d(tensor), summed over the tensor's uses so far
-    waiting = OutputGrads(order)  # an op with several outputs waits for all their gradients
-    reached: list[tuple[Tensor, np.ndarray]] = []  # (tensor, dL/d(tensor)) for tensor.grad
-    for node in reversed(order):  # outputs before the inputs that made them
-        g, op = sums.pop(node), node.grad_fn
-        if g is not None and (op is None or node.retains_grad):
-            reached.append((node, g))
-        grads = None if op is None else waiting.add(node, g)
-        if grads is not None:  # the chain rule, one op back
-            for parent, parent_grad in zip(op.parents, chain_rule(op, grads), strict=True):
-                sums.add(parent, parent_grad)
-    for node, g in reached:  # written only now, when every op's backward has succeeded
-        node.grad = g.copy() if node.grad is None else np.asarray(node.grad + g)
-    if not retain_graph:
-        for node in order:
-            if node.grad_fn is not None:
-                free(node.grad_fn)
+    with collector_paused():  # backward makes no cycles: no need to search for them
+        order = topological_order(root)  # every tensor after the tensors it was made from
+        sums = GradientSums(root, seed)  # dL/d(tensor), summed over the tensor's uses so far
+        waiting = OutputGrads(order)  # an op with several outputs waits for all their gradients
+        reached: list[tuple[Tensor, np.ndarray]] = []  # (tensor, dL/d(tensor)) for tensor.grad
+        for node in reversed(order):  # outputs before the inputs that made them
+            g, op = sums.pop(node), node.grad_fn
+            if g is not None and (op is None or node.retains_grad):
+                reached.append((node, g))
+            grads = None if op is None else waiting.add(node, g)
+            if grads is not None:  # the chain rule, one op back
+                inputs = op.inputs
+                for parent, parent_grad in zip(inputs, chain_rule(op, inputs, grads), strict=True):
+                    sums.add(parent, parent_grad)
+                if not retain_graph:  # what op saved is needed no more: free it as we go
+                    free(op)
+        for node, g in reached:  # written only now, when every op's backward has succeeded
+            node.grad = g.copy() if node.grad is None else np.asarray(node.grad + g)
+        if not retain_graph:  # and the ops whose backward the loss never reached
+            for node in order:
+                if node.grad_fn is not None and not node.grad_fn.released:
+                    free(node.grad_fn)
 
 
-def topological_order(root: Tensor) -> list[Tensor]:
-    """Every tensor that root depends on and that requires grad, inputs before outputs.
+def topological_order(root: Tensor) -> list[Tensor | OutputRef]:
+    """Every tensor that root depends on and that requires grad, inputs before outputs: a leaf
+    as itself, an op's output as the graph holds it (``function.OutputRef``).
 
     Iterative, with an explicit stack: a sequence unrolled over thousands of steps makes a
     graph far deeper than Python's recursion limit."""
@@ -66,11 +78,30 @@ def topological_order(root: Tensor) -> list[Tensor]:
             visited.add(id(node))
             stack.append((node, True))
             if node.grad_fn is not None:
-                stack.extend((p, False) for p in recorded_op(node).parents if p.requires_grad)
+                stack.extend([(p, False) for p in recorded_op(node).inputs if p.requires_grad])
     return order
 
 
 # --- the pieces backward calls ---
+@contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cycle collector switched off for the block (unless it was off already).
+
+    Backward makes and drops thousands of small objects while the whole graph is alive, and
+    each of the collector's full passes walks every object the program holds: over an unrolled
+    sequence of 1000 steps that was a third of backward's time.  Backward makes no reference
+    cycles (it frees the graph, whose objects refer only backwards), so nothing is lost: what
+    it drops is freed at once, and the collector runs again after it."""
+    if not gc.isenabled():
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
 def initial_gradient(root: Tensor, grad: Any) -> np.ndarray:
     """dL/d(root) to start from: ``grad`` checked against root, or 1 for a one-element root."""
     if not root.requires_grad:
@@ -106,9 +137,12 @@ def recorded_op(node: Tensor) -> Function:
     return op
 
 
-def chain_rule(op: Function, grads: tuple[np.ndarray, ...]) -> tuple[np.ndarray | IndexedGrad | None, ...]:
+def chain_rule(
+    op: Function, parents: tuple[Tensor | OutputRef, ...], grads: tuple[np.ndarray, ...]
+) -> tuple[np.ndarray | IndexedGrad | None, ...]:
     """dL/d(each input of op) from dL/d(each output): ``op.backward``, with its checks."""
-    check_versions(op)
+    if grad_mode.changes_in_place != op.changes_at_forward:  # else nothing changed anywhere
+        check_versions(op, parents)
     if not op.leaves_grads_unchanged:
         grads = read_only(grads)
     try:
@@ -120,24 +154,29 @@ def chain_rule(op: Function, grads: tuple[np.ndarray, ...]) -> tuple[np.ndarray 
             f"{type(op).__name__}.backward changed its incoming gradient in place; it may be shared "
             "with other gradients, so compute a new array instead (g = g * 2, not g *= 2)"
         ) from error
-    return checked_input_grads(op, input_grads)
+    return checked_input_grads(op, parents, input_grads)
 
 
-def check_versions(op: Function) -> None:
+def check_versions(op: Function, parents: tuple[Tensor | OutputRef, ...]) -> None:
     """Raise if an input or output of ``op`` was changed in place since op's forward.
 
     A backward that reads its saved inputs (``Mul`` needs both factors) would otherwise
     compute a gradient from values that are no longer the ones used: silently wrong.  Every
     tensor has a version counter that each in-place change moves on (shared by tensors that
-    share memory); the op saved the counters and their values, and one comparison of two
-    short lists checks them all.  PyTorch keeps these counters on, and so do we."""
-    if [counter.value for counter in op.version_counters] == op.versions_at_forward:
+    share memory), and PyTorch keeps these counters on, as do we.  Most backwards run with no
+    in-place change anywhere since their forward: one comparison of the global count of
+    changes (``grad_mode.changes_in_place``) with the op's shows it (``chain_rule`` makes it
+    before calling this); only after a change are the op's counters looked at, each
+    knowing when it last moved (``Version``)."""
+    since = op.changes_at_forward
+    counters = [parent.version_counter for parent in parents] + list(op.output_versions)
+    changed = next((k for k, counter in enumerate(counters) if counter.changed_at > since), None)
+    if changed is None:
         return
-    name, inputs, then = type(op).__name__, len(op.parents), op.versions_at_forward
-    changed = next(k for k, counter in enumerate(op.version_counters) if counter.value != then[k])
+    name, inputs = type(op).__name__, len(parents)
     if changed < inputs:
         raise RuntimeError(
-            f"{name}.backward: input {changed} (shape {op.parents[changed].shape}) was changed in "
+            f"{name}.backward: input {changed} (shape {parents[changed].shape}) was changed in "
             f"place after {name} used it (by an optimizer step, a weight load or an in-place "
             "operator, say), so its gradient would be wrong; run backward before changing it, "
             "or compute again"
@@ -163,37 +202,50 @@ def read_only(grads: tuple[np.ndarray, ...]) -> list[np.ndarray]:
     return views
 
 
-def checked_input_grads(op: Function, grads: Any) -> tuple[np.ndarray | IndexedGrad | None, ...]:
+def checked_input_grads(
+    op: Function, parents: tuple[Tensor | OutputRef, ...], grads: Any
+) -> tuple[np.ndarray | IndexedGrad | None, ...]:
     """One gradient per input, each of its input's shape and dtype (None where none is needed).
 
     A backward written by hand can return a gradient of the wrong shape, which broadcasting
     would spread silently over the next op, or of another dtype (numpy promotes float32
     times a float64 constant), which would leak float64 through a float32 model: the shape
     raises, the dtype is converted back.  Under ``detect_anomaly`` each is checked finite."""
-    grads = grads if isinstance(grads, tuple) else (grads,)
-    if len(grads) != len(op.parents):
+    grads = grads if type(grads) is tuple else (grads,)
+    if len(grads) != len(parents):
         raise RuntimeError(
-            f"{type(op).__name__}.backward returned {len(grads)} gradients for {len(op.parents)} inputs"
+            f"{type(op).__name__}.backward returned {len(grads)} gradients for {len(parents)} inputs"
         )
     checked: list[np.ndarray | IndexedGrad | None] = []
-    for i, (g, parent) in enumerate(zip(grads, op.parents, strict=True)):
+    for i, g in enumerate(grads):
+        parent = parents[i]
         if g is None or not parent.requires_grad:
             checked.append(None)
-            continue
-        dtype = parent.data.dtype
-        if isinstance(g, IndexedGrad):
-            g.values = np.asarray(g.values, dtype=dtype)
-        elif type(g) is not np.ndarray or g.dtype != dtype:
-            g = np.asarray(g, dtype=dtype)
-        if g.shape != parent.data.shape:
-            raise RuntimeError(
-                f"{type(op).__name__}.backward returned a gradient of shape {g.shape} "
-                f"for input {i} of shape {parent.shape}"
-            )
-        if grad_mode.anomaly_checks:
-            check_finite(g.values if isinstance(g, IndexedGrad) else g, type(op), i)
-        checked.append(g)
+        elif type(g) is np.ndarray and g.dtype == parent.dtype and g.shape == parent.shape:
+            checked.append(g)  # the common case: nothing to convert or report
+            if grad_mode.anomaly_checks:
+                check_finite(g, type(op), i)
+        else:
+            checked.append(converted_grad(op, i, parent, g))
     return tuple(checked)
+
+
+def converted_grad(op: Function, i: int, parent: Tensor | OutputRef, g: Any) -> np.ndarray | IndexedGrad:
+    """``g``, the gradient op's backward returned for input i, in parent's dtype; an error
+    for a shape other than parent's."""
+    dtype = parent.dtype
+    if isinstance(g, IndexedGrad):
+        g.values = np.asarray(g.values, dtype=dtype)
+    elif type(g) is not np.ndarray or g.dtype != dtype:
+        g = np.asarray(g, dtype=dtype)
+    if g.shape != parent.shape:
+        raise RuntimeError(
+            f"{type(op).__name__}.backward returned a gradient of shape {g.shape} "
+            f"for input {i} of shape {parent.shape}"
+        )
+    if grad_mode.anomaly_checks:
+        check_finite(g.values if isinstance(g, IndexedGrad) else g, type(op), i)
+    return g
 
 
 def check_finite(array: np.ndarray, op: type, input_index: int | None = None) -> None:
@@ -210,9 +262,12 @@ def check_finite(array: np.ndarray, op: type, input_index: int | None = None) ->
 def free(op: Function) -> None:
     """Drop what ``op`` saved for backward (its inputs, and whatever arrays its forward kept on
     self, under any name), so that a training loop does not hold every step's graph.  What
-    is left says that it was freed, for ``recorded_op``'s error."""
+    is left says that it was freed, for ``recorded_op``'s error.  Backward frees each op as
+    soon as its backward has run, as PyTorch does, so that the arrays saved for the last
+    steps of a sequence go while the first are still being differentiated (a backward that
+    raises leaves the ops before it freed: run forward again)."""
     vars(op).clear()
-    op.parents, op.released = (), True
+    op.inputs, op.released = (), True
 
 
 class IndexedGrad:

@@ -14,6 +14,7 @@ importable from here too.
 
 from __future__ import annotations
 
+import weakref
 from typing import Any
 
 import numpy as np
@@ -39,27 +40,32 @@ class Function:
         For each input, whether it requires a gradient; ``backward`` may return None for
         the others.
     parents : tuple of Tensor
-        The input tensors of this op, in the order they were passed to ``apply`` (set when
-        the op is recorded; empty once ``backward`` has freed the graph).
+        The input tensors of this op, in the order they were passed to ``apply`` (empty
+        once ``backward`` has freed the graph); ``inputs`` holds them as recorded.
     output_specs : tuple of (shape, dtype)
         One entry per output, set when the op is recorded: most ops make one, a fused
         recurrent layer makes its outputs and its final states.  Each output tensor's
         ``output_index`` is its place here.
-    version_counters, versions_at_forward
-        The version counters of the op's inputs and outputs and their values when the op
-        ran, which the engine compares before backward (``engine.check_versions``).
+    output_versions, changes_at_forward
+        The version counters of the op's outputs (none unless ``reads_outputs``), and the
+        count of in-place changes when the op ran, which the engine checks before backward
+        (``engine.check_versions``).
     """
 
     released = False  # set by the engine when backward frees the graph
+    inputs: tuple[Tensor | OutputRef, ...] = ()  # set when the op is recorded
     # A boolean input (a mask) comes into forward as floats (0 and 1, of the float inputs'
     # dtype), as PyTorch promotes it, unless the op keeps booleans as they are (shape ops).
     takes_bool = False
-    # The op's output may be a view of its first input (reshape, transpose, a slice): then the
-    # two share one version counter, so that changing either in place is seen by both.
+    # The op's outputs may be views of its first input (reshape, transpose, a slice): then
+    # they share its version counter, so that changing either in place is seen by both.
     shares_input_memory = False
     # True for ops whose backward never writes into its incoming gradients; the engine hands
     # the others read-only views (see ``engine.read_only``).
     leaves_grads_unchanged = False
+    # False for ops whose backward never reads their outputs: the engine then need not check
+    # that the outputs were left unchanged (their inputs it checks always), as in PyTorch.
+    reads_outputs = True
 
     def forward(self, *arrays: np.ndarray, **params: Any) -> np.ndarray | tuple[np.ndarray, ...]:
         raise NotImplementedError
@@ -69,6 +75,13 @@ class Function:
         for an output the loss does not reach), one per input goes out."""
         raise NotImplementedError
 
+    @property
+    def parents(self) -> tuple[Tensor, ...]:
+        """The input tensors, in the order given to ``apply`` (empty once freed).  An input
+        that another op made and that nothing else holds any more comes back as a
+        ``FreedValues`` tensor: where it came from, without its values."""
+        return tuple([p if type(p) is not OutputRef else p.tensor() for p in self.inputs])
+
     @classmethod
     def apply(cls, *inputs: Any, **params: Any) -> Any:
         """Run the op on Tensors (or scalars and arrays, lifted to Tensors) and record it.
@@ -77,30 +90,92 @@ class Function:
         tuple of arrays (its ``backward`` then takes one gradient per output)."""
         tensors = lift(inputs, cls.takes_bool)
         fn = cls()
-        fn.needs_input_grad = tuple([t.requires_grad for t in tensors])
+        fn.needs_input_grad = needs = tuple([t.requires_grad for t in tensors])
         data = fn.forward(*[t.data for t in tensors], **params)
-        arrays = data if isinstance(data, tuple) else (data,)
+        arrays = data if type(data) is tuple else (data,)
         if grad_mode.anomaly_checks:
             for array in arrays:
                 check_finite(array, cls)
-        record = grad_mode.recording and any(fn.needs_input_grad)
+        record = grad_mode.recording and True in needs
         outputs = [wrap(array, record) for array in arrays]
-        if cls.shares_input_memory and np.may_share_memory(arrays[0], tensors[0].data):
-            outputs[0].version_counter = tensors[0].version_counter
+        if cls.shares_input_memory:
+            for out in outputs:
+                if np.may_share_memory(out.data, tensors[0].data):
+                    out.version_counter = tensors[0].version_counter
         if record:
             enter_graph(fn, tensors, outputs)
-        return tuple(outputs) if isinstance(data, tuple) else outputs[0]
+        return tuple(outputs) if type(data) is tuple else outputs[0]
+
+
+class OutputRef(weakref.ref):
+    """An op's output as the graph holds it: weakly, with what backward needs to know of it.
+
+    Backward needs only where such a tensor came from (``grad_fn``, ``output_index``), its
+    shape, dtype and version counter: the values an op's backward reads, it saved itself
+    (``Mul`` its factors, ``Tanh`` its output).  Holding the tensor weakly lets its array go
+    as soon as the program drops it, as PyTorch's graph does (an LSTM step's pre-activations,
+    which no backward reads, would otherwise stay until backward: three times the memory).
+    A tensor has one, made when it is first used by an op (``Tensor.graph_ref``), and the
+    engine walks these: an op's ``inputs`` are leaf tensors and OutputRefs."""
+
+    __slots__ = ("dtype", "grad_fn", "output_index", "shape", "version_counter")
+    requires_grad = True  # an op's recorded output always does
+
+    @property
+    def retains_grad(self) -> bool:
+        tensor = self()
+        return tensor is not None and tensor.retains_grad
+
+    @property
+    def grad(self) -> np.ndarray | None:
+        return self().grad
+
+    @grad.setter
+    def grad(self, grad: np.ndarray) -> None:  # only for a tensor that retains grad, so alive
+        self().grad = grad
+
+    def tensor(self) -> Tensor:
+        """The tensor itself while anything holds it, else the tensor standing in for it."""
+        tensor = self()
+        return self.stand_in() if tensor is None else tensor
+
+    def stand_in(self) -> Tensor:
+        """The tensor that stands for the dropped one in ``Function.parents``: one per output of
+        the op that made it, so that every op using that output gives the same object."""
+        made_by, index = self.grad_fn, self.output_index
+        stand_ins = made_by.__dict__.setdefault("stand_ins", {})
+        if index not in stand_ins:
+            stand_ins[index] = FreedValues(made_by, index, self.version_counter)
+        return stand_ins[index]
 
 
 def enter_graph(op: Function, inputs: tuple[Tensor, ...], outputs: list[Tensor]) -> None:
-    """Record ``op`` as the maker of ``outputs``: its inputs, the (shape, dtype) of its outputs,
-    and the version counters the engine checks before op's backward."""
-    op.parents = inputs
+    """Record ``op`` as the maker of ``outputs``: its inputs (those made by ops, weakly), the
+    (shape, dtype) of its outputs, their version counters and the count of in-place changes,
+    which the engine checks before op's backward."""
+    op.inputs = tuple([t if t.grad_fn is None else refer_to(t) for t in inputs])
+    op.changes_at_forward = grad_mode.changes_in_place
+    if len(outputs) == 1:
+        out = outputs[0]
+        op.output_specs = ((out.data.shape, out.data.dtype),)
+        op.output_versions = (out.version_counter,) if op.reads_outputs else ()
+        out.grad_fn = op
+        return
     op.output_specs = tuple([(out.data.shape, out.data.dtype) for out in outputs])
-    op.version_counters = [t.version_counter for t in inputs] + [out.version_counter for out in outputs]
-    op.versions_at_forward = [counter.value for counter in op.version_counters]
+    op.output_versions = tuple([out.version_counter for out in outputs]) if op.reads_outputs else ()
     for index, out in enumerate(outputs):
         out.grad_fn, out.output_index = op, index
+
+
+def refer_to(tensor: Tensor) -> OutputRef:
+    """``tensor``'s OutputRef, made on its first use as an op's input and kept on it."""
+    if tensor.graph_ref is not None:
+        return tensor.graph_ref
+    ref = tensor.graph_ref = OutputRef(tensor)
+    ref.grad_fn, ref.output_index = tensor.grad_fn, tensor.output_index
+    ref.version_counter = tensor.version_counter
+    ref.shape, ref.dtype = tensor.data.shape, tensor.data.dtype
+    return ref
 
 
 def lift(inputs: tuple[Any, ...], takes_bool: bool) -> tuple[Tensor, ...]:
@@ -121,4 +196,4 @@ def lift(inputs: tuple[Any, ...], takes_bool: bool) -> tuple[Tensor, ...]:
 
 
 # Tensor builds on Function (its operators call the ops), so it is imported once Function exists.
-from minigrad.tensor import Tensor, as_tensor, wrap  # noqa: E402
+from minigrad.tensor import FreedValues, Tensor, as_tensor, wrap  # noqa: E402

@@ -14,6 +14,9 @@ from contextlib import contextmanager
 # Read directly (``grad_mode.recording``) by the code that runs once per op.
 recording = True
 anomaly_checks = False
+# In-place changes made to any tensor so far (``Version.bump``): an op notes it when recorded,
+# and if it has not moved by the op's backward, no input or output of the op was changed.
+changes_in_place = 0
 
 
 @contextmanager

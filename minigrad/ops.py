@@ -21,8 +21,12 @@ from minigrad.tensor import Tensor, as_tuple
 
 def broadcast_shapes(op: str, *shapes: tuple[int, ...]) -> tuple[int, ...]:
     """The shape numpy broadcasting gives, or a ValueError naming the op and the shapes."""
-    if all(shape == shapes[0] for shape in shapes):  # the common case, without numpy's machinery
-        return shapes[0]
+    first = shapes[0]
+    for shape in shapes:
+        if shape != first:
+            break
+    else:  # the common case, one shape: without numpy's machinery
+        return first
     try:
         return np.broadcast_shapes(*shapes)
     except ValueError:
@@ -58,9 +62,11 @@ def normalize_axes(op: str, axis: int | tuple[int, ...] | None, ndim: int) -> tu
 class Primitive(Function):
     """The ops of this module.  None of their backwards writes into its incoming gradient
     (``test_no_primitive_writes_into_its_incoming_gradient`` checks each), so the engine hands
-    them the arrays themselves rather than read-only views."""
+    them the arrays themselves rather than read-only views; and only three read their output
+    (``test_only_ops_that_read_their_output_have_it_checked`` checks which)."""
 
     leaves_grads_unchanged = True
+    reads_outputs = False  # but Exp, Tanh and Sigmoid, whose backward reads the output
 
 
 # --- elementwise binary ops ---
@@ -229,6 +235,8 @@ def pow(a: Any, exponent: float) -> Tensor:
 
 
 class Exp(Primitive):
+    reads_outputs = True
+
     def forward(self, a):
         self.out = np.exp(a)
         return self.out
@@ -259,6 +267,8 @@ def log(a: Any) -> Tensor:
 
 
 class Tanh(Primitive):
+    reads_outputs = True
+
     def forward(self, a):
         self.out = np.tanh(a)
         return self.out
@@ -275,6 +285,8 @@ def tanh(a: Any) -> Tensor:
 
 
 class Sigmoid(Primitive):
+    reads_outputs = True
+
     def forward(self, a):
         self.out = kernels.sigmoid(a)
         return self.out
@@ -530,7 +542,9 @@ class Stack(Primitive):
 
     def backward(self, g):
         # each input gets its own slice of the gradient back
-        return tuple(np.take(g, i, axis=self.axis) for i in range(g.shape[self.axis]))
+        # (views of g: the engine never writes into a gradient it did not make)
+        before = (slice(None),) * self.axis
+        return tuple([g[(*before, i)] for i in range(g.shape[self.axis])])
 
 
 def stack(tensors: list[Any], axis: int = 0, *, dim: int | None = None) -> Tensor:
@@ -567,6 +581,34 @@ def _axis_or_dim(op: str, axis: int, dim: int | None) -> int:
     if axis != 0:
         raise TypeError(f"{op}: give axis or dim, not both")
     return dim
+
+
+class Chunk(Primitive):
+    """Consecutive blocks along an axis, each a view of the input, as the outputs of one op:
+    an LSTM's four gates from one pre-activation, with one backward for the four."""
+
+    shares_input_memory = takes_bool = True
+
+    def forward(self, a, chunks, axis):
+        n = a.shape[axis]
+        if n == 0:
+            raise ValueError(f"chunk: axis {axis} of the tensor of shape {a.shape} is empty")
+        size, self.axis = -(-n // chunks), axis  # blocks of ceil(n / chunks), as in PyTorch
+        before = (slice(None),) * axis
+        return tuple([a[(*before, slice(start, start + size))] for start in range(0, n, size)])
+
+    def backward(self, *grads):
+        # each block's gradient back in its place, side by side
+        return (np.concatenate(grads, axis=self.axis),)
+
+
+def chunk(a: Any, chunks: int, axis: int = 0) -> tuple[Tensor, ...]:
+    """``a`` cut along ``axis`` into ``chunks`` blocks of ceil(size / chunks) (the last may be
+    smaller, and there may be fewer blocks), as PyTorch's ``chunk``: views, in the graph."""
+    a = a if isinstance(a, Tensor) else Tensor(a)
+    if isinstance(chunks, bool) or not isinstance(chunks, (int, np.integer)) or chunks < 1:
+        raise ValueError(f"chunk: chunks must be a positive integer, got {chunks!r}")
+    return Chunk.apply(a, chunks=int(chunks), axis=normalize_axes("chunk", axis, a.ndim)[0])
 
 
 class Where(Primitive):

@@ -22,7 +22,7 @@ import numpy as np
 from minigrad import engine, grad_mode
 
 if TYPE_CHECKING:
-    from minigrad.function import Function
+    from minigrad.function import Function, OutputRef
 
 _FLOATS = (np.float32, np.float64)
 KINDS = (np.float32, np.float64, np.bool_)  # what a tensor may hold: floats, or booleans (masks)
@@ -61,6 +61,12 @@ class Tensor:
     """
 
     __array_ufunc__ = None  # numpy hands `array + tensor` to Tensor.__radd__
+    # What a new tensor starts with; ``wrap`` (once per op) leaves these to the class.
+    grad: np.ndarray | None = None
+    grad_fn: Function | None = None
+    output_index = 0  # which of grad_fn's outputs this is
+    retains_grad = False
+    graph_ref: OutputRef | None = None  # how the graph holds an op's output (function.OutputRef)
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype: Any = None) -> None:
         if isinstance(data, Tensor):
@@ -271,7 +277,7 @@ class Tensor:
         """Record that ``data`` was changed in place (minigrad's optimizers, weight loading and
         the in-place methods call it).  A backward that needs the old values then raises
         instead of computing a wrong gradient, as PyTorch's version counter does."""
-        self.version_counter.value += 1
+        self.version_counter.bump()
 
     def __setitem__(self, index: Any, value: Any) -> None:
         self._check_inplace("x[index] = value", value)
@@ -545,6 +551,10 @@ class Tensor:
             return ops.transpose(self, *order)
         return ops.transpose(self, *dims)
 
+    def chunk(self, chunks: int, dim: int = 0) -> tuple[Tensor, ...]:
+        """``chunks`` blocks along ``dim`` (views, as PyTorch's ``chunk``; ``ops.chunk``)."""
+        return ops.chunk(self, chunks, dim)
+
     def permute(self, *dims: int) -> Tensor:
         return ops.transpose(self, *dims)
 
@@ -616,22 +626,60 @@ class Version:
     """How many times a tensor's memory has been changed in place.
 
     Tensors that share memory (``detach()``, and views such as ``reshape`` or a slice) share
-    one counter, so that changing any of them is seen by every op that saved one of them."""
+    one counter, so that changing any of them is seen by every op that saved one of them.
+    ``changed_at`` is the value of ``grad_mode.changes_in_place`` (in-place changes to any
+    tensor so far) right after this memory's last change: an op recorded when that count was
+    n sees this memory changed since iff ``changed_at > n``; while the count is still n,
+    nothing has changed anywhere and the engine need look at no counter."""
 
-    __slots__ = ("value",)
+    value = changed_at = 0  # until the first change (no __init__: one is made per op)
 
-    def __init__(self) -> None:
-        self.value = 0
+    def bump(self) -> None:
+        """Record one in-place change of this memory."""
+        grad_mode.changes_in_place += 1
+        self.value += 1
+        self.changed_at = grad_mode.changes_in_place
+
+
+class FreedValues(Tensor):
+    """An op's output that nothing held any more when the graph was walked: its place in the
+    graph (``grad_fn``, ``output_index``, shape and dtype) without its values, which were freed
+    with it (see ``function.OutputRef``).  Reading its values raises rather than answer."""
+
+    def __init__(self, made_by: Function, output_index: int, version_counter: Version) -> None:
+        self.grad_fn, self.output_index, self.version_counter = made_by, output_index, version_counter
+        self.requires_grad = True
+        self.spec = made_by.output_specs[output_index]
+
+    @property
+    def data(self) -> np.ndarray:
+        raise RuntimeError(
+            f"the values of this {self.spec[1]} tensor of shape {self.spec[0]}, made by "
+            f"{type(self.grad_fn).__name__}, were freed when nothing held them (the graph keeps "
+            "only what backward needs); keep a reference to the tensor to read them later"
+        )
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.spec[0]
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.spec[1]
+
+    @property
+    def ndim(self) -> int:
+        return len(self.spec[0])
 
 
 def wrap(array: np.ndarray, requires_grad: bool = False) -> Tensor:
     """A Tensor around ``array`` itself.  ``Tensor(data)`` copies and checks what it is given;
     an op's output is a fresh array of a checked dtype that nothing else holds, so the op
-    wraps it as it is: this runs once per op, thousands of times in an unrolled sequence."""
+    wraps it as it is: this runs once per op, thousands of times in an unrolled sequence.
+    ``grad``, ``grad_fn``, ``output_index`` and ``retains_grad`` keep their class defaults."""
     out = Tensor.__new__(Tensor)
-    array = array if isinstance(array, np.ndarray) else np.asarray(array)  # numpy may give a scalar
-    out.data, out.requires_grad, out.grad, out.grad_fn = array, requires_grad, None, None
-    out.output_index, out.retains_grad, out.version_counter = 0, False, Version()
+    out.data = array if type(array) is np.ndarray else np.asarray(array)  # numpy may give a scalar
+    out.requires_grad, out.version_counter = requires_grad, Version()
     return out
 
 

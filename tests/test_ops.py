@@ -174,6 +174,39 @@ def test_concatenate(data, shape, count):
     gradcheck(lambda *ts: mg.concatenate(list(ts), axis=axis), parts)
 
 
+@given(data=st.data(), shape=shapes(min_dims=1, max_dims=3), chunks=st.integers(1, 4))
+def test_chunk(data, shape, chunks):
+    axis = data.draw(st.integers(-len(shape), len(shape) - 1))
+    a = data.draw(arrays(shape=shape))
+    n = shape[axis]
+    size = -(-n // chunks)  # PyTorch's blocks: ceil(n / chunks) each, the last what is left
+    expected = [np.take(a, range(start, min(start + size, n)), axis=axis) for start in range(0, n, size)]
+    got = mg.Tensor(a).chunk(chunks, dim=axis)
+    assert len(got) == len(expected)
+    for block, want in zip(got, expected, strict=True):
+        np.testing.assert_array_equal(block.data, want)
+
+    def weighted(t):  # every block reaches the loss, each with its own weight
+        return mg.concatenate([b * (k + 1.0) for k, b in enumerate(t.chunk(chunks, dim=axis))], axis=axis)
+
+    gradcheck(weighted, [a])
+
+
+def test_chunk_blocks_share_their_input_memory_and_refuse_bad_counts():
+    x = mg.Tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    left, right = x.chunk(2, dim=1)
+    loss = (right * right).sum()  # only the second block reaches the loss: the first sends zeros
+    loss.backward()
+    np.testing.assert_array_equal(x.grad, [[0.0, 0.0, 4.0], [0.0, 0.0, 10.0]])
+    with mg.no_grad():
+        left.detach().add_(1)
+    assert x._version == 1 and right._version == 1
+    with pytest.raises(ValueError, match="chunks must be a positive integer, got 0"):
+        x.chunk(0)
+    with pytest.raises(ValueError, match="axis 0 of the tensor of shape"):
+        mg.Tensor(np.ones((0, 2))).chunk(2)
+
+
 @given(data=st.data(), shapes_=broadcastable_shapes(num_shapes=3))
 def test_where(data, shapes_):
     condition = data.draw(arrays(shape=shapes_[0])) > 0
@@ -487,6 +520,7 @@ EVERY_PRIMITIVE = [
     lambda x: x[np.array([0, 0, 1])],
     lambda x: mg.stack([x, x]),
     lambda x: mg.concatenate([x, x]),
+    lambda x: mg.concatenate(list(x.chunk(2, dim=1)), axis=1),
     lambda x: mg.where(x.data > 2, x, x),
 ]
 
@@ -512,6 +546,31 @@ def test_no_primitive_writes_into_its_incoming_gradient(monkeypatch):
         seen |= ops_in_graph(out)
         out.backward(np.ones(out.shape))
     assert seen == set(ops.Primitive.__subclasses__())
+
+
+def test_only_ops_that_read_their_output_have_it_checked():
+    # An op that says it never reads its output gives the same gradient when that output was
+    # changed in place (through detach) before its backward, and backward lets the change
+    # pass, as PyTorch does; the ops that read it refuse.  (A view of x is skipped: changing
+    # it changes x, which every op's input check refuses.)
+    seen = set()
+    for use in EVERY_PRIMITIVE:
+        x, fresh = (mg.Tensor(np.arange(1.0, 7.0).reshape(2, 3), requires_grad=True) for _ in range(2))
+        expected = use(fresh)
+        expected.backward(np.ones(expected.shape))
+        out = use(x)
+        if np.may_share_memory(out.data, x.data):
+            continue
+        op = type(out.grad_fn)
+        out.detach().mul_(7.0)
+        if op.reads_outputs:
+            seen.add(op)
+            with pytest.raises(RuntimeError, match=rf"{op.__name__}.backward: output 0 .* changed in place"):
+                out.backward(np.ones(out.shape))
+        else:
+            out.backward(np.ones(out.shape))
+            np.testing.assert_allclose(x.grad, fresh.grad, rtol=1e-12)
+    assert seen == {ops.Exp, ops.Tanh, ops.Sigmoid}
 
 
 def test_a_matrix_product_of_vectors_and_matrices_sends_gradients_of_their_shapes():

@@ -450,6 +450,108 @@ def test_changing_an_ops_output_through_detach_makes_backward_raise():
         y.sum().backward()
 
 
+def test_changes_elsewhere_after_forward_leave_backward_alone():
+    # any in-place change moves the global count, which sends every op to its own counters;
+    # a change to a tensor the graph never saw must not be taken for a change of its inputs
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    x = Tensor([3.0, 4.0])
+    loss = (x * w).sum()
+    Tensor([0.0]).add_(1)
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [3.0, 4.0])
+
+
+def test_a_change_before_forward_is_not_taken_for_one_after():
+    w = Tensor([1.0, 2.0], requires_grad=True)
+    x = Tensor([3.0, 4.0])
+    x += 1  # before Mul saw it
+    loss = (x * w).sum()
+    Tensor([0.0]).add_(1)
+    loss.backward()
+    np.testing.assert_array_equal(w.grad, [4.0, 5.0])
+    x2 = Tensor([3.0, 4.0])
+    loss = (x2 * w).sum()
+    x2 += 1  # after: still raises, with other changes around it
+    Tensor([0.0]).add_(1)
+    with pytest.raises(RuntimeError, match=r"Mul.backward: input 0 .* was changed in place"):
+        loss.backward()
+
+
+def test_an_intermediate_nothing_holds_is_freed_before_backward():
+    # the graph holds an op's inputs weakly: x + 1 is needed by no backward (Tanh saves its
+    # output), so its array goes as soon as the program drops it, as in PyTorch
+    x = Tensor(np.array([0.5, -1.0]), requires_grad=True)
+    shifted = x + 1
+    dropped = weakref.ref(shifted)
+    y = shifted.tanh()
+    assert y.grad_fn.parents[0] is shifted  # while held, the graph gives the tensor itself
+    del shifted
+    gc.collect()
+    assert dropped() is None
+    stand_in = y.grad_fn.parents[0]
+    assert stand_in is y.grad_fn.parents[0]  # one object stands in for it
+    assert stand_in.shape == (2,) and stand_in.dtype == np.float64
+    assert type(stand_in.grad_fn).__name__ == "Add" and stand_in.requires_grad
+    with pytest.raises(RuntimeError, match=r"values of this float64 tensor of shape \(2,\), made by Add"):
+        _ = stand_in.data
+    y.sum().backward()
+    np.testing.assert_allclose(x.grad, 1 - np.tanh([1.5, 0.0]) ** 2)
+
+
+def test_a_held_intermediate_keeps_its_values_and_its_gradient():
+    x = Tensor([1.0, 2.0], requires_grad=True)
+    h = x * 3
+    h.retain_grad()
+    (h.tanh() * 2).sum().backward()
+    np.testing.assert_array_equal(h.data, [3.0, 6.0])
+    np.testing.assert_allclose(h.grad, 2 * (1 - np.tanh([3.0, 6.0]) ** 2))
+
+
+def test_backward_frees_each_op_once_its_backward_has_run():
+    x = Tensor([0.5, 1.0], requires_grad=True)
+    seen = []
+
+    class Spy(mg.Function):
+        def forward(self, a):
+            return a.copy()
+
+        def backward(self, g):
+            seen.append(later.grad_fn.released)  # Tanh ran first, and is freed already
+            return (g,)
+
+    later = Spy.apply(x).tanh()
+    later.sum().backward()
+    assert seen == [True]
+    np.testing.assert_allclose(x.grad, 1 - np.tanh([0.5, 1.0]) ** 2)
+
+
+def test_backward_pauses_the_cycle_collector_and_restores_it():
+    seen = []
+    x = Tensor([1.0], requires_grad=True)
+
+    class Spy(mg.Function):
+        def forward(self, a):
+            return a.copy()
+
+        def backward(self, g):
+            seen.append(gc.isenabled())
+            if len(seen) == 2:
+                raise ValueError("boom")
+            return (g,)
+
+    Spy.apply(x).sum().backward()
+    assert seen == [False] and gc.isenabled()
+    with pytest.raises(ValueError, match="boom"):
+        Spy.apply(x).sum().backward()
+    assert gc.isenabled()  # back on after an error too
+    gc.disable()
+    try:
+        Spy.apply(x).sum().backward()
+        assert not gc.isenabled()  # left off when it was off
+    finally:
+        gc.enable()
+
+
 # --- numpy's conversion protocol ---
 def test_numpy_arrays_of_tensors_hold_the_floats():
     x = Tensor([[1.0, 2.0], [3.0, 4.0]], requires_grad=True)
