@@ -33,8 +33,11 @@ def sigmoid(a: np.ndarray) -> np.ndarray:
 # --- scatter-add: the backward of gathering rows (indexing, embedding lookup) ---
 @njit(cache=True)
 def _scatter_add_rows_jit(target, index, rows):
+    # element by element: a whole-row `target[k] += rows[i]` makes a temporary row per i
     for i in range(index.shape[0]):
-        target[index[i]] += rows[i]
+        k = index[i]
+        for j in range(rows.shape[1]):
+            target[k, j] += rows[i, j]
 
 
 def _scatter_add_rows_np(target, index, rows):

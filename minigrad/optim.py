@@ -193,10 +193,18 @@ class Adam(Optimizer):
         m *= self.beta1
         m += (1 - self.beta1) * grad
         v *= self.beta2
-        v += (1 - self.beta2) * grad * grad
-        m_hat = m / (1 - self.beta1**t)
-        v_hat = v / (1 - self.beta2**t)
-        param -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        squares = np.multiply(grad, grad, dtype=v.dtype)
+        squares *= 1 - self.beta2
+        v += squares
+        # lr m_hat / (sqrt(v_hat) + eps) with the bias corrections as numbers, as PyTorch
+        # computes it: (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps), in place in
+        # one scratch array (the formula written out would make nine)
+        step = np.sqrt(v, out=squares)
+        step /= np.sqrt(1 - self.beta2**t)
+        step += self.eps
+        np.divide(m, step, out=step)
+        step *= self.lr / (1 - self.beta1**t)
+        param -= step
 
 
 class Adagrad(Optimizer):
@@ -249,12 +257,18 @@ def clip_grad_norm(params: Iterable[Tensor], max_norm: float) -> float:
     if not max_norm > 0:
         raise ValueError(f"clip_grad_norm: max_norm must be positive, got {max_norm}")
     params = _with_grads(params)
-    total = float(np.sqrt(sum(float(np.sum(p.grad.astype(np.float64) ** 2)) for p in params)))
+    total = float(np.sqrt(sum(_sum_of_squares(p.grad) for p in params)))
     if total > max_norm:
         scale = max_norm / (total + 1e-6)
         for p in params:
             p.grad = p.grad * p.grad.dtype.type(scale)
     return total
+
+
+def _sum_of_squares(grad: np.ndarray) -> float:
+    """sum(grad^2), accumulated in float64 (a float32 sum of many squares loses digits)."""
+    flat = grad.astype(np.float64).reshape(-1)
+    return float(np.dot(flat, flat))
 
 
 def clip_grad_value(params: Iterable[Tensor], limit: float) -> None:
