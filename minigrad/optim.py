@@ -190,16 +190,19 @@ class Adam(Optimizer):
         m, v = state["m"], state["v"]
         state["step"] += 1
         t = state["step"].item()  # a Python number, so float32 weights stay float32
+        # One scratch array in the weights' memory order serves every step below (the formula
+        # written out makes nine temporaries; a Fortran-ordered weight mixed with a C-ordered
+        # gradient would make each operation a slow strided loop).
+        scratch = np.multiply(grad, 1 - self.beta1, out=np.empty_like(m))
         m *= self.beta1
-        m += (1 - self.beta1) * grad
+        m += scratch
+        np.multiply(grad, grad, out=scratch)
+        scratch *= 1 - self.beta2
         v *= self.beta2
-        squares = np.multiply(grad, grad, dtype=v.dtype)
-        squares *= 1 - self.beta2
-        v += squares
+        v += scratch
         # lr m_hat / (sqrt(v_hat) + eps) with the bias corrections as numbers, as PyTorch
-        # computes it: (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps), in place in
-        # one scratch array (the formula written out would make nine)
-        step = np.sqrt(v, out=squares)
+        # computes it: (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+        step = np.sqrt(v, out=scratch)
         step /= np.sqrt(1 - self.beta2**t)
         step += self.eps
         np.divide(m, step, out=step)

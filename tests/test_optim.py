@@ -43,12 +43,14 @@ def test_adam_second_step_by_hand():
     assert p.data[0] == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_adam_steps_follow_the_docstrings_formula_in_the_weights_dtype(dtype):
+def test_adam_steps_follow_the_docstrings_formula_in_the_weights_dtype(dtype, order):
     # the update runs in place in one scratch array; here the formula as written, in float64
+    # (a Fortran-ordered weight, as the orthogonal initialiser makes, with C-ordered gradients)
     rng = np.random.default_rng(0)
     start = rng.standard_normal((3, 4))
-    p = mg.Tensor(start.astype(dtype), requires_grad=True)
+    p = mg.Tensor(np.array(start, dtype=dtype, order=order), requires_grad=True)
     opt = optim.Adam([p], lr=0.01, betas=(0.8, 0.9), eps=1e-3)
     expected, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
     for t in range(1, 5):
