@@ -151,6 +151,11 @@ class EmbeddedRecurrent(Module):
             )
         return fused
 
+    def compute_mask(self, ids: Any) -> np.ndarray | None:
+        """The embedding's padding mask of ``ids`` (None without ``mask_zero``), which
+        ``Sequential`` passes on when the recurrent layer returns sequences."""
+        return self.embedding.compute_mask(ids)
+
     def forward(self, ids: Any, initial_state: Any = None, training: bool | None = None) -> Any:
         """As ``recurrent(embedding(ids), initial_state, mask=embedding.compute_mask(ids),
         training)``; every check comes before anything changes."""
