@@ -11,7 +11,12 @@ from hypothesis import strategies as st
 import layers
 import minigrad as mg
 
-KINDS = {"LSTM": layers.LSTM, "GRU": layers.GRU, "SimpleRNN": layers.SimpleRNN}
+KINDS = {
+    "LSTM": layers.LSTM,
+    "GRU": layers.GRU,
+    "GRU reset before": lambda units, **options: layers.GRU(units, reset_after=False, **options),
+    "SimpleRNN": layers.SimpleRNN,
+}
 # The plain path's x_t W and the table's row Z[id] sum the same dim products; the gradients of
 # E and W sum the same batch * time * gates*units products grouped differently (by id first),
 # so each may differ by rounding: a few ulps of the largest term, times the terms summed.
