@@ -4,6 +4,13 @@ Embedding(64, 32) -> LSTM(128, return_sequences=True) -> Dense(64) -> cross-entr
 gradient clipping (norm 1) -> Adam, batch 32, 64 steps, float32; the same model in PyTorch
 (nn.Embedding, nn.LSTM, nn.Linear, F.cross_entropy, clip_grad_norm_, Adam) from the same
 weights.  One phase, ``train``: a whole optimiser step.
+
+The two models compute the same function, but minigrad takes its explicit shortcut for an
+embedding that feeds a recurrent layer, ``layers.EmbeddedRecurrent``: each id's input
+projection is a row of the (64, 512) table E W, made once per step, instead of the product
+(32 * 64, 32) @ (32, 512) and its two gradient products (the same numbers to rounding; see
+``layers/embedded_recurrent.py``).  PyTorch runs the plain model: nn.LSTM projects every step.
+``tests/test_benchmarks.py`` checks that both steps compute the same loss and gradients.
 """
 
 from __future__ import annotations
@@ -27,12 +34,13 @@ def char_lm_minigrad() -> Callable[[], None]:
     embed = layers.Embedding(VOCAB, EMBED, dtype="float32")
     lstm = layers.LSTM(UNITS, return_sequences=True, input_size=EMBED, dtype="float32")
     dense = layers.Dense(VOCAB, input_size=UNITS, dtype="float32")
+    embedded_lstm = layers.EmbeddedRecurrent(embed, lstm)  # lstm(embed(ids)), projection looked up
     params = [*embed.parameters(), *lstm.parameters(), *dense.parameters()]
     optimizer = mg.optim.Adam(params, lr=1e-3)
     ids, targets = char_batch()
 
     def step() -> None:
-        logits = dense(lstm(embed(ids)))
+        logits = dense(embedded_lstm(ids))
         loss = F.cross_entropy(logits.reshape(-1, VOCAB), targets.reshape(-1))
         optimizer.zero_grad()
         loss.backward()
@@ -66,6 +74,7 @@ def char_lm_torch(model: tuple[Any, ...]) -> Callable[[], None]:
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         optimizer.step()
 
+    step.model = (torch_embed, torch_lstm, torch_dense)  # type: ignore[attr-defined]
     return step
 
 

@@ -15,6 +15,7 @@ from layers.attention import AdditiveAttention, Attention
 from layers.bidirectional import Bidirectional
 from layers.dense import Dense
 from layers.dropout import Dropout
+from layers.embedded_recurrent import EmbeddedRecurrent
 from layers.embedding import Embedding
 from layers.gru import GRU, GRUCell
 from layers.lstm import LSTM, LSTMCell
@@ -35,6 +36,7 @@ __all__ = [
     "Decoder",
     "Dense",
     "Dropout",
+    "EmbeddedRecurrent",
     "Embedding",
     "Encoder",
     "GRUCell",

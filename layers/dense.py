@@ -103,7 +103,11 @@ class Dense(Module):
             raise ValueError(
                 f"Dense: expected input with {self.input_size} features in the last axis, got shape {x.shape}"
             )
-        y = x @ self.kernel
+        if x.ndim > 2:  # one product over every leading axis: (n, in) @ (in, units) is one
+            # BLAS call forward and backward, where a stack of matrices is one call per matrix
+            y = (x.reshape(-1, self.input_size) @ self.kernel).reshape(*x.shape[:-1], self.units)
+        else:
+            y = x @ self.kernel
         if self.use_bias:
             y = y + self.bias
         return self.activation(y)

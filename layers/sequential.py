@@ -15,6 +15,7 @@ from layers.activations import ACTIVATIONS
 from layers.bidirectional import Bidirectional
 from layers.dense import Dense
 from layers.dropout import Dropout
+from layers.embedded_recurrent import EmbeddedRecurrent
 from layers.embedding import Embedding
 from layers.module import Module, positive_int
 from layers.rnn import RNN
@@ -61,6 +62,8 @@ def build_in_order(layers: list[Module]) -> None:
     for i, layer in enumerate(layers):
         if isinstance(layer, Embedding):
             features = layer.dim
+        elif isinstance(layer, EmbeddedRecurrent):  # it builds its recurrent layer at its call
+            features = layer.recurrent.output_size
         elif isinstance(layer, Dense | RNN | Bidirectional):
             expected = _input_size(layer)
             if expected is not None and features is not None and expected != features:
@@ -81,9 +84,12 @@ def build_in_order(layers: list[Module]) -> None:
 def carries_mask(layer: Module, before: bool) -> bool:
     """Whether ``layer``'s output carries the padding mask, as Keras's ``compute_mask`` says:
     an Embedding with ``mask_zero`` makes it, a recurrent layer keeps it with
-    ``return_sequences``, Dense and Dropout pass it on, and any other layer drops it."""
+    ``return_sequences`` (an EmbeddedRecurrent makes it and keeps it so), Dense and Dropout
+    pass it on, and any other layer drops it."""
     if isinstance(layer, Embedding):
         return layer.mask_zero
+    if isinstance(layer, EmbeddedRecurrent):
+        return layer.embedding.mask_zero and layer.recurrent.return_sequences
     if isinstance(layer, RNN | Bidirectional):
         return before and layer.return_sequences
     return before and isinstance(layer, Dense | Dropout)
@@ -151,7 +157,7 @@ class Sequential(Module):
         steps, as Keras's ``compute_mask`` gives it."""
         mask = None
         for layer in self.layers:
-            if isinstance(layer, Embedding):
+            if isinstance(layer, Embedding | EmbeddedRecurrent):
                 mask = layer.compute_mask(x)
                 x = layer(x)
             elif isinstance(layer, RNN | Bidirectional):
@@ -218,7 +224,7 @@ class Sequential(Module):
     def _built_input_shape(self) -> tuple[int | None, ...]:
         self.parameters()  # a ValueError naming the layers not built yet
         first = self.layers[0]
-        if isinstance(first, Embedding):
+        if isinstance(first, Embedding | EmbeddedRecurrent):
             return (None,)
         if isinstance(first, RNN | Bidirectional):
             return (None, _input_size(first))

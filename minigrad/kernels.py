@@ -33,8 +33,11 @@ def sigmoid(a: np.ndarray) -> np.ndarray:
 # --- scatter-add: the backward of gathering rows (indexing, embedding lookup) ---
 @njit(cache=True)
 def _scatter_add_rows_jit(target, index, rows):
+    # element by element: a whole-row `target[k] += rows[i]` makes a temporary row per i
     for i in range(index.shape[0]):
-        target[index[i]] += rows[i]
+        k = index[i]
+        for j in range(rows.shape[1]):
+            target[k, j] += rows[i, j]
 
 
 def _scatter_add_rows_np(target, index, rows):
@@ -74,24 +77,43 @@ def _sigmoid_backward_np(y, grad):
 
 
 # --- softmax cross-entropy over the rows of (n, classes) logits ---
-@njit(cache=True)
-def _softmax_xent_forward_jit(logits, targets):
+# The forward runs in three passes so that each one vectorises: each row less its maximum
+# (a compiled loop), numpy's exp over the whole array (its SIMD loop: an exp inside a Numba
+# loop is a library call per element), then each row's sum, normalisation and loss.
+# error_model="numpy" lets the divisions be vector instructions (Numba's default tests each
+# divisor for zero).
+@njit(cache=True, error_model="numpy")
+def _rows_less_maximum(logits):
     n, c = logits.shape
-    losses = np.empty(n, dtype=logits.dtype)
-    probs = np.empty_like(logits)
+    shifted = np.empty_like(logits)
     for i in range(n):
         top = logits[i, 0]
         for j in range(1, c):
             top = max(top, logits[i, j])
-        total = logits[i, 0] - logits[i, 0]  # a zero of the logits' dtype
         for j in range(c):
-            probs[i, j] = np.exp(logits[i, j] - top)
-            total += probs[i, j]
+            shifted[i, j] = logits[i, j] - top
+    return shifted
+
+
+@njit(cache=True, error_model="numpy")
+def _normalise_rows(exps, shifted, targets):
+    # exps becomes the probabilities in place; loss = log(sum exp(s)) - s[target], s = x - max
+    n, c = exps.shape
+    losses = np.empty(n, dtype=exps.dtype)
+    for i in range(n):
+        total = exps[i, 0] - exps[i, 0]  # a zero of the logits' dtype
         for j in range(c):
-            probs[i, j] /= total
-        # loss = log(sum exp(x)) - x[target], with the maximum taken out for stability
-        losses[i] = np.log(total) + top - logits[i, targets[i]]
-    return losses, probs
+            total += exps[i, j]
+        for j in range(c):
+            exps[i, j] /= total
+        losses[i] = np.log(total) - shifted[i, targets[i]]
+    return losses
+
+
+def _softmax_xent_forward_jit(logits, targets):
+    shifted = _rows_less_maximum(logits)
+    probs = np.exp(shifted)
+    return _normalise_rows(probs, shifted, targets), probs
 
 
 def _softmax_xent_forward_np(logits, targets):

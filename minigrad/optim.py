@@ -190,13 +190,24 @@ class Adam(Optimizer):
         m, v = state["m"], state["v"]
         state["step"] += 1
         t = state["step"].item()  # a Python number, so float32 weights stay float32
+        # One scratch array in the weights' memory order serves every step below (the formula
+        # written out makes nine temporaries; a Fortran-ordered weight mixed with a C-ordered
+        # gradient would make each operation a slow strided loop).
+        scratch = np.multiply(grad, 1 - self.beta1, out=np.empty_like(m))
         m *= self.beta1
-        m += (1 - self.beta1) * grad
+        m += scratch
+        np.multiply(grad, grad, out=scratch)
+        scratch *= 1 - self.beta2
         v *= self.beta2
-        v += (1 - self.beta2) * grad * grad
-        m_hat = m / (1 - self.beta1**t)
-        v_hat = v / (1 - self.beta2**t)
-        param -= self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
+        v += scratch
+        # lr m_hat / (sqrt(v_hat) + eps) with the bias corrections as numbers, as PyTorch
+        # computes it: (lr / (1 - b1^t)) m / (sqrt(v) / sqrt(1 - b2^t) + eps)
+        step = np.sqrt(v, out=scratch)
+        step /= np.sqrt(1 - self.beta2**t)
+        step += self.eps
+        np.divide(m, step, out=step)
+        step *= self.lr / (1 - self.beta1**t)
+        param -= step
 
 
 class Adagrad(Optimizer):
@@ -249,12 +260,18 @@ def clip_grad_norm(params: Iterable[Tensor], max_norm: float) -> float:
     if not max_norm > 0:
         raise ValueError(f"clip_grad_norm: max_norm must be positive, got {max_norm}")
     params = _with_grads(params)
-    total = float(np.sqrt(sum(float(np.sum(p.grad.astype(np.float64) ** 2)) for p in params)))
+    total = float(np.sqrt(sum(_sum_of_squares(p.grad) for p in params)))
     if total > max_norm:
         scale = max_norm / (total + 1e-6)
         for p in params:
             p.grad = p.grad * p.grad.dtype.type(scale)
     return total
+
+
+def _sum_of_squares(grad: np.ndarray) -> float:
+    """sum(grad^2), accumulated in float64 (a float32 sum of many squares loses digits)."""
+    flat = grad.astype(np.float64).reshape(-1)
+    return float(np.dot(flat, flat))
 
 
 def clip_grad_value(params: Iterable[Tensor], limit: float) -> None:

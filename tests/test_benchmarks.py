@@ -22,6 +22,7 @@ import quiet  # noqa: E402
 import report  # noqa: E402
 import rnn  # noqa: E402
 import timing  # noqa: E402
+import training  # noqa: E402
 
 import minigrad as mg  # noqa: E402
 
@@ -100,6 +101,28 @@ def test_each_op_case_gives_both_libraries_the_same_work(name):
     np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-5, atol=1e-6)
     for library in (mg.Tensor, torch.tensor):
         autograd.op_step(library, name)()  # runs, leaves its gradients cleared
+
+
+def test_the_character_models_take_the_same_step():
+    # minigrad's model looks its input projection up (layers.EmbeddedRecurrent), PyTorch's is
+    # the plain one: after one step each holds the same clipped gradients of the same loss
+    ours = training.char_lm_minigrad()
+    theirs = training.char_lm_torch(ours.model)
+    ours()
+    theirs()
+    (embed, lstm, dense), (torch_embed, torch_lstm, torch_dense) = ours.model, theirs.model
+    pairs = [
+        (embed.embeddings.grad, torch_embed.weight.grad),
+        (lstm.cell.kernel.grad.T, torch_lstm.weight_ih_l0.grad),
+        (lstm.cell.recurrent_kernel.grad.T, torch_lstm.weight_hh_l0.grad),
+        (lstm.cell.bias.grad, torch_lstm.bias_ih_l0.grad),
+        (lstm.cell.bias.grad, torch_lstm.bias_hh_l0.grad),
+        (dense.kernel.grad.T, torch_dense.weight.grad),
+        (dense.bias.grad, torch_dense.bias.grad),
+    ]
+    for ours_grad, torch_grad in pairs:
+        expected = torch_grad.numpy()
+        np.testing.assert_allclose(ours_grad, expected, rtol=0, atol=1e-5 * np.abs(expected).max())
 
 
 def test_ratio_quartiles_are_those_of_the_paired_ratios():

@@ -110,14 +110,18 @@ def test_dropout_checks_its_options_and_the_training_override():
         plain(np.ones(5), training="no")
 
 
-def test_dense_on_3d_input_has_the_gradients_written_here():
+@pytest.mark.parametrize("shape", [(4,), (5, 4), (2, 5, 4), (2, 1, 3, 4)])
+def test_dense_on_any_leading_axes_has_the_gradients_written_here(shape):
+    # inputs with several leading axes go through one flattened product: same numbers
     dense = layers.Dense(3, input_size=4, activation="tanh")
-    x = mg.Tensor(np.random.default_rng(0).standard_normal((2, 5, 4)), requires_grad=True)
+    x = mg.Tensor(np.random.default_rng(0).standard_normal(shape), requires_grad=True)
     y = dense(x)
+    assert y.shape == (*shape[:-1], 3)
     g = np.random.default_rng(1).standard_normal(y.shape)
     y.backward(g)
     kernel, bias = dense.kernel.data, dense.bias.data
-    dz = g * (1 - np.tanh(x.data @ kernel + bias) ** 2)
-    np.testing.assert_allclose(dense.kernel.grad, np.einsum("btf,btu->fu", x.data, dz), atol=1e-12)
-    np.testing.assert_allclose(dense.bias.grad, dz.sum(axis=(0, 1)), atol=1e-12)
-    np.testing.assert_allclose(x.grad, dz @ kernel.T, atol=1e-12)
+    dz = g * (1 - np.tanh(np.einsum("...f,fu->...u", x.data, kernel) + bias) ** 2)
+    flat_x, flat_dz = x.data.reshape(-1, 4), dz.reshape(-1, 3)
+    np.testing.assert_allclose(dense.kernel.grad, np.einsum("nf,nu->fu", flat_x, flat_dz), atol=1e-12)
+    np.testing.assert_allclose(dense.bias.grad, flat_dz.sum(axis=0), atol=1e-12)
+    np.testing.assert_allclose(x.grad, np.einsum("...u,fu->...f", dz, kernel), atol=1e-12)

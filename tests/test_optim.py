@@ -43,6 +43,28 @@ def test_adam_second_step_by_hand():
     assert p.data[0] == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_steps_follow_the_docstrings_formula_in_the_weights_dtype(dtype, order):
+    # the update runs in place in one scratch array; here the formula as written, in float64
+    # (a Fortran-ordered weight, as the orthogonal initialiser makes, with C-ordered gradients)
+    rng = np.random.default_rng(0)
+    start = rng.standard_normal((3, 4))
+    p = mg.Tensor(np.array(start, dtype=dtype, order=order), requires_grad=True)
+    opt = optim.Adam([p], lr=0.01, betas=(0.8, 0.9), eps=1e-3)
+    expected, m, v = start.copy(), np.zeros_like(start), np.zeros_like(start)
+    for t in range(1, 5):
+        g = rng.standard_normal((3, 4)).astype(dtype)
+        p.grad = g.copy()
+        opt.step()
+        m = 0.8 * m + 0.2 * g
+        v = 0.9 * v + 0.1 * g.astype(np.float64) ** 2
+        expected -= 0.01 * (m / (1 - 0.8**t)) / (np.sqrt(v / (1 - 0.9**t)) + 1e-3)
+        assert p.data.dtype == opt.state[0]["m"].dtype == opt.state[0]["v"].dtype == dtype
+        np.testing.assert_array_equal(p.grad, g)  # the gradient is read, never written
+    np.testing.assert_allclose(p.data, expected, rtol=0, atol=1e-6 if dtype == np.float32 else 1e-14)
+
+
 def test_adagrad_and_rmsprop_by_hand():
     p = param([1.0], [2.0])
     opt = optim.Adagrad([p], lr=0.5, eps=0.0)
@@ -97,6 +119,15 @@ def test_clip_grad_norm_matches_the_formula():
     small = param([0.0], [0.5])
     assert optim.clip_grad_norm([small], 1.0) == pytest.approx(0.5)
     np.testing.assert_array_equal(small.grad, [0.5])  # under the limit: untouched
+
+
+def test_clip_grad_norm_sums_float32_squares_in_float64():
+    # 10^6 squares of 0.1 in float32 arithmetic drift from 10^4; accumulated in float64 they do not
+    grad = np.full((1000, 1000), 0.1, np.float32)
+    p = mg.Tensor(np.zeros_like(grad), requires_grad=True)
+    p.grad = grad.copy()
+    total = optim.clip_grad_norm([p], max_norm=1e9)
+    assert total == pytest.approx(float(np.sqrt(np.sum(grad.astype(np.float64) ** 2))), rel=1e-12)
 
 
 def test_clip_grad_value():

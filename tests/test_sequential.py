@@ -415,6 +415,25 @@ def test_padded_steps_count_for_nothing_in_evaluate_computed_in_numpy():
     assert accuracy != pytest.approx(np.mean(p.argmax(axis=-1) == labels))  # padding counted
 
 
+def test_an_embedded_recurrent_layer_trains_as_the_two_layers_it_joins():
+    # the padding mask reaches the loss, as from Embedding(mask_zero) -> LSTM(return_sequences)
+    ids, labels = _padded_tagging_data()
+    plain, twin = _tagger(), _tagger()
+    embed, lstm, dense = twin.layers
+    joined = layers.Sequential([layers.EmbeddedRecurrent(embed, lstm), dense])
+    joined.compile(optimizer="adam", loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    (p, mask), (q, joined_mask) = plain.forward_with_mask(ids), joined.forward_with_mask(ids)
+    np.testing.assert_array_equal(joined_mask, ids != 0)
+    np.testing.assert_array_equal(joined_mask, mask)
+    np.testing.assert_allclose(q.data, p.data, rtol=0, atol=1e-12)
+    runs = [m.fit(ids, labels, epochs=2, batch_size=16, shuffle=False, verbose=0) for m in (plain, joined)]
+    for name in ("loss", "accuracy"):
+        np.testing.assert_allclose(runs[1][name], runs[0][name], rtol=1e-9)
+    for ours, theirs in zip(joined.get_weights(), plain.get_weights(), strict=True):
+        np.testing.assert_allclose(ours, theirs, rtol=0, atol=1e-9)
+    assert "embedded_recurrent" in joined.summary(print_fn=lambda line: None)
+
+
 def test_labels_at_padded_steps_change_nothing_in_fit():
     ids, labels = _padded_tagging_data()
     other = np.where(ids == 0, 2, labels)  # other labels, at the padded steps only
