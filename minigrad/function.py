@@ -134,6 +134,11 @@ class OutputRef(weakref.ref):
     def grad(self, grad: np.ndarray) -> None:  # only for a tensor that retains grad, so alive
         self().grad = grad
 
+    def __reduce__(self) -> tuple[Any, tuple[Tensor]]:
+        """A copy (``pickle``, ``copy.deepcopy``) holds the tensor itself: a weak reference
+        cannot be copied, and a copied graph is the copy's alone."""
+        return held_strongly, (self.tensor(),)
+
     def tensor(self) -> Tensor:
         """The tensor itself while anything holds it, else the tensor standing in for it."""
         tensor = self()
@@ -147,6 +152,11 @@ class OutputRef(weakref.ref):
         if index not in stand_ins:
             stand_ins[index] = FreedValues(made_by, index, self.version_counter)
         return stand_ins[index]
+
+
+def held_strongly(tensor: Tensor) -> Tensor:
+    """What a copied OutputRef becomes: its tensor (see ``OutputRef.__reduce__``)."""
+    return tensor
 
 
 def enter_graph(op: Function, inputs: tuple[Tensor, ...], outputs: list[Tensor]) -> None:

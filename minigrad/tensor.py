@@ -89,6 +89,13 @@ class Tensor:
         self.retains_grad = False
         self.version_counter = Version()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """What ``pickle`` and ``copy.deepcopy`` copy: all but ``graph_ref``, which refers to
+        this object alone (a copy gets its own when an op first uses it)."""
+        state = dict(vars(self))
+        state.pop("graph_ref", None)
+        return state
+
     # --- what a tensor is ---
     @property
     def shape(self) -> tuple[int, ...]:

@@ -1,6 +1,8 @@
 """The Tensor itself: construction, dtypes, mixing with numbers and arrays, graph semantics."""
 
+import copy
 import gc
+import pickle
 import weakref
 
 import numpy as np
@@ -505,6 +507,18 @@ def test_a_held_intermediate_keeps_its_values_and_its_gradient():
     (h.tanh() * 2).sum().backward()
     np.testing.assert_array_equal(h.data, [3.0, 6.0])
     np.testing.assert_allclose(h.grad, 2 * (1 - np.tanh([3.0, 6.0]) ** 2))
+
+
+def test_a_tensor_in_the_graph_pickles_and_deep_copies():
+    x = Tensor([0.5, 1.0], requires_grad=True)
+    y = x * 2
+    z = y.tanh()  # y is now held by the graph too
+    np.testing.assert_array_equal(pickle.loads(pickle.dumps(y)).data, [1.0, 2.0])
+    copied = copy.deepcopy(z)
+    copied_x = copied.grad_fn.parents[0].grad_fn.parents[0]
+    copied.sum().backward()
+    assert copied_x is not x and x.grad is None
+    np.testing.assert_allclose(copied_x.grad, 2 * (1 - np.tanh([1.0, 2.0]) ** 2))
 
 
 def test_backward_frees_each_op_once_its_backward_has_run():
