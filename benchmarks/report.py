@@ -208,6 +208,8 @@ OP_LABELS = {
     "tanh": "one op: tanh of (32, 128), float32",
     "add": "one op: (32, 128) + (32, 128), float32",
     "chain": "a chain of 40 ops, float32",
+    "char LM": "character LM training step, Embedding -> LSTM",
+    "char LM, EmbeddedRecurrent": "character LM training step, EmbeddedRecurrent",
 }
 
 
@@ -263,9 +265,7 @@ def readme_section(results: dict[str, Any]) -> str:
                 name=lambda key: f"{key[0]} against {key[1]}",
             ),
             "The autograd engine op by op (forward and backward), and a whole model's training step:",
-            readme_table(
-                "case", {**ops, **lm}, name=lambda key: OP_LABELS.get(key[0], "character LM training step")
-            ),
+            readme_table("case", {**ops, **lm}, name=lambda key: OP_LABELS[key[0]]),
             "Peak memory of a float32 training step at (50, 32, 64, 128), MB, minigrad / PyTorch (ratio), "
             "measured as `benchmarks/memory.py` describes:",
             markdown(["case", "resident set growth", "allocated, peak"], memory_rows(results["memory"])),

@@ -5,11 +5,13 @@ gradient clipping (norm 1) -> Adam, batch 32, 64 steps, float32; the same model 
 (nn.Embedding, nn.LSTM, nn.Linear, F.cross_entropy, clip_grad_norm_, Adam) from the same
 weights.  One phase, ``train``: a whole optimiser step.
 
-The two models compute the same function, but minigrad takes its explicit shortcut for an
+Two minigrad models compute the same function: ``char LM`` is the plain model, layer for
+layer as PyTorch's; ``char LM, EmbeddedRecurrent`` takes minigrad's explicit shortcut for an
 embedding that feeds a recurrent layer, ``layers.EmbeddedRecurrent``: each id's input
 projection is a row of the (64, 512) table E W, made once per step, instead of the product
 (32 * 64, 32) @ (32, 512) and its two gradient products (the same numbers to rounding; see
-``layers/embedded_recurrent.py``).  PyTorch runs the plain model: nn.LSTM projects every step.
+``layers/embedded_recurrent.py``).  PyTorch runs the plain model in both: nn.LSTM projects
+every step.
 ``tests/test_benchmarks.py`` checks that both steps compute the same loss and gradients.
 """
 
@@ -28,13 +30,14 @@ from minigrad import functional as F
 VOCAB, EMBED, UNITS, BATCH, STEPS = 64, 32, 128, 32, 64
 
 
-def char_lm_minigrad() -> Callable[[], None]:
-    """One training step of the character model in minigrad."""
+def char_lm_minigrad(joined: bool) -> Callable[[], None]:
+    """One training step of the character model in minigrad; with ``joined``, its Embedding
+    and LSTM run as one ``layers.EmbeddedRecurrent``."""
     mg.manual_seed(0)
     embed = layers.Embedding(VOCAB, EMBED, dtype="float32")
     lstm = layers.LSTM(UNITS, return_sequences=True, input_size=EMBED, dtype="float32")
     dense = layers.Dense(VOCAB, input_size=UNITS, dtype="float32")
-    embedded_lstm = layers.EmbeddedRecurrent(embed, lstm)  # lstm(embed(ids)), projection looked up
+    embedded_lstm = layers.EmbeddedRecurrent(embed, lstm) if joined else (lambda ids: lstm(embed(ids)))
     params = [*embed.parameters(), *lstm.parameters(), *dense.parameters()]
     optimizer = mg.optim.Adam(params, lr=1e-3)
     ids, targets = char_batch()
@@ -85,11 +88,11 @@ def char_batch() -> tuple[np.ndarray, np.ndarray]:
 
 
 def cases(quick: bool) -> list[dict[str, Any]]:
-    """The character model's step in both libraries: {"case", "runs": {...}: {"train"}}."""
-    ours = char_lm_minigrad()
-    return [
-        {
-            "case": "char LM",
-            "runs": {"minigrad": {"train": ours}, "torch": {"train": char_lm_torch(ours.model)}},
-        }
-    ]
+    """The character model's step in both libraries, minigrad's plain and joined:
+    [{"case", "runs": {...}: {"train"}}]."""
+    found = []
+    for name, joined in (("char LM", False), ("char LM, EmbeddedRecurrent", True)):
+        ours = char_lm_minigrad(joined)
+        runs = {"minigrad": {"train": ours}, "torch": {"train": char_lm_torch(ours.model)}}
+        found.append({"case": name, "runs": runs})
+    return found

@@ -21,6 +21,7 @@ import minigrad as mg
 from layers.dense import as_float_input
 from layers.module import Module, float_dtype, positive_int
 from minigrad import Tensor
+from minigrad.engine import collector_paused
 
 
 def state_sizes(cell: Any, owner: str) -> list[int]:
@@ -114,14 +115,15 @@ def unroll(
     step).  BPTT is reverse mode over this unrolled graph."""
     previous = Tensor(np.zeros((x.shape[0], output_size), x.dtype))
     outputs = []
-    for t in range(x.shape[1]):
-        output, new_states = step(x[:, t], states)
-        if mask is not None:
-            mask_t = mask[:, t, None]
-            new_states = [mg.where(mask_t, n, s) for n, s in zip(new_states, states, strict=True)]
-            output = mg.where(mask_t, output, previous)
-        states, previous = new_states, output
-        outputs.append(output)
+    with collector_paused():  # the graph grows by thousands of objects, none in a cycle
+        for t in range(x.shape[1]):
+            output, new_states = step(x[:, t], states)
+            if mask is not None:
+                mask_t = mask[:, t, None]
+                new_states = [mg.where(mask_t, n, s) for n, s in zip(new_states, states, strict=True)]
+                output = mg.where(mask_t, output, previous)
+            states, previous = new_states, output
+            outputs.append(output)
     return mg.stack(outputs, axis=1), states
 
 

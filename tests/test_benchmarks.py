@@ -103,10 +103,12 @@ def test_each_op_case_gives_both_libraries_the_same_work(name):
         autograd.op_step(library, name)()  # runs, leaves its gradients cleared
 
 
-def test_the_character_models_take_the_same_step():
-    # minigrad's model looks its input projection up (layers.EmbeddedRecurrent), PyTorch's is
-    # the plain one: after one step each holds the same clipped gradients of the same loss
-    ours = training.char_lm_minigrad()
+@pytest.mark.parametrize("joined", [False, True])
+def test_the_character_models_take_the_same_step(joined):
+    # minigrad's plain model, or the one that looks its input projection up
+    # (layers.EmbeddedRecurrent), and PyTorch's plain one: after one step each holds the same
+    # clipped gradients of the same loss
+    ours = training.char_lm_minigrad(joined)
     theirs = training.char_lm_torch(ours.model)
     ours()
     theirs()

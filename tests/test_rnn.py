@@ -595,3 +595,24 @@ def test_setting_impl_on_a_layer_is_checked_by_its_cell():
     with pytest.raises(ValueError, match="impl must be one of"):
         layer.impl = "fast"
     assert layer.impl == layer.cell.impl == "auto"
+
+
+def test_an_unrolled_sequence_pauses_the_cycle_collector_and_restores_it():
+    import gc
+
+    seen = []
+
+    class Spy(TanhCell):
+        def __call__(self, x, states):
+            seen.append(gc.isenabled())
+            if len(seen) == 5:
+                raise ValueError("boom")
+            return super().__call__(x, states)
+
+    rng = np.random.default_rng(3)
+    layer = layers.RNN(Spy(mg.Tensor(rng.standard_normal((2, 3))), mg.Tensor(rng.standard_normal((3, 3)))))
+    layer(rng.standard_normal((1, 4, 2)))
+    assert seen == [False] * 4 and gc.isenabled()
+    with pytest.raises(ValueError, match="boom"):
+        layer(rng.standard_normal((1, 4, 2)))
+    assert gc.isenabled()  # back on after an error too
