@@ -146,6 +146,13 @@ def memory_rows(probes: list[dict[str, Any]]) -> list[list[str]]:
     return rows
 
 
+STARTUP_INTRO = (
+    "Start-up, CPU seconds of new one-thread processes (`benchmarks/startup.py`): importing, the "
+    "first training step of `layers.LSTM(32, dtype=float32)` under a Dense head (what a first lesson "
+    "waits for), and every kernel of both dtypes; a cold cache compiles, a warm one loads:"
+)
+
+
 def startup_rows(figures: dict[str, float]) -> list[list[str]]:
     """CPU seconds of one-thread processes, as ``startup.py`` says; cold: an empty Numba cache."""
     return [
@@ -272,6 +279,7 @@ def readme_section(results: dict[str, Any]) -> str:
             "Peak memory of a float32 training step at (50, 32, 64, 128), MB, minigrad / PyTorch (ratio), "
             "measured as `benchmarks/memory.py` describes:",
             markdown(["case", "resident set growth", "allocated, peak"], memory_rows(results["memory"])),
+            STARTUP_INTRO,
             markdown(["start-up", "figure"], startup_rows(results["startup"])),
         ]
     )
