@@ -109,6 +109,24 @@ def test_the_numpy_twins_compile_nothing(tmp_path):
     assert run.stdout.strip() == "[]"
 
 
+def test_a_fused_layer_compiles_one_backward_kernel_whatever_the_gradient():
+    """The outputs' gradient comes read-only from the engine, or as a fresh copy where it was
+    not contiguous (a sum's gradient is a broadcast): both reach the kernel as one type, so
+    the kernel that warm_up compiles is the one every training step uses."""
+    code = (
+        "import numpy as np, layers, minigrad\n"
+        "from layers.fused import lstm\n"
+        "layer = layers.LSTM(3, return_sequences=True)\n"
+        "x = minigrad.Tensor(np.ones((2, 4, 2)))\n"
+        "layer(x).sum().backward()\n"
+        "(layer(x) * 2.0).sum().backward()\n"
+        "print(len(lstm._backward_jit.signatures))\n"
+    )
+    run = run_python(code, "1")
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.strip() == "1"
+
+
 def test_the_ops_give_the_same_numbers_on_both_paths():
     code = (
         "import numpy as np, minigrad as mg\n"

@@ -234,8 +234,9 @@ def activate_columns(z, out, start, width, code):
             zero = z.dtype.type(0)  # a bare 0 would turn float32 into float64
             for j in range(width):
                 target[j] = max(source[j], zero)
-        else:
-            target[:] = source
+        else:  # a loop: an array assignment would compile numpy's broadcasting checks
+            for j in range(width):
+                target[j] = source[j]
 
 
 @njit(cache=True, error_model="numpy")
