@@ -47,7 +47,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 from numba import njit
-from numba.extending import register_jitable
+from numba.extending import overload, register_jitable
 
 import layers.fused.batch_parallel as batch_parallel
 import layers.fused.blas as blas
@@ -79,12 +79,20 @@ def add_recurrent_gradient(g_pre, recurrent_t, rmask, scratch, dh):
             dh_b[j] += scratch_b[j] * rmask_b[j]
 
 
-@njit(cache=True, inline="always")
 def _copy_row(source, target):
-    """target[:] = source for two 1-D arrays of one length, as a plain loop (an array
-    assignment first checks whether the two overlap, a cost per row of every step)."""
-    for j in range(target.shape[0]):
-        target[j] = source[j]
+    """target[:] = source for two 1-D arrays of one length.  Inside a compiled kernel it is
+    the plain loop below: there an array assignment first checks whether the two overlap, a
+    cost per row of every step."""
+    target[:] = source
+
+
+@overload(_copy_row, inline="always")
+def _copy_row_compiled(source, target):
+    def loop(source, target):
+        for j in range(target.shape[0]):
+            target[j] = source[j]
+
+    return loop
 
 
 # Called by the kernels and by their numpy twins: compiled only inside a kernel, plain Python
