@@ -28,10 +28,11 @@ import numpy as np
 import minigrad as mg
 from layers.builtin_recurrent import BuiltinRecurrent
 from layers.embedding import Embedding
-from layers.fused import CODES, FusedRecurrence, blas
+from layers.fused import CODES, FusedRecurrence, batch_parallel, blas
 from layers.module import Module
 from minigrad import Tensor, kernels
 from minigrad.data import as_ids
+from minigrad.engine import read_only
 from minigrad.function import Function
 
 
@@ -64,17 +65,20 @@ class LookedUpRecurrence(Function):
         self.table_shape = table.shape
         self.ids = np.ascontiguousarray(ids.T).reshape(-1)  # time-major, as the loop reads them
         x_proj = table[self.ids]
-        with loop_threads():
-            outputs, finals = loop.sequence_forward(
-                x_proj.reshape(time, batch, -1), states, np.ascontiguousarray(recurrent), bias
-            )
+        blas.require()
+        # the time loop, its batch split over the cores allowed (layers/fused/batch_parallel.py)
+        outputs, finals = batch_parallel.sequence_forward(
+            loop, x_proj.reshape(time, batch, -1), states, np.ascontiguousarray(recurrent), bias
+        )
         return (outputs, *finals)
 
     def backward(self, g_outputs, *g_finals):
-        with loop_threads():
-            g_x_proj, g_states, g_recurrent, g_bias = self.loop.sequence_backward(
-                np.ascontiguousarray(g_outputs), [np.ascontiguousarray(g) for g in g_finals]
-            )
+        g_x_proj, g_states, g_recurrent, g_bias = batch_parallel.sequence_backward(
+            self.loop,
+            # read-only, as FusedRecurrence.backward passes it: one compiled kernel for both
+            read_only((np.ascontiguousarray(g_outputs),))[0],
+            [np.ascontiguousarray(g) for g in g_finals],
+        )
         g_table = np.zeros(self.table_shape, g_x_proj.dtype)
         kernels.scatter_add_rows(g_table, self.ids, g_x_proj.reshape(self.ids.shape[0], -1))
         return (g_table, *g_states, g_recurrent, g_bias)
@@ -87,12 +91,6 @@ def read_rows(embeddings: Tensor, ids: np.ndarray, mask: np.ndarray | None) -> T
     read = np.zeros(embeddings.shape[0], bool)
     read[ids if mask is None else ids[mask]] = True
     return embeddings if read.all() else mg.where(read[:, None], embeddings, 0.0)
-
-
-def loop_threads() -> Any:
-    """The context in which the fused loops run their small products (``layers.fused.blas``)."""
-    blas.require()
-    return blas.one_thread()
 
 
 class EmbeddedRecurrent(Module):

@@ -158,3 +158,37 @@ def test_a_failed_call_changes_nothing():
     lstm.impl = "autograd"  # changed after construction: refused at the call
     with pytest.raises(ValueError, match="must run fused"):
         embedded(np.array([[1, 2]]))
+
+
+@pytest.mark.parametrize("kind", sorted(KINDS))
+def test_its_time_loop_splits_the_batch_over_two_threads_as_the_plain_layers_does(kind, monkeypatch):
+    # the same split as FusedRecurrence's (layers/fused/batch_parallel.py): per-sample numbers
+    # equal the unsplit run's, the weights' gradients (summed over the parts) agree to rounding
+    import layers.fused.batch_parallel as batch_parallel
+
+    mg.manual_seed(4)
+    embedding, recurrent = layers.Embedding(5, 3), KINDS[kind](4, return_sequences=True, return_state=True)
+    recurrent.build(3)
+    embedded, params = (
+        layers.EmbeddedRecurrent(embedding, recurrent),
+        [*embedding.parameters(), *recurrent.parameters()],
+    )
+    ids = np.random.default_rng(4).integers(0, 5, (7, 6))
+    parts = []
+    original = batch_parallel.sequence_forward
+
+    def recorded(op, x_proj, *rest):
+        result = original(op, x_proj, *rest)
+        parts.append(op.parts)
+        return result
+
+    monkeypatch.setattr(batch_parallel, "sequence_forward", recorded)
+    runs = {}
+    for count in (1, 2):
+        monkeypatch.setattr(batch_parallel, "part_count", lambda x_proj, _count=count: _count)
+        runs[count] = outputs_and_gradients(lambda: embedded(ids), params, 4)
+    assert parts[0] is None and [rows for rows in parts[1].rows] == [slice(0, 4), slice(4, 7)]
+    for whole, split in zip(runs[1][0], runs[2][0], strict=True):
+        np.testing.assert_array_equal(split, whole)
+    for whole, split in zip(runs[1][1], runs[2][1], strict=True):
+        np.testing.assert_allclose(split, whole, rtol=0, atol=1e-12 * max(1.0, float(np.abs(whole).max())))

@@ -217,7 +217,7 @@ def double(x):
 @pytest.mark.parametrize("how", list(HIDING))
 def test_reuse_hidden_from_the_watch_is_caught(tmp_path, how):
     top, body = HIDING[how]
-    found = forbidding_checklist().run(write(tmp_path, PRELUDE.format(top=top, body=body)))
+    found = forbidding_checklist().run(write(tmp_path, PRELUDE.format(top=top, body=body)), hidden=False)
     assert not any(r.passed for r in found)
     reuse, evasion = (
         "your code ran Dense.__init__ of layers/dense.py",
@@ -229,14 +229,13 @@ def test_reuse_hidden_from_the_watch_is_caught(tmp_path, how):
 
 
 def test_reuse_in_a_watched_thread_is_caught_and_a_thread_of_ones_own_is_allowed(tmp_path):
-    found = forbidding_checklist().run(
-        write(tmp_path, PRELUDE.format(top="", body=f"run_in_thread(lambda: {REUSE})"))
-    )
+    source = PRELUDE.format(top="", body=f"run_in_thread(lambda: {REUSE})")
+    found = forbidding_checklist().run(write(tmp_path, source), hidden=False)
     assert "your code ran Dense.__init__ of layers/dense.py" in found[0].message
     allowed = PRELUDE.replace("import layers\n", "").format(
         top="", body="run_in_thread(lambda: sum(range(3)))"
     )
-    assert all(r.passed for r in forbidding_checklist().run(write(tmp_path, allowed)))
+    assert all(r.passed for r in forbidding_checklist().run(write(tmp_path, allowed), hidden=False))
 
 
 def test_draw_is_repeatable_and_cases_survive_json():
