@@ -1,9 +1,10 @@
 """Peak memory of one float32 training step, each in a new process, measured two ways.
 
-* ``rss_mb``: growth of the resident set during the process's first training step (after
-  one forward pass has compiled and loaded everything), sampled from /proc every half
-  millisecond.  It sees every allocation of either library, Numba's and oneDNN's included,
-  but also the allocator's own reserves.
+* ``rss_mb``: growth of the resident set during the process's first training step, once
+  each library's code is loaded (one forward pass; for minigrad also every compiled kernel,
+  which Numba would otherwise load at the first backward, as PyTorch's backward code comes
+  with its library), sampled from /proc every half millisecond.  It sees every allocation of
+  either library, Numba's and oneDNN's included, but also the allocator's own reserves.
 * ``allocated_mb``: the peak of the bytes the library allocated and had not yet freed
   during a later step, above what was held before it: for minigrad Python's ``tracemalloc``
   (numpy reports its arrays' buffers to it; arrays that Numba's compiled code allocates are
@@ -26,6 +27,9 @@ from collections.abc import Callable
 import autograd
 import rnn
 import torch
+
+import layers
+import minigrad
 
 SIZE = (50, 32, 64, 128)
 PROBES = [
@@ -105,6 +109,9 @@ def probe(kind: str, impl: str) -> dict[str, float]:
     torch.set_num_threads(1)
     runs = phases(kind, impl)
     runs["forward"]()
+    if not impl.startswith("torch"):  # load the kernels backward would load: code, not data
+        minigrad.kernels.warm_up()
+        layers.fused.warm_up()
     rss = rss_growth_mb(runs["train"])
     allocated = (torch_peak_mb if impl.startswith("torch") else traced_peak_mb)(runs["train"])
     return {"rss_mb": rss, "allocated_mb": allocated}
