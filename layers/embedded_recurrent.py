@@ -32,7 +32,6 @@ from layers.fused import CODES, FusedRecurrence, batch_parallel, blas
 from layers.module import Module
 from minigrad import Tensor, kernels
 from minigrad.data import as_ids
-from minigrad.engine import read_only
 from minigrad.function import Function
 
 
@@ -74,10 +73,7 @@ class LookedUpRecurrence(Function):
 
     def backward(self, g_outputs, *g_finals):
         g_x_proj, g_states, g_recurrent, g_bias = batch_parallel.sequence_backward(
-            self.loop,
-            # read-only, as FusedRecurrence.backward passes it: one compiled kernel for both
-            read_only((np.ascontiguousarray(g_outputs),))[0],
-            [np.ascontiguousarray(g) for g in g_finals],
+            self.loop, g_outputs, list(g_finals)
         )
         g_table = np.zeros(self.table_shape, g_x_proj.dtype)
         kernels.scatter_add_rows(g_table, self.ids, g_x_proj.reshape(self.ids.shape[0], -1))

@@ -59,6 +59,7 @@ from typing import Any, NamedTuple, TypeVar
 import numpy as np
 
 import layers.fused.blas as blas
+from minigrad.engine import read_only
 
 MIN_ROWS = 2  # a part of one row would take BLAS's matrix-vector path, which rounds differently
 MIN_PART_SIZE = 100_000  # the fewest numbers of x_proj a part's loop reads (the crossover)
@@ -176,7 +177,13 @@ def sequence_backward(
 ) -> tuple[np.ndarray, list[np.ndarray], np.ndarray, Any]:
     """``op.sequence_backward`` over the parts that ``sequence_forward`` made, each on its own
     thread: dL/dx_proj (time, batch, width) and dL/d initial states joined along the batch,
-    dL/d recurrent kernel and dL/d bias summed over the parts."""
+    dL/d recurrent kernel and dL/d bias summed over the parts.
+
+    The gradients come as the engine gives them; each reaches the kernels C-contiguous, and
+    g_outputs read-only as the engine's gradients come, copied or not: Numba compiles a kernel
+    once per argument type, and writability is part of it."""
+    g_outputs = read_only((np.ascontiguousarray(g_outputs),))[0]
+    g_finals = [np.ascontiguousarray(g) for g in g_finals]
     with blas.one_thread():
         if op.parts is None:
             return op.sequence_backward(g_outputs, g_finals)

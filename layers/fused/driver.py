@@ -53,7 +53,6 @@ import layers.fused.batch_parallel as batch_parallel
 import layers.fused.blas as blas
 from layers.fused.pointwise import CODES
 from minigrad import Function
-from minigrad.engine import read_only
 
 
 @njit(cache=True, inline="always")
@@ -208,11 +207,7 @@ class FusedRecurrence(Function):
     def backward(self, g_outputs, *g_finals):
         time, batch, features = self.x.shape
         g_x_proj, g_states, g_recurrent, g_bias = batch_parallel.sequence_backward(
-            self,
-            # read-only as the engine's gradients come, copied or not: Numba compiles a kernel
-            # once per argument type, and writability is part of it
-            read_only((np.ascontiguousarray(g_outputs),))[0],
-            [np.ascontiguousarray(g) for g in g_finals],
+            self, g_outputs, list(g_finals)
         )
         flat = g_x_proj.reshape(time * batch, -1)
         g_x = (flat @ self.kernel.T).reshape(time, batch, features).transpose(1, 0, 2)
