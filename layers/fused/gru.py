@@ -40,6 +40,30 @@ from layers.fused.pointwise import activate_columns, activate_np, derivative_np,
 from layers.fused.twins import twin
 
 
+@njit(cache=True, inline="always")
+def update_gate_blend(gate, h, units, h_candidate):
+    """h~ = z h + (1 - z) n, written n + z (h - n), for every sample: the update gate's blend,
+    the same with reset_after True or False.  gate (batch, 3 units) holds z, r, n; h and
+    h_candidate (batch, units)."""
+    for b in range(gate.shape[0]):
+        for j in range(units):
+            h_candidate[b, j] = gate[b, 2 * units + j] + gate[b, j] * (h[b, j] - gate[b, 2 * units + j])
+
+
+@njit(cache=True, inline="always")
+def update_gate_blend_backward(g_h_candidate, gate, h_prev, units, g_x, g_h_cell):
+    """The blend's backward from dh~ (``g_h_candidate``): dz = dh~ (h_{t-1} - n) into g_x's z
+    block, dn = dh~ (1 - z) into its n block (before the activations' derivatives), and
+    dL/dh_{t-1} through the blend, dh~ z, into g_h_cell.  All (batch, units) but gate and g_x,
+    (batch, 3 units)."""
+    for b in range(gate.shape[0]):
+        for j in range(units):
+            z, n = gate[b, j], gate[b, 2 * units + j]
+            g_x[b, j] = g_h_candidate[b, j] * (h_prev[b, j] - n)
+            g_x[b, 2 * units + j] = g_h_candidate[b, j] - g_h_candidate[b, j] * z  # dh~ (1 - z)
+            g_h_cell[b, j] = g_h_candidate[b, j] * z
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def _forward_jit(
     x_proj,
@@ -75,9 +99,7 @@ def _forward_jit(
                 )
         activate_columns(pre, gate, 2 * units, units, activation)  # n
         h_prev[t] = h
-        for b in range(batch):
-            for j in range(units):  # h~ = z h + (1 - z) n
-                h_candidate[b, j] = gate[b, 2 * units + j] + gate[b, j] * (h[b, j] - gate[b, 2 * units + j])
+        update_gate_blend(gate, h, units, h_candidate)
         masked_step_forward(mask[:, t], (h_candidate,), (h,), outputs, t)
 
 
@@ -131,12 +153,7 @@ def _backward_jit(
     for t in range(time - 1, -1, -1):
         gate, g_x, g_n = gates[t], g_x_proj[t], g_hr_n[t]
         gradient_reaching_h(g_h, g_outputs, t, repeated, g_h_candidate)
-        for b in range(batch):
-            for j in range(units):
-                z, n = gate[b, j], gate[b, 2 * units + j]
-                g_x[b, j] = g_h_candidate[b, j] * (h_prev[t, b, j] - n)
-                g_x[b, 2 * units + j] = g_h_candidate[b, j] - g_h_candidate[b, j] * z  # dh~ (1 - z)
-                g_h_cell[b, j] = g_h_candidate[b, j] * z
+        update_gate_blend_backward(g_h_candidate, gate, h_prev[t], units, g_x, g_h_cell)
         times_derivative(g_x, gate, 0, units, recurrent_activation)  # dz_pre
         times_derivative(g_x, gate, 2 * units, units, activation)  # dn_pre
         for b in range(batch):

@@ -38,6 +38,7 @@ from layers.fused.driver import (
     recurrent_product,
     time_major,
 )
+from layers.fused.gru import update_gate_blend, update_gate_blend_backward
 from layers.fused.pointwise import activate_columns, activate_np, derivative_np, times_derivative
 from layers.fused.twins import twin
 
@@ -78,9 +79,7 @@ def _forward_jit(
                 pre[b, 2 * units + j] = x_proj[t, b, 2 * units + j] + q_h[b, j]
         activate_columns(pre, gate, 2 * units, units, activation)  # n
         h_prev[t] = h
-        for b in range(batch):
-            for j in range(units):  # h~ = z h + (1 - z) n
-                h_candidate[b, j] = gate[b, 2 * units + j] + gate[b, j] * (h[b, j] - gate[b, 2 * units + j])
+        update_gate_blend(gate, h, units, h_candidate)
         masked_step_forward(mask[:, t], (h_candidate,), (h,), outputs, t)
 
 
@@ -132,12 +131,7 @@ def _backward_jit(
     for t in range(time - 1, -1, -1):
         gate, g_x = gates[t], g_x_proj[t]
         gradient_reaching_h(g_h, g_outputs, t, repeated, g_h_candidate)
-        for b in range(batch):
-            for j in range(units):
-                z, n = gate[b, j], gate[b, 2 * units + j]
-                g_x[b, j] = g_h_candidate[b, j] * (h_prev[t, b, j] - n)
-                g_x[b, 2 * units + j] = g_h_candidate[b, j] - g_h_candidate[b, j] * z  # dh~ (1 - z)
-                g_h_cell[b, j] = g_h_candidate[b, j] * z
+        update_gate_blend_backward(g_h_candidate, gate, h_prev[t], units, g_x, g_h_cell)
         times_derivative(g_x, gate, 0, units, recurrent_activation)  # dz_pre
         times_derivative(g_x, gate, 2 * units, units, activation)  # dn_pre
         gemm(g_x[:, 2 * units :], recurrent_h_t, g_q, 0.0)  # dq = dn_pre U_h^T
