@@ -212,7 +212,7 @@ def checked_input_grads(
     would spread silently over the next op, or of another dtype (numpy promotes float32
     times a float64 constant), which would leak float64 through a float32 model: the shape
     raises, the dtype is converted back.  Under ``detect_anomaly`` each is checked finite."""
-    grads = grads if type(grads) is tuple else (grads,)
+    grads = grads if isinstance(grads, tuple) else (grads,)
     if len(grads) != len(parents):
         raise RuntimeError(
             f"{type(op).__name__}.backward returned {len(grads)} gradients for {len(parents)} inputs"

@@ -92,7 +92,7 @@ class Function:
         fn = cls()
         fn.needs_input_grad = needs = tuple([t.requires_grad for t in tensors])
         data = fn.forward(*[t.data for t in tensors], **params)
-        arrays = data if type(data) is tuple else (data,)
+        arrays = data if isinstance(data, tuple) else (data,)
         if grad_mode.anomaly_checks:
             for array in arrays:
                 check_finite(array, cls)
@@ -104,7 +104,7 @@ class Function:
                     out.version_counter = tensors[0].version_counter
         if record:
             enter_graph(fn, tensors, outputs)
-        return tuple(outputs) if type(data) is tuple else outputs[0]
+        return tuple(outputs) if isinstance(data, tuple) else outputs[0]
 
 
 class OutputRef(weakref.ref):

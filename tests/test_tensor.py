@@ -703,3 +703,37 @@ def test_the_graph_cannot_be_drawn_once_backward_has_freed_it():
     y.backward()
     with pytest.raises(RuntimeError, match="freed by backward"):
         mg.graph.to_dot(y)  # used to draw the loss alone
+
+
+def test_a_function_may_return_its_outputs_and_gradients_as_a_named_tuple():
+    # a tuple subclass is still several outputs, and several gradients
+    from collections import namedtuple
+
+    Pair = namedtuple("Pair", "first second")
+
+    class HalfAndDouble(mg.Function):
+        def forward(self, a):
+            return Pair(a / 2, a * 2)
+
+        def backward(self, g_half, g_double):
+            return g_half / 2 + g_double * 2
+
+    x = Tensor(np.array([1.0, 4.0]), requires_grad=True)
+    half, double = HalfAndDouble.apply(x)
+    np.testing.assert_array_equal(half.data, [0.5, 2.0])
+    np.testing.assert_array_equal(double.data, [2.0, 8.0])
+    (half.sum() + double.sum()).backward()
+    np.testing.assert_array_equal(x.grad, [2.5, 2.5])
+
+    class Product(mg.Function):
+        def forward(self, a, b):
+            self.a, self.b = a, b
+            return a * b
+
+        def backward(self, g):
+            return Pair(g * self.b, g * self.a)
+
+    a, b = Tensor(np.array([3.0]), requires_grad=True), Tensor(np.array([5.0]), requires_grad=True)
+    Product.apply(a, b).sum().backward()
+    np.testing.assert_array_equal(a.grad, [5.0])
+    np.testing.assert_array_equal(b.grad, [3.0])
